@@ -1,0 +1,156 @@
+//! The `worker-host` command line. It parses arguments and wires the library together; an
+//! embedding program calls [`main`] with its own registry to get the same commands.
+
+use crate::{
+    Registry,
+    config::{self, Pollers, WorkerEntry},
+    host::{self, EXIT_BAD_CONFIG, RunOptions},
+};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::{path::PathBuf, process::ExitCode};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "worker-host",
+    version,
+    about = "Run many Temporal workers in one process from a workers.toml"
+)]
+struct Cli {
+    /// Log format.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the host: one Temporal worker per entry, until SIGINT/SIGTERM.
+    Run {
+        /// The config file.
+        #[arg(
+            long,
+            short,
+            default_value = "workers.toml",
+            env = "WORKER_HOST_CONFIG"
+        )]
+        config: PathBuf,
+        /// Start `temporal server start-dev` when nothing listens at the address.
+        #[arg(long)]
+        dev: bool,
+    },
+    /// Check a config and print one line per entry; exit 2 with every problem otherwise.
+    Validate {
+        /// The config file.
+        #[arg(
+            long,
+            short,
+            default_value = "workers.toml",
+            env = "WORKER_HOST_CONFIG"
+        )]
+        config: PathBuf,
+    },
+}
+
+/// Parse the process arguments and run the command with `registry`.
+pub fn main(registry: Registry) -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    match cli.command {
+        Command::Validate { config } => validate(&config, &registry),
+        Command::Run { config, dev } => {
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("error: cannot start the async runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let local = tokio::task::LocalSet::new();
+            let options = RunOptions { config, dev };
+            match local.block_on(&runtime, host::run(options, registry)) {
+                Ok(code) => code,
+                Err(e) => {
+                    tracing::error!("{e:#}");
+                    eprintln!("error: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+fn validate(path: &std::path::Path, registry: &Registry) -> ExitCode {
+    match config::load(path, registry) {
+        Ok(c) => {
+            println!(
+                "{}: valid; {} entr{} on {} (namespace {})",
+                path.display(),
+                c.workers.len(),
+                if c.workers.len() == 1 { "y" } else { "ies" },
+                c.temporal.address,
+                c.temporal.namespace
+            );
+            for e in &c.workers {
+                println!("  {}", summary(e, &c.host));
+            }
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            eprint!("{errors}");
+            ExitCode::from(EXIT_BAD_CONFIG)
+        }
+    }
+}
+
+/// One line that says what an entry will run and with which limits.
+fn summary(e: &WorkerEntry, host: &config::HostSettings) -> String {
+    let pollers = match e.pollers {
+        None => "default".to_owned(),
+        Some(Pollers::Fixed(n)) => n.get().to_string(),
+        Some(Pollers::Autoscaling { min, max, initial }) => {
+            format!("auto {}..{} from {}", min.get(), max.get(), initial.get())
+        }
+    };
+    let rate =
+        |r: Option<config::Rate>| r.map_or("unlimited".to_owned(), |r| format!("{}/s", r.get()));
+    format!(
+        "{}: queue {}, workflows [{}], activities [{}], slots activity {} / workflow {} / local {}, \
+         cache {}, pollers {}, rate worker {} / queue {}, grace {}",
+        e.name,
+        e.task_queue,
+        e.workflows.join(", "),
+        e.activities.join(", "),
+        e.activity_slots(),
+        e.workflow_task_slots(),
+        e.local_activity_slots(),
+        e.cached_workflows(),
+        pollers,
+        rate(e.max_activities_per_second),
+        rate(e.max_task_queue_activities_per_second),
+        humantime::format_duration(e.grace(host)),
+    )
+}
+
+fn init_logging(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}

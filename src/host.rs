@@ -1,0 +1,172 @@
+//! The host process: load the config, reach Temporal (starting a dev server if asked), run the
+//! supervisor, follow reload requests, and drain on SIGINT/SIGTERM.
+
+use crate::{
+    Registry,
+    config::{self, HostConfig},
+    supervisor::{
+        ApplyOutcome, Supervisor, WorkerFactory,
+        signals::stop_requested,
+        watcher::{ReloadRequests, ReloadTrigger},
+    },
+    temporal::{self, DevServer, connection::default_identity},
+};
+use anyhow::{Context, Result};
+use std::{
+    path::{Path, PathBuf},
+    process::ExitCode,
+    time::{Duration, Instant},
+};
+use temporalio_client::Client;
+use temporalio_sdk::{Runtime, runtime::RuntimeOptions};
+
+/// Exit code when the config is invalid.
+pub const EXIT_BAD_CONFIG: u8 = 2;
+/// Exit code when the shutdown had to cancel or abandon activities.
+pub const EXIT_UNCLEAN_DRAIN: u8 = 3;
+/// How long the host keeps trying to reach Temporal at start-up.
+const CONNECT_PATIENCE: Duration = Duration::from_secs(60);
+
+/// What `worker-host run` was asked to do.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The config file.
+    pub config: PathBuf,
+    /// Start a dev server when nothing listens at the address (as `dev_server = true`).
+    pub dev: bool,
+}
+
+/// Run the host until SIGINT/SIGTERM. Must be called inside a `tokio::task::LocalSet`.
+pub async fn run(options: RunOptions, registry: Registry) -> Result<ExitCode> {
+    let config = match config::load(&options.config, &registry) {
+        Ok(c) => c,
+        Err(errors) => {
+            eprint!("{errors}");
+            return Ok(ExitCode::from(EXIT_BAD_CONFIG));
+        }
+    };
+    let mut dev_server = if options.dev || config.temporal.dev_server {
+        DevServer::start_if_needed(
+            &config.temporal.address,
+            &config.temporal.namespace,
+            &config.host.data_dir,
+        )
+        .await?
+    } else {
+        None
+    };
+    let result = serve(&options.config, config, registry).await;
+    if let Some(server) = dev_server.as_mut() {
+        server.stop().await;
+    }
+    result
+}
+
+async fn serve(path: &Path, config: HostConfig, registry: Registry) -> Result<ExitCode> {
+    let client = tokio::select! {
+        c = connect_patiently(&config) => c?,
+        s = stop_requested() => {
+            tracing::info!(signal = s?, "stopped before Temporal answered");
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
+    let runtime = Runtime::from_current_tokio(
+        RuntimeOptions::builder()
+            .build()
+            .map_err(anyhow::Error::msg)?,
+    )
+    .context("cannot start the Temporal SDK runtime")?;
+    let identity = config
+        .temporal
+        .identity
+        .clone()
+        .unwrap_or_else(default_identity);
+    let factory = WorkerFactory::new(
+        runtime,
+        client,
+        registry.clone(),
+        config.host.clone(),
+        identity,
+    );
+    let mut reloads = ReloadRequests::start(path, config.host.reload)?;
+    let mut supervisor = Supervisor::new(factory);
+    log_outcome(&supervisor.apply(config), None);
+
+    let stop = stop_requested();
+    tokio::pin!(stop);
+    let signal = loop {
+        tokio::select! {
+            s = &mut stop => break s?,
+            trigger = reloads.next() => reload(path, &registry, &mut supervisor, trigger),
+        }
+    };
+    tracing::info!(signal, "stop requested; a second signal exits at once");
+    let report = tokio::select! {
+        r = supervisor.shutdown() => r,
+        s = stop_requested() => {
+            tracing::error!(signal = s?, "second signal: exiting without waiting for in-flight work");
+            return Ok(ExitCode::from(EXIT_UNCLEAN_DRAIN));
+        }
+    };
+    Ok(if report.is_clean() {
+        tracing::info!("all in-flight work drained; exiting");
+        ExitCode::SUCCESS
+    } else {
+        tracing::warn!("exiting after cancelling in-flight work");
+        ExitCode::from(EXIT_UNCLEAN_DRAIN)
+    })
+}
+
+fn reload(path: &Path, registry: &Registry, supervisor: &mut Supervisor, trigger: ReloadTrigger) {
+    let outcome = match config::load(path, registry) {
+        Ok(new) => supervisor.apply(new),
+        Err(errors) => ApplyOutcome::Rejected {
+            reason: errors.to_string(),
+        },
+    };
+    log_outcome(&outcome, Some(trigger));
+}
+
+fn log_outcome(outcome: &ApplyOutcome, trigger: Option<ReloadTrigger>) {
+    match outcome {
+        ApplyOutcome::Applied {
+            generation,
+            started,
+            replaced,
+            stopped,
+        } => tracing::info!(
+            generation,
+            ?trigger,
+            ?started,
+            ?replaced,
+            ?stopped,
+            "config applied"
+        ),
+        ApplyOutcome::Unchanged { generation } => {
+            tracing::info!(generation, ?trigger, "config unchanged")
+        }
+        ApplyOutcome::Rejected { reason } => {
+            tracing::error!(
+                ?trigger,
+                "config rejected; the running config stays:\n{reason}"
+            )
+        }
+    }
+}
+
+async fn connect_patiently(config: &HostConfig) -> Result<Client> {
+    let deadline = Instant::now() + CONNECT_PATIENCE;
+    loop {
+        match temporal::connect(&config.temporal).await {
+            Ok(client) => return Ok(client),
+            Err(e) if Instant::now() < deadline => {
+                tracing::warn!(
+                    error = format!("{e:#}"),
+                    "Temporal not reachable yet; retrying"
+                );
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}

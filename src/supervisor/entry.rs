@@ -1,0 +1,154 @@
+//! One running entry: a local task that owns the entry's SDK worker, restarts it with backoff
+//! when it fails, and drains it when told to stop.
+
+use super::{
+    ledger::{DrainReport, Ledger},
+    worker_factory::WorkerFactory,
+};
+use crate::config::WorkerEntry;
+use anyhow::Result;
+use std::{
+    cell::RefCell,
+    rc::Rc,
+    time::{Duration, Instant},
+};
+use temporalio_sdk::Worker;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// How long after its grace period a stopping worker may take to report its cancelled
+/// activities before the host stops waiting for it.
+pub const DRAIN_SLACK: Duration = Duration::from_secs(10);
+/// First restart delay; it doubles after each failure up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// A worker that ran this long before failing starts again from the first delay.
+const HEALTHY_RUN: Duration = Duration::from_secs(60);
+
+type ShutdownFn = Box<dyn Fn()>;
+
+/// Shared between the entry's task and its handle.
+#[derive(Default)]
+struct Control {
+    stop: CancellationToken,
+    shutdown: RefCell<Option<ShutdownFn>>,
+}
+
+impl Control {
+    fn stop(&self) {
+        self.stop.cancel();
+        if let Some(shutdown) = self.shutdown.borrow().as_ref() {
+            shutdown();
+        }
+    }
+}
+
+/// Handle of a running entry, kept by the supervisor.
+pub struct EntryHandle {
+    /// The config the worker was built from.
+    pub entry: WorkerEntry,
+    grace: Duration,
+    control: Rc<Control>,
+    ledger: Ledger,
+    task: JoinHandle<()>,
+}
+
+impl EntryHandle {
+    /// Build the entry's worker now (so that a replaced worker's successor exists as soon as
+    /// the old one stops polling) and run it on the current `LocalSet`.
+    pub fn start(factory: &Rc<WorkerFactory>, entry: WorkerEntry) -> Self {
+        let ledger = Ledger::default();
+        let control = Rc::new(Control::default());
+        let first = factory.build(&entry, &ledger);
+        let grace = entry.grace(factory.host());
+        let task = tokio::task::spawn_local(supervise(
+            factory.clone(),
+            entry.clone(),
+            control.clone(),
+            ledger.clone(),
+            first,
+        ));
+        Self {
+            entry,
+            grace,
+            control,
+            ledger,
+            task,
+        }
+    }
+
+    /// Stop polling now; in-flight activities go on for the grace period.
+    pub fn begin_stop(&self) {
+        self.ledger.mark_stopping();
+        self.control.stop();
+    }
+
+    /// Activities running now.
+    pub fn in_flight(&self) -> usize {
+        self.ledger.in_flight()
+    }
+
+    /// Wait until the stopped worker has drained, at most its grace period plus
+    /// [`DRAIN_SLACK`]; what still runs then is abandoned and reported.
+    pub async fn finish(self) -> (WorkerEntry, DrainReport) {
+        let mut task = self.task;
+        let waited = tokio::time::timeout(self.grace + DRAIN_SLACK, &mut task).await;
+        if waited.is_err() {
+            task.abort();
+        }
+        (self.entry, self.ledger.report())
+    }
+}
+
+async fn supervise(
+    factory: Rc<WorkerFactory>,
+    entry: WorkerEntry,
+    control: Rc<Control>,
+    ledger: Ledger,
+    first: Result<Worker>,
+) {
+    let mut next = Some(first);
+    let mut backoff = FIRST_BACKOFF;
+    loop {
+        let built = next
+            .take()
+            .unwrap_or_else(|| factory.build(&entry, &ledger));
+        match built {
+            Ok(mut worker) => {
+                *control.shutdown.borrow_mut() = Some(Box::new(worker.shutdown_handle()));
+                if control.stop.is_cancelled() {
+                    control.stop();
+                }
+                tracing::info!(entry = %entry.name, task_queue = %entry.task_queue, "worker polling");
+                let started = Instant::now();
+                let result = worker.run().await;
+                control.shutdown.borrow_mut().take();
+                if control.stop.is_cancelled() {
+                    if let Err(e) = result {
+                        tracing::warn!(entry = %entry.name, error = %e, "worker reported an error while stopping");
+                    }
+                    return;
+                }
+                if started.elapsed() >= HEALTHY_RUN {
+                    backoff = FIRST_BACKOFF;
+                }
+                match result {
+                    Ok(()) => {
+                        tracing::warn!(entry = %entry.name, ?backoff, "worker stopped on its own; restarting")
+                    }
+                    Err(e) => {
+                        tracing::error!(entry = %entry.name, error = %e, ?backoff, "worker failed; restarting")
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::error!(entry = %entry.name, error = format!("{e:#}"), ?backoff, "cannot start worker; retrying")
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = control.stop.cancelled() => return,
+        }
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}

@@ -1,0 +1,105 @@
+//! Turns a config entry into an SDK worker: limits onto the tuner, pollers, rate limits, grace
+//! period, and the registry's workflows and activities.
+
+use super::ledger::Ledger;
+use crate::{
+    Registry,
+    config::{HostSettings, Pollers, Rate, WorkerEntry},
+};
+use anyhow::{Context, Result};
+use temporalio_client::Client;
+use temporalio_sdk::{
+    Runtime, Worker, WorkerOptions,
+    runtime::{
+        AutoscalingOptions, PollerBehavior,
+        worker_tuner::{FixedSizeSlotSupplier, TunerHolder},
+    },
+};
+
+/// Nexus is never enabled by the host; its slot supplier is still required by the tuner.
+const NEXUS_SLOTS: usize = 1;
+
+/// What every worker of the host shares: one runtime, one client, one registry.
+pub struct WorkerFactory {
+    runtime: Runtime,
+    client: Client,
+    registry: Registry,
+    host: HostSettings,
+    identity: String,
+}
+
+impl WorkerFactory {
+    /// A factory whose workers report `identity/<entry name>` to the server.
+    pub fn new(
+        runtime: Runtime,
+        client: Client,
+        registry: Registry,
+        host: HostSettings,
+        identity: String,
+    ) -> Self {
+        Self {
+            runtime,
+            client,
+            registry,
+            host,
+            identity,
+        }
+    }
+
+    /// Host settings the workers were built with (grace periods fall back to them).
+    pub fn host(&self) -> &HostSettings {
+        &self.host
+    }
+
+    /// Replace the host settings used for workers built from now on.
+    pub fn set_host(&mut self, host: HostSettings) {
+        self.host = host;
+    }
+
+    /// Build the worker of `entry`; its activities report to `ledger`.
+    pub fn build(&self, entry: &WorkerEntry, ledger: &Ledger) -> Result<Worker> {
+        let pollers = entry.pollers.map(poller_behavior);
+        let tuner = TunerHolder::builder()
+            .workflow_task_slot_supplier(FixedSizeSlotSupplier::new(
+                entry.workflow_task_slots() as usize
+            ))
+            .activity_task_slot_supplier(
+                FixedSizeSlotSupplier::new(entry.activity_slots() as usize),
+            )
+            .local_activity_task_slot_supplier(FixedSizeSlotSupplier::new(
+                entry.local_activity_slots() as usize,
+            ))
+            .nexus_task_slot_supplier(FixedSizeSlotSupplier::new(NEXUS_SLOTS))
+            .build();
+        let mut options = WorkerOptions::new(entry.task_queue.clone())
+            .tuner(tuner)
+            .max_cached_workflows(entry.cached_workflows() as usize)
+            .maybe_workflow_task_poller_behavior(pollers)
+            .maybe_activity_task_poller_behavior(pollers)
+            .maybe_max_worker_activities_per_second(entry.max_activities_per_second.map(Rate::get))
+            .maybe_max_task_queue_activities_per_second(
+                entry.max_task_queue_activities_per_second.map(Rate::get),
+            )
+            .graceful_shutdown_period(entry.grace(&self.host))
+            .client_identity_override(format!("{}/{}", self.identity, entry.name))
+            .build();
+        options.activity_inbound_interceptor(ledger.interceptor(&entry.name));
+        self.registry
+            .install(&mut options, &entry.workflows, &entry.activities)?;
+        Worker::new(&self.runtime, self.client.clone(), options)
+            .with_context(|| format!("cannot create the worker of entry `{}`", entry.name))
+    }
+}
+
+fn poller_behavior(p: Pollers) -> PollerBehavior {
+    match p {
+        Pollers::Fixed(n) => PollerBehavior::SimpleMaximum(n.get() as usize),
+        Pollers::Autoscaling { min, max, initial } => PollerBehavior::Autoscaling(
+            AutoscalingOptions::builder()
+                .minimum(min.get() as usize)
+                .maximum(max.get() as usize)
+                .initial(initial.get() as usize)
+                .build(),
+        ),
+    }
+}

@@ -1,0 +1,64 @@
+//! One client connection to Temporal, shared by every worker of the host.
+
+use crate::config::{TemporalSettings, TlsSettings};
+use anyhow::{Context, Result};
+use std::time::Duration;
+use temporalio_client::{
+    Client, ClientOptions, ClientTlsOptions, Connection, ConnectionOptions, TlsOptions,
+};
+
+/// The identity workers report when the config sets none: `<pid>@<hostname>`.
+pub fn default_identity() -> String {
+    let host = nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_else(|| "localhost".into());
+    format!("{}@{host}", std::process::id())
+}
+
+/// Connect to the server of `settings` and bind a client to its namespace.
+pub async fn connect(settings: &TemporalSettings) -> Result<Client> {
+    let tls = settings.tls.as_ref();
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let target = url::Url::parse(&format!("{scheme}://{}", settings.address))
+        .with_context(|| format!("temporal.address `{}` is not valid", settings.address))?;
+    let api_key = tls
+        .and_then(|t| t.api_key_env.as_deref())
+        .map(|var| {
+            std::env::var(var).with_context(|| {
+                format!("environment variable {var} (temporal.tls.api_key_env) is not set")
+            })
+        })
+        .transpose()?;
+    let options = ConnectionOptions::new(target)
+        .identity(settings.identity.clone().unwrap_or_else(default_identity))
+        .maybe_tls_options(tls.map(tls_options).transpose()?)
+        .maybe_api_key(api_key)
+        .connect_timeout(Duration::from_secs(10))
+        .build();
+    let connection = Connection::connect(options)
+        .await
+        .with_context(|| format!("cannot connect to Temporal at {}", settings.address))?;
+    Client::new(connection, ClientOptions::new(&settings.namespace).build())
+        .context("cannot create the Temporal client")
+}
+
+fn tls_options(tls: &TlsSettings) -> Result<TlsOptions> {
+    let read = |p: &std::path::Path| {
+        std::fs::read(p).with_context(|| format!("cannot read TLS file {}", p.display()))
+    };
+    let client = match (&tls.client_cert, &tls.client_key) {
+        (Some(cert), Some(key)) => Some(
+            ClientTlsOptions::builder()
+                .client_cert(read(cert)?)
+                .client_private_key(read(key)?)
+                .build(),
+        ),
+        _ => None,
+    };
+    Ok(TlsOptions::builder()
+        .maybe_server_root_ca_cert(tls.server_ca_cert.as_deref().map(read).transpose()?)
+        .maybe_domain(tls.domain.clone())
+        .maybe_client_tls_options(client)
+        .build())
+}
