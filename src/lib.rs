@@ -1,10 +1,11 @@
 //! worker-host: many Temporal workers in one process, declared in a `workers.toml`.
 //!
 //! Data flows one way: [`config`] (load, validate, diff) → [`supervisor`] (one worker task per
-//! entry) → the workflows and activities of the [`registry`]. [`temporal`] holds the connection
+//! entry) → the workflows and activities of the [`registry`] (built in: the [`canary`]). [`temporal`] holds the connection
 //! and the optional local dev server; [`cli`] wires them into the `worker-host` command, which
 //! an embedding program can reuse with its own registry.
 
+pub mod canary;
 pub mod cli;
 pub mod config;
 pub mod host;

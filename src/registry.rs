@@ -37,7 +37,7 @@ impl Registry {
 
     /// What the `worker-host` binary ships with.
     pub fn builtin() -> Self {
-        Self::new()
+        crate::canary::register(Self::new())
     }
 
     /// Add a workflow type, named by its Temporal workflow type name.

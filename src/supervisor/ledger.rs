@@ -159,6 +159,7 @@ impl ActivityInboundInterceptor for LedgerInterceptor {
         );
         let run = next.run(input);
         async move {
+            tracing::debug!("activity started");
             let result = run.await;
             let outcome = match &result {
                 Ok(_) => Outcome::Completed,
@@ -166,6 +167,7 @@ impl ActivityInboundInterceptor for LedgerInterceptor {
                 Err(_) => Outcome::Failed,
             };
             self.ledger.finished(&token, outcome);
+            tracing::debug!(?outcome, "activity finished");
             result
         }
         .instrument(span)

@@ -48,6 +48,10 @@ impl DevServer {
             .arg(addr.ip().to_string())
             .arg("--port")
             .arg(addr.port().to_string())
+            .arg("--http-port")
+            .arg(free_port(addr)?.to_string())
+            .arg("--metrics-port")
+            .arg(free_port(addr)?.to_string())
             .arg("--db-filename")
             .arg(&db)
             .arg("--namespace")
@@ -114,6 +118,13 @@ fn resolve(address: &str) -> Result<SocketAddr> {
         .with_context(|| format!("cannot resolve {address}"))?
         .next()
         .with_context(|| format!("{address} resolves to no address"))
+}
+
+/// A port nothing listens on, on the server's interface (its HTTP API and metrics take two).
+fn free_port(addr: SocketAddr) -> Result<u16> {
+    let listener = std::net::TcpListener::bind((addr.ip(), 0))
+        .context("cannot find a free port for the dev server")?;
+    Ok(listener.local_addr()?.port())
 }
 
 fn listening(addr: SocketAddr) -> bool {

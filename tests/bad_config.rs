@@ -1,0 +1,171 @@
+//! Every class of config mistake is reported at once, with file, line and column, by the real
+//! `worker-host` binary; `run` refuses to start on such a file.
+
+mod common;
+
+use common::binary;
+use std::process::Command;
+
+fn validate(config: &str) -> (i32, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("workers.toml");
+    std::fs::write(&path, config).unwrap();
+    let out = Command::new(binary("worker-host"))
+        .args(["validate", "--config"])
+        .arg(&path)
+        .env_remove("TEMPORAL_ADDRESS")
+        .env_remove("TEMPORAL_NAMESPACE")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).replace(&format!("{}", path.display()), "F");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr,
+    )
+}
+
+const BAD: &str = r#"[temporal]
+adress = "127.0.0.1:7233"
+
+[host]
+shutdown_grace = 30
+
+[[workers]]
+name = "a"
+task_queue = "q"
+workflows = ["HostCanaryWorkflow", "NoSuchWorkflow"]
+activities = ["no_such_activity"]
+max_concurrent_activities = 0
+max_concurrent_workflow_tasks = -2
+colour = "blue"
+
+[[workers]]
+name = "a"
+task_queue = "q"
+workflows = ["HostCanaryWorkflow"]
+
+[[workers]]
+name = "idle"
+task_queue = "other"
+max_activities_per_second = "fast"
+"#;
+
+#[test]
+fn every_problem_is_reported_with_its_line_and_column() {
+    let (code, _, err) = validate(BAD);
+    assert_eq!(code, 2, "{err}");
+    let expected = [
+        "F:2:1: temporal.adress: unknown key",
+        "F:5:18: host.shutdown_grace: invalid type: integer `30`, expected a duration such as \"30s\"",
+        "F:10:36: workers[0].workflows[1]: unknown workflow `NoSuchWorkflow`; registered workflows: HostCanaryWorkflow",
+        "F:11:15: workers[0].activities[0]: unknown activity or activity set `no_such_activity`; activity sets: (none); activities: host_canary",
+        "F:12:29: workers[0].max_concurrent_activities: must be a whole number from 1 to 4294967295 (got 0)",
+        "F:13:33: workers[0].max_concurrent_workflow_tasks: must be a whole number from 1 to 4294967295 (got -2)",
+        "F:14:1: workers[0].colour: unknown key",
+        "F:17:8: workers[1].name: duplicate entry name `a` (workers[0] has it already)",
+        "F:18:14: workers[1].task_queue: entries `a` and `a` both run workflows on task queue `q`",
+        "F:21:1: workers[2]: runs nothing: list at least one name in `workflows` or `activities`",
+        "F:24:29: workers[2].max_activities_per_second: invalid type: string \"fast\", expected a number",
+    ];
+    for e in expected {
+        assert!(err.contains(e), "missing `{e}` in:\n{err}");
+    }
+    assert!(err.starts_with("11 problems in the config:"), "{err}");
+}
+
+#[test]
+fn a_syntax_error_points_at_its_place() {
+    let (code, _, err) = validate("[host]\nlisten = \"127.0.0.1:1\"\nreload = tru\n");
+    assert_eq!(code, 2);
+    assert!(err.contains("F:3:10: TOML syntax error"), "{err}");
+}
+
+#[test]
+fn a_valid_config_prints_one_line_per_entry() {
+    let (code, out, err) = validate(
+        "[[workers]]\nname = \"c\"\ntask_queue = \"q\"\nworkflows = [\"HostCanaryWorkflow\"]\nactivities = [\"host_canary\"]\nmax_concurrent_activities = 7\npollers = { min = 1, max = 4, initial = 2 }\n",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("valid; 1 entry on 127.0.0.1:7233 (namespace default)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("c: queue q, workflows [HostCanaryWorkflow], activities [host_canary], slots activity 7 / workflow 100 / local 100, cache 1000, pollers auto 1..4 from 2"),
+        "{out}"
+    );
+}
+
+#[test]
+fn the_shipped_workers_toml_is_valid() {
+    let out = Command::new(binary("worker-host"))
+        .args([
+            "validate",
+            "--config",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/workers.toml"),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn environment_overrides_apply_and_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("workers.toml");
+    std::fs::write(&path, "[host]\nlisten = \"127.0.0.1:9000\"\n").unwrap();
+    let out = Command::new(binary("worker-host"))
+        .args(["validate", "--config"])
+        .arg(&path)
+        .env("TEMPORAL_ADDRESS", "10.1.2.3:7233")
+        .env("TEMPORAL_NAMESPACE", "prod")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("on 10.1.2.3:7233 (namespace prod)"),
+        "{stdout}"
+    );
+
+    let out = Command::new(binary("worker-host"))
+        .args(["validate", "--config"])
+        .arg(&path)
+        .env("WORKER_HOST_HOST__LISTEN", "not-an-address")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr.contains(
+            "(environment override): host.listen: `not-an-address` is not an ip:port address"
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn run_refuses_an_invalid_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("workers.toml");
+    std::fs::write(&path, "[[workers]]\nname = \"x\"\n").unwrap();
+    let out = Command::new(binary("worker-host"))
+        .args(["run", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(":1:1: workers[0]: runs nothing"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("workers[0].task_queue: missing `task_queue`"),
+        "{stderr}"
+    );
+}

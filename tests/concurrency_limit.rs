@@ -1,0 +1,46 @@
+//! `max_concurrent_activities` holds exactly: with 3 slots and 20 slow activities queued, never
+//! more and never fewer than 3 run at once, and each runs once.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+use std::{collections::HashSet, time::Duration};
+
+#[tokio::test]
+async fn activity_slots_bound_concurrency_exactly() {
+    let queue = unique("limit3");
+    let config = format!(
+        "{}\n[[workers]]\nname = \"limited\"\ntask_queue = \"{queue}\"\nworkflows = [\"SleepWorkflow\"]\nactivities = [\"sleep\"]\nmax_concurrent_activities = 3\n",
+        config_header("5s")
+    );
+    let _host = Host::start("custom_host", &config);
+    let client = client().await;
+    let ids: Vec<String> = (0..20).map(|i| unique(&format!("limit-{i}"))).collect();
+    for id in &ids {
+        start(&client, "SleepWorkflow", &queue, id, json!({"millis": 700})).await;
+    }
+    let mut reports = Vec::new();
+    for id in &ids {
+        reports.push(
+            result_within(&client, id, Duration::from_secs(90))
+                .await
+                .unwrap(),
+        );
+    }
+    assert_eq!(reports.len(), 20);
+    assert!(
+        reports.iter().all(|r| r["attempt"] == json!(1)),
+        "each ran once: {reports:?}"
+    );
+    assert_eq!(
+        peak_concurrency(&reports),
+        3,
+        "peak concurrency: {reports:?}"
+    );
+    let distinct: HashSet<_> = reports
+        .iter()
+        .map(|r| (r["started_ms"].as_u64(), r["ended_ms"].as_u64()))
+        .collect();
+    assert_eq!(distinct.len(), 20, "twenty separate executions");
+}
