@@ -15,5 +15,5 @@ trap cleanup EXIT
 
 start_temporal "$work"
 echo "Temporal dev server on 127.0.0.1:$TEMPORAL_PORT" >&2
-export WORKER_HOST_TEST_TEMPORAL="127.0.0.1:$TEMPORAL_PORT"
+export TEST_TEMPORAL_ADDRESS="127.0.0.1:$TEMPORAL_PORT"
 cargo test "$@"

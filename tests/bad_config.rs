@@ -169,3 +169,17 @@ fn run_refuses_an_invalid_config() {
         "{stderr}"
     );
 }
+
+#[test]
+fn other_worker_host_variables_are_not_config_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("workers.toml");
+    std::fs::write(&path, "[host]\nreload = false\n").unwrap();
+    let out = Command::new(binary("worker-host"))
+        .args(["validate"])
+        .env("WORKER_HOST_CONFIG", &path)
+        .env("WORKER_HOST_SOMETHING_ELSE", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -65,7 +65,13 @@ pub fn parse(path: &Path, text: &str, registry: &Registry) -> Result<HostConfig,
                 .find(|(var, _)| k == *var)
                 .map(|(_, key)| (*key).into())
         }))
-        .merge(Env::prefixed(ENV_PREFIX).split("__"));
+        // Only WORKER_HOST_<SECTION>__<KEY>: other WORKER_HOST_* variables (WORKER_HOST_CONFIG)
+        // are not config keys.
+        .merge(
+            Env::prefixed(ENV_PREFIX)
+                .filter(|k| k.as_str().contains("__"))
+                .split("__"),
+        );
     let merged: figment::value::Value = figment.extract().map_err(|e| {
         ConfigErrors(vec![ConfigError {
             location: Location::Environment {

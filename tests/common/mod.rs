@@ -20,10 +20,10 @@ use temporalio_common::{
     UntypedWorkflow, data_converters::RawValue, protos::temporal::api::common::v1::Payload,
 };
 
-/// Address of the Temporal server the tests use: `WORKER_HOST_TEST_TEMPORAL`, set by
+/// Address of the Temporal server the tests use: `TEST_TEMPORAL_ADDRESS`, set by
 /// `scripts/test.sh`, or the local default.
 pub fn temporal_address() -> String {
-    std::env::var("WORKER_HOST_TEST_TEMPORAL").unwrap_or_else(|_| "127.0.0.1:7233".into())
+    std::env::var("TEST_TEMPORAL_ADDRESS").unwrap_or_else(|_| "127.0.0.1:7233".into())
 }
 
 /// A task queue name no other test (or earlier run) uses.
