@@ -35,14 +35,17 @@ sys.exit(1)
 PY
 }
 
-# start_temporal DIR: a dev server on free ports with its database and log in DIR. Sets
+# start_temporal DIR: a dev server on free ports with its database and log in DIR, completing the
+# open polls of stopping workers (see vendor/README.md). Sets
 # TEMPORAL_PORT and TEMPORAL_PID; fails loudly (with the log) when it does not come up.
 start_temporal() {
   local dir=$1
   TEMPORAL_PORT=$(free_port)
   "${TEMPORAL_CLI:-temporal}" server start-dev --headless --ip 127.0.0.1 \
     --port "$TEMPORAL_PORT" --http-port "$(free_port)" --metrics-port "$(free_port)" \
-    --db-filename "$dir/temporal.sqlite" --log-level warn >"$dir/temporal.log" 2>&1 &
+    --db-filename "$dir/temporal.sqlite" --log-level warn \
+    --dynamic-config-value frontend.enableCancelWorkerPollsOnShutdown=true \
+    >"$dir/temporal.log" 2>&1 &
   TEMPORAL_PID=$!
   if ! wait_for_port "$TEMPORAL_PORT" 60; then
     echo "error: the Temporal dev server did not come up on 127.0.0.1:$TEMPORAL_PORT; its log:" >&2

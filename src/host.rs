@@ -70,6 +70,21 @@ async fn serve(path: &Path, config: HostConfig, registry: Registry) -> Result<Ex
             return Ok(ExitCode::SUCCESS);
         }
     };
+    match temporal::connection::completes_polls_on_shutdown(&client, &config.temporal.namespace)
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => tracing::warn!(
+            "this Temporal server does not complete polls of stopping workers \
+             (dynamic config frontend.enableCancelWorkerPollsOnShutdown=true turns it on): a task \
+             handed out at the instant a worker stops for a reload or shutdown waits for its \
+             timeout before it is retried"
+        ),
+        Err(e) => tracing::warn!(
+            error = format!("{e:#}"),
+            "cannot read namespace capabilities"
+        ),
+    }
     let runtime = Runtime::from_current_tokio(
         RuntimeOptions::builder()
             .build()
@@ -81,13 +96,7 @@ async fn serve(path: &Path, config: HostConfig, registry: Registry) -> Result<Ex
         .identity
         .clone()
         .unwrap_or_else(default_identity);
-    let factory = WorkerFactory::new(
-        runtime,
-        client,
-        registry.clone(),
-        config.host.clone(),
-        identity,
-    );
+    let factory = WorkerFactory::new(runtime, client, registry.clone(), identity);
     let mut reloads = ReloadRequests::start(path, config.host.reload)?;
     let mut supervisor = Supervisor::new(factory);
     log_outcome(&supervisor.apply(config), None);

@@ -181,5 +181,9 @@ fn other_worker_host_variables_are_not_config_keys() {
         .env("WORKER_HOST_SOMETHING_ELSE", "1")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -3,6 +3,7 @@
 
 use super::{
     ledger::{DrainReport, Ledger},
+    slot_gate::SlotGate,
     worker_factory::WorkerFactory,
 };
 use crate::config::WorkerEntry;
@@ -50,22 +51,31 @@ pub struct EntryHandle {
     grace: Duration,
     control: Rc<Control>,
     ledger: Ledger,
+    gate: SlotGate,
     task: JoinHandle<()>,
 }
 
 impl EntryHandle {
     /// Build the entry's worker now (so that a replaced worker's successor exists as soon as
-    /// the old one stops polling) and run it on the current `LocalSet`.
-    pub fn start(factory: &Rc<WorkerFactory>, entry: WorkerEntry) -> Self {
+    /// the old one stops polling) and run it on the current `LocalSet`. `gate` is the entry's
+    /// activity limit, shared with the worker this one replaces, if any.
+    pub fn start(
+        factory: &Rc<WorkerFactory>,
+        entry: WorkerEntry,
+        grace: Duration,
+        gate: SlotGate,
+    ) -> Self {
         let ledger = Ledger::default();
         let control = Rc::new(Control::default());
-        let first = factory.build(&entry, &ledger);
-        let grace = entry.grace(factory.host());
+        gate.set_limit(entry.activity_slots() as usize);
+        let first = factory.build(&entry, grace, &ledger, &gate);
         let task = tokio::task::spawn_local(supervise(
             factory.clone(),
             entry.clone(),
+            grace,
             control.clone(),
             ledger.clone(),
+            gate.clone(),
             first,
         ));
         Self {
@@ -73,8 +83,14 @@ impl EntryHandle {
             grace,
             control,
             ledger,
+            gate,
             task,
         }
+    }
+
+    /// The entry's activity limit, to hand to a replacement.
+    pub fn gate(&self) -> SlotGate {
+        self.gate.clone()
     }
 
     /// Stop polling now; in-flight activities go on for the grace period.
@@ -103,8 +119,10 @@ impl EntryHandle {
 async fn supervise(
     factory: Rc<WorkerFactory>,
     entry: WorkerEntry,
+    grace: Duration,
     control: Rc<Control>,
     ledger: Ledger,
+    gate: SlotGate,
     first: Result<Worker>,
 ) {
     let mut next = Some(first);
@@ -112,7 +130,7 @@ async fn supervise(
     loop {
         let built = next
             .take()
-            .unwrap_or_else(|| factory.build(&entry, &ledger));
+            .unwrap_or_else(|| factory.build(&entry, grace, &ledger, &gate));
         match built {
             Ok(mut worker) => {
                 *control.shutdown.borrow_mut() = Some(Box::new(worker.shutdown_handle()));

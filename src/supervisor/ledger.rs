@@ -1,18 +1,12 @@
 //! The activity ledger: which activities an entry's worker is running, and what became of those
-//! that were in flight when the entry was told to stop (drained or cancelled). It is an activity
-//! interceptor, so it sees every attempt without the activities knowing about it.
+//! that were in flight when the entry was told to stop (drained or cancelled). The activity
+//! interceptor feeds it, so it sees every attempt without the activities knowing about it.
 
-use futures::FutureExt;
 use std::{
     collections::HashMap,
     fmt,
     sync::{Arc, Mutex, MutexGuard},
 };
-use temporalio_sdk::{
-    activities::ActivityError,
-    interceptors::{ActivityInboundInterceptor, ExecuteActivityInput, ExecuteActivityOutput, Next},
-};
-use tracing::Instrument;
 
 /// One activity attempt, as named in logs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,7 +31,7 @@ impl fmt::Display for ActivityRef {
 
 /// How an attempt ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Outcome {
+pub(crate) enum Outcome {
     Completed,
     Failed,
     Cancelled,
@@ -99,11 +93,11 @@ impl Ledger {
         }
     }
 
-    fn started(&self, token: Vec<u8>, activity: ActivityRef) {
+    pub(crate) fn started(&self, token: Vec<u8>, activity: ActivityRef) {
         self.state().in_flight.insert(token, activity);
     }
 
-    fn finished(&self, token: &[u8], outcome: Outcome) {
+    pub(crate) fn finished(&self, token: &[u8], outcome: Outcome) {
         let mut s = self.state();
         if let Some(a) = s.in_flight.remove(token)
             && s.stopping
@@ -113,64 +107,5 @@ impl Ledger {
                 Outcome::Completed | Outcome::Failed => s.drained.push(a),
             }
         }
-    }
-
-    /// The interceptor that feeds this ledger.
-    pub(crate) fn interceptor(&self, entry: &str) -> LedgerInterceptor {
-        LedgerInterceptor {
-            ledger: self.clone(),
-            entry: entry.to_owned(),
-        }
-    }
-}
-
-/// Records each activity attempt in the ledger and runs it inside a span that names its
-/// workflow, run and type, so every log line of an activity carries them.
-pub(crate) struct LedgerInterceptor {
-    ledger: Ledger,
-    entry: String,
-}
-
-impl ActivityInboundInterceptor for LedgerInterceptor {
-    fn execute_activity<'a>(
-        &'a self,
-        input: ExecuteActivityInput,
-        next: Next<'a, ExecuteActivityInput, ExecuteActivityOutput<'a>>,
-    ) -> ExecuteActivityOutput<'a> {
-        let info = input.activity_info();
-        let token = info.task_token.clone();
-        let workflow_id = info.workflow_id.clone().unwrap_or_default();
-        let span = tracing::info_span!(
-            "activity",
-            entry = %self.entry,
-            workflow_id = %workflow_id,
-            run_id = %info.workflow_run_id.as_deref().unwrap_or_default(),
-            activity_type = %info.activity_type,
-            activity_id = %info.activity_id,
-            attempt = info.attempt,
-        );
-        self.ledger.started(
-            token.clone(),
-            ActivityRef {
-                activity_type: info.activity_type.clone(),
-                activity_id: info.activity_id.clone(),
-                workflow_id,
-            },
-        );
-        let run = next.run(input);
-        async move {
-            tracing::debug!("activity started");
-            let result = run.await;
-            let outcome = match &result {
-                Ok(_) => Outcome::Completed,
-                Err(ActivityError::Cancelled { .. }) => Outcome::Cancelled,
-                Err(_) => Outcome::Failed,
-            };
-            self.ledger.finished(&token, outcome);
-            tracing::debug!(?outcome, "activity finished");
-            result
-        }
-        .instrument(span)
-        .boxed()
     }
 }

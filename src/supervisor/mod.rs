@@ -4,14 +4,17 @@
 //! Workers run on the current `tokio::task::LocalSet` (the SDK's `Worker::run` is not `Send`).
 
 pub mod entry;
+mod interceptor;
 pub mod ledger;
 pub mod signals;
+pub mod slot_gate;
 pub mod watcher;
 pub mod worker_factory;
 
 use crate::config::{ConfigDiff, HostConfig};
 use entry::EntryHandle;
 pub use ledger::{ActivityRef, DrainReport};
+use slot_gate::SlotGate;
 use std::{collections::BTreeMap, rc::Rc};
 use tokio::task::JoinHandle;
 pub use worker_factory::WorkerFactory;
@@ -103,27 +106,34 @@ impl Supervisor {
                 generation: self.generation,
             };
         }
-        if let Some(factory) = Rc::get_mut(&mut self.factory) {
-            factory.set_host(new.host.clone());
-        }
         for name in &diff.removed {
             if let Some(old) = self.entries.remove(name) {
                 self.retire(old);
             }
         }
         for entry in &diff.changed {
-            if let Some(old) = self.entries.remove(&entry.name) {
-                self.retire(old);
-            }
+            let gate = match self.entries.remove(&entry.name) {
+                Some(old) => {
+                    let gate = old.gate();
+                    self.retire(old);
+                    gate
+                }
+                None => SlotGate::new(0),
+            };
             self.entries.insert(
                 entry.name.clone(),
-                EntryHandle::start(&self.factory, entry.clone()),
+                EntryHandle::start(&self.factory, entry.clone(), entry.grace(&new.host), gate),
             );
         }
         for entry in &diff.added {
             self.entries.insert(
                 entry.name.clone(),
-                EntryHandle::start(&self.factory, entry.clone()),
+                EntryHandle::start(
+                    &self.factory,
+                    entry.clone(),
+                    entry.grace(&new.host),
+                    SlotGate::new(0),
+                ),
             );
         }
         self.config = new;

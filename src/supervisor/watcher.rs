@@ -1,6 +1,6 @@
 //! Turns edits of the config file and SIGHUP into one stream of reload requests. The directory
-//! is watched, not the file, because editors save by writing a new file and renaming it; a
-//! burst of events within the debounce window becomes one request.
+//! is watched, not the file, because editors save by writing a new file and renaming it; the
+//! events of one save (and of saves within the same window) become one request.
 
 use anyhow::{Context, Result};
 use notify::{RecursiveMode, Watcher as _};
@@ -10,7 +10,8 @@ use std::{
 };
 use tokio::sync::mpsc;
 
-/// Quiet time after the last file event before a reload is requested.
+/// Time from the first file event of a burst to the reload request; later events of the
+/// window join the same request.
 pub const DEBOUNCE: Duration = Duration::from_millis(150);
 
 /// Why a reload was requested.
@@ -82,7 +83,10 @@ fn watch(config: &Path, tx: mpsc::Sender<ReloadTrigger>) -> Result<notify::Recom
         .with_context(|| format!("cannot watch {}", dir.display()))?;
     tokio::spawn(async move {
         while raw_rx.recv().await.is_some() {
-            while let Ok(Some(())) = tokio::time::timeout(DEBOUNCE, raw_rx.recv()).await {}
+            // Collect the rest of the burst for a fixed window, so that a stream of saves still
+            // reloads every DEBOUNCE instead of waiting for a quiet moment.
+            tokio::time::sleep(DEBOUNCE).await;
+            while raw_rx.try_recv().is_ok() {}
             if tx.send(ReloadTrigger::FileChanged).await.is_err() {
                 break;
             }

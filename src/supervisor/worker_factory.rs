@@ -1,12 +1,13 @@
 //! Turns a config entry into an SDK worker: limits onto the tuner, pollers, rate limits, grace
 //! period, and the registry's workflows and activities.
 
-use super::ledger::Ledger;
+use super::{interceptor::HostInterceptor, ledger::Ledger, slot_gate::SlotGate};
 use crate::{
     Registry,
-    config::{HostSettings, Pollers, Rate, WorkerEntry},
+    config::{Pollers, Rate, WorkerEntry},
 };
 use anyhow::{Context, Result};
+use std::time::Duration;
 use temporalio_client::Client;
 use temporalio_sdk::{
     Runtime, Worker, WorkerOptions,
@@ -24,40 +25,29 @@ pub struct WorkerFactory {
     runtime: Runtime,
     client: Client,
     registry: Registry,
-    host: HostSettings,
     identity: String,
 }
 
 impl WorkerFactory {
     /// A factory whose workers report `identity/<entry name>` to the server.
-    pub fn new(
-        runtime: Runtime,
-        client: Client,
-        registry: Registry,
-        host: HostSettings,
-        identity: String,
-    ) -> Self {
+    pub fn new(runtime: Runtime, client: Client, registry: Registry, identity: String) -> Self {
         Self {
             runtime,
             client,
             registry,
-            host,
             identity,
         }
     }
 
-    /// Host settings the workers were built with (grace periods fall back to them).
-    pub fn host(&self) -> &HostSettings {
-        &self.host
-    }
-
-    /// Replace the host settings used for workers built from now on.
-    pub fn set_host(&mut self, host: HostSettings) {
-        self.host = host;
-    }
-
-    /// Build the worker of `entry`; its activities report to `ledger`.
-    pub fn build(&self, entry: &WorkerEntry, ledger: &Ledger) -> Result<Worker> {
+    /// Build the worker of `entry`: in-flight activities get `grace` after a stop, pass `gate`
+    /// and report to `ledger`.
+    pub fn build(
+        &self,
+        entry: &WorkerEntry,
+        grace: Duration,
+        ledger: &Ledger,
+        gate: &SlotGate,
+    ) -> Result<Worker> {
         let pollers = entry.pollers.map(poller_behavior);
         let tuner = TunerHolder::builder()
             .workflow_task_slot_supplier(FixedSizeSlotSupplier::new(
@@ -80,10 +70,14 @@ impl WorkerFactory {
             .maybe_max_task_queue_activities_per_second(
                 entry.max_task_queue_activities_per_second.map(Rate::get),
             )
-            .graceful_shutdown_period(entry.grace(&self.host))
+            .graceful_shutdown_period(grace)
             .client_identity_override(format!("{}/{}", self.identity, entry.name))
             .build();
-        options.activity_inbound_interceptor(ledger.interceptor(&entry.name));
+        options.activity_inbound_interceptor(HostInterceptor {
+            entry: entry.name.clone(),
+            ledger: ledger.clone(),
+            gate: gate.clone(),
+        });
         self.registry
             .install(&mut options, &entry.workflows, &entry.activities)?;
         Worker::new(&self.runtime, self.client.clone(), options)

@@ -62,3 +62,25 @@ fn tls_options(tls: &TlsSettings) -> Result<TlsOptions> {
         .maybe_client_tls_options(client)
         .build())
 }
+
+/// Whether the server completes a stopping worker's open polls (namespace capability
+/// `workerPollCompleteOnShutdown`). Without it, a task handed to a poll at the instant a worker
+/// stops (a reload, a shutdown) waits for its timeout before Temporal retries it.
+pub async fn completes_polls_on_shutdown(client: &Client, namespace: &str) -> Result<bool> {
+    use temporalio_client::tonic::Request;
+    use temporalio_common::protos::temporal::api::workflowservice::v1::DescribeNamespaceRequest;
+    let response = client
+        .connection()
+        .workflow_service()
+        .describe_namespace(Request::new(DescribeNamespaceRequest {
+            namespace: namespace.to_owned(),
+            ..Default::default()
+        }))
+        .await
+        .with_context(|| format!("cannot describe namespace {namespace}"))?;
+    Ok(response
+        .into_inner()
+        .namespace_info
+        .and_then(|i| i.capabilities)
+        .is_some_and(|c| c.worker_poll_complete_on_shutdown))
+}

@@ -13,6 +13,10 @@ use tokio::process::{Child, Command};
 /// Environment variable that names the `temporal` binary; default: `temporal` on PATH.
 pub const TEMPORAL_CLI_VAR: &str = "TEMPORAL_CLI";
 
+/// Server settings the host relies on: stopping workers get their open polls completed, so no
+/// task is handed to a worker that is going away.
+pub const SERVER_SETTINGS: [&str; 1] = ["frontend.enableCancelWorkerPollsOnShutdown=true"];
+
 /// A running dev server that this process started; stopped by [`DevServer::stop`] or on drop.
 pub struct DevServer {
     child: Child,
@@ -56,6 +60,11 @@ impl DevServer {
             .arg(&db)
             .arg("--namespace")
             .arg(namespace)
+            .args(
+                SERVER_SETTINGS
+                    .iter()
+                    .flat_map(|s| ["--dynamic-config-value", s]),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())

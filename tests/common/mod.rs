@@ -177,6 +177,27 @@ impl Host {
         self.dir.path().join("workers.toml")
     }
 
+    /// Save a new config the way editors do: write a new file, then rename it over the old.
+    pub fn edit_config(&self, config: &str) {
+        let tmp = self.dir.path().join(".workers.toml.swp");
+        std::fs::write(&tmp, config).expect("write config");
+        std::fs::rename(&tmp, self.config_path()).expect("rename config");
+    }
+
+    /// Wait until config generation `n` is applied.
+    pub fn wait_for_generation(&self, n: u64, limit: Duration) {
+        self.wait_for_log(&format!("config applied generation={n} "), limit)
+    }
+
+    /// Lines of the log that report a finished attempt of workflow `id`'s activities.
+    pub fn finished_activities_of(&self, id: &str) -> usize {
+        let field = format!("workflow_id={id} ");
+        self.log()
+            .lines()
+            .filter(|l| l.contains("activity finished") && l.contains(&field))
+            .count()
+    }
+
     /// Everything the host logged so far.
     pub fn log(&self) -> String {
         let mut s = String::new();
@@ -247,6 +268,13 @@ impl Drop for Host {
     }
 }
 
+/// One `[[workers]]` entry running `SleepWorkflow` and its activity.
+pub fn sleep_entry(name: &str, queue: &str, slots: u32) -> String {
+    format!(
+        "\n[[workers]]\nname = \"{name}\"\ntask_queue = \"{queue}\"\nworkflows = [\"SleepWorkflow\"]\nactivities = [\"sleep\"]\nmax_concurrent_activities = {slots}\n"
+    )
+}
+
 /// The `[temporal]` and `[host]` sections every test config starts with.
 pub fn config_header(grace: &str) -> String {
     format!(
@@ -293,4 +321,14 @@ fn collect_identities(v: &Json, out: &mut Vec<String>) {
         Json::Array(a) => a.iter().for_each(|x| collect_identities(x, out)),
         _ => {}
     }
+}
+
+/// Whether workflow `id`'s history holds an event of type `event` (e.g. `EVENT_TYPE_ACTIVITY_TASK_COMPLETED`).
+pub fn history_has(id: &str, event: &str) -> bool {
+    let out = Command::new(std::env::var("TEMPORAL_CLI").unwrap_or_else(|_| "temporal".into()))
+        .args(["workflow", "show", "--workflow-id", id, "-o", "json"])
+        .args(["--address", &temporal_address()])
+        .output()
+        .expect("run temporal workflow show");
+    String::from_utf8_lossy(&out.stdout).contains(event)
 }

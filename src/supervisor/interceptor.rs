@@ -1,0 +1,69 @@
+//! The host's activity interceptor: every activity attempt of an entry passes the entry's
+//! [`SlotGate`], is recorded in the worker's [`Ledger`], and runs inside a span that names its
+//! workflow, run and type, so every log line of an activity carries them.
+
+use super::{
+    ledger::{ActivityRef, Ledger, Outcome},
+    slot_gate::SlotGate,
+};
+use futures::FutureExt;
+use temporalio_sdk::{
+    activities::ActivityError,
+    interceptors::{ActivityInboundInterceptor, ExecuteActivityInput, ExecuteActivityOutput, Next},
+};
+use tracing::Instrument;
+
+/// Installed on each worker the host builds.
+pub(crate) struct HostInterceptor {
+    pub(crate) entry: String,
+    pub(crate) ledger: Ledger,
+    pub(crate) gate: SlotGate,
+}
+
+impl ActivityInboundInterceptor for HostInterceptor {
+    fn execute_activity<'a>(
+        &'a self,
+        input: ExecuteActivityInput,
+        next: Next<'a, ExecuteActivityInput, ExecuteActivityOutput<'a>>,
+    ) -> ExecuteActivityOutput<'a> {
+        let info = input.activity_info();
+        let token = info.task_token.clone();
+        let is_local = info.is_local;
+        let workflow_id = info.workflow_id.clone().unwrap_or_default();
+        let span = tracing::info_span!(
+            "activity",
+            entry = %self.entry,
+            workflow_id = %workflow_id,
+            run_id = %info.workflow_run_id.as_deref().unwrap_or_default(),
+            activity_type = %info.activity_type,
+            activity_id = %info.activity_id,
+            attempt = info.attempt,
+        );
+        let activity = ActivityRef {
+            activity_type: info.activity_type.clone(),
+            activity_id: info.activity_id.clone(),
+            workflow_id,
+        };
+        self.ledger.started(token.clone(), activity);
+        async move {
+            // Local activities have their own slots and never outlive a replacement.
+            let _permit = if is_local {
+                None
+            } else {
+                Some(self.gate.acquire().await)
+            };
+            tracing::debug!("activity started");
+            let result = next.run(input).await;
+            let outcome = match &result {
+                Ok(_) => Outcome::Completed,
+                Err(ActivityError::Cancelled { .. }) => Outcome::Cancelled,
+                Err(_) => Outcome::Failed,
+            };
+            self.ledger.finished(&token, outcome);
+            tracing::debug!(?outcome, "activity finished");
+            result
+        }
+        .instrument(span)
+        .boxed()
+    }
+}
