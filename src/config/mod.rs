@@ -46,8 +46,22 @@ pub struct TemporalSettings {
     /// Start `temporal server start-dev` on loopback when nothing listens at `address`.
     /// Default `false`.
     pub dev_server: bool,
+    /// Compress gRPC requests: `"none"` or `"gzip"`. Default `"none"` (gzip costs CPU on every
+    /// request and pays off only on slow links).
+    pub compression: Compression,
     /// TLS / mTLS / API key. Absent means plaintext.
     pub tls: Option<TlsSettings>,
+}
+
+/// gRPC compression between the host and Temporal.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    /// No compression.
+    #[default]
+    None,
+    /// Gzip requests and accept gzip responses.
+    Gzip,
 }
 
 impl Default for TemporalSettings {
@@ -57,6 +71,7 @@ impl Default for TemporalSettings {
             namespace: "default".to_owned(),
             identity: None,
             dev_server: false,
+            compression: Compression::None,
             tls: None,
         }
     }

@@ -1,10 +1,11 @@
 //! One client connection to Temporal, shared by every worker of the host.
 
-use crate::config::{TemporalSettings, TlsSettings};
+use crate::config::{Compression, TemporalSettings, TlsSettings};
 use anyhow::{Context, Result};
 use std::time::Duration;
 use temporalio_client::{
-    Client, ClientOptions, ClientTlsOptions, Connection, ConnectionOptions, TlsOptions,
+    Client, ClientOptions, ClientTlsOptions, Connection, ConnectionOptions, GrpcCompression,
+    TlsOptions,
 };
 
 /// The identity workers report when the config sets none: `<pid>@<hostname>`.
@@ -35,6 +36,10 @@ pub async fn connect(settings: &TemporalSettings) -> Result<Client> {
         .maybe_tls_options(tls.map(tls_options).transpose()?)
         .maybe_api_key(api_key)
         .connect_timeout(Duration::from_secs(10))
+        .grpc_compression(match settings.compression {
+            Compression::None => GrpcCompression::None,
+            Compression::Gzip => GrpcCompression::Gzip,
+        })
         .build();
     let connection = Connection::connect(options)
         .await

@@ -231,6 +231,13 @@ impl Host {
         self.wait_for_log_n(needle, 1, limit)
     }
 
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| c.try_wait().ok().flatten().is_none())
+    }
+
     /// Process id.
     pub fn pid(&self) -> u32 {
         self.child.as_ref().map_or(0, Child::id)
