@@ -4,6 +4,7 @@
 use crate::{
     Registry,
     config::{self, HostConfig},
+    status::HostStatus,
     supervisor::{
         ApplyOutcome, Supervisor, WorkerFactory,
         signals::stop_requested,
@@ -96,17 +97,22 @@ async fn serve(path: &Path, config: HostConfig, registry: Registry) -> Result<Ex
         .identity
         .clone()
         .unwrap_or_else(default_identity);
-    let factory = WorkerFactory::new(runtime, client, registry.clone(), identity);
+    let status = HostStatus::new();
+    crate::http::serve(&config.host.listen, status.clone()).await?;
+    let factory = WorkerFactory::new(runtime, client, registry.clone(), identity, status.clone());
     let mut reloads = ReloadRequests::start(path, config.host.reload)?;
     let mut supervisor = Supervisor::new(factory);
-    log_outcome(&supervisor.apply(config), None);
+    record(&status, &supervisor.apply(config), None);
 
     let stop = stop_requested();
     tokio::pin!(stop);
     let signal = loop {
         tokio::select! {
             s = &mut stop => break s?,
-            trigger = reloads.next() => reload(path, &registry, &mut supervisor, trigger),
+            trigger = reloads.next() => {
+                let outcome = reload(path, &registry, &mut supervisor);
+                record(&status, &outcome, Some(trigger));
+            }
         }
     };
     tracing::info!(signal, "stop requested; a second signal exits at once");
@@ -126,17 +132,22 @@ async fn serve(path: &Path, config: HostConfig, registry: Registry) -> Result<Ex
     })
 }
 
-fn reload(path: &Path, registry: &Registry, supervisor: &mut Supervisor, trigger: ReloadTrigger) {
-    let outcome = match config::load(path, registry) {
+fn reload(path: &Path, registry: &Registry, supervisor: &mut Supervisor) -> ApplyOutcome {
+    match config::load(path, registry) {
         Ok(new) => supervisor.apply(new),
         Err(errors) => ApplyOutcome::Rejected {
             reason: errors.to_string(),
         },
-    };
-    log_outcome(&outcome, Some(trigger));
+    }
 }
 
-fn log_outcome(outcome: &ApplyOutcome, trigger: Option<ReloadTrigger>) {
+/// Log a config outcome (one line) and count it in the status.
+fn record(status: &HostStatus, outcome: &ApplyOutcome, trigger: Option<ReloadTrigger>) {
+    match outcome {
+        ApplyOutcome::Applied { generation, .. } => status.applied(*generation, trigger.is_some()),
+        ApplyOutcome::Unchanged { .. } => status.unchanged(),
+        ApplyOutcome::Rejected { reason } => status.rejected(reason),
+    }
     match outcome {
         ApplyOutcome::Applied {
             generation,

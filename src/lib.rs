@@ -3,13 +3,16 @@
 //! Data flows one way: [`config`] (load, validate, diff) → [`supervisor`] (one worker task per
 //! entry) → the workflows and activities of the [`registry`] (built in: the [`canary`]). [`temporal`] holds the connection
 //! and the optional local dev server; [`cli`] wires them into the `worker-host` command, which
-//! an embedding program can reuse with its own registry.
+//! an embedding program can reuse with its own registry. [`status`] and [`http`] expose health
+//! and metrics.
 
 pub mod canary;
 pub mod cli;
 pub mod config;
 pub mod host;
+pub mod http;
 pub mod registry;
+pub mod status;
 pub mod supervisor;
 pub mod temporal;
 

@@ -6,7 +6,7 @@ use super::{
     slot_gate::SlotGate,
     worker_factory::WorkerFactory,
 };
-use crate::config::WorkerEntry;
+use crate::{config::WorkerEntry, status::EntryState};
 use anyhow::Result;
 use std::{
     cell::RefCell,
@@ -68,6 +68,9 @@ impl EntryHandle {
         let ledger = Ledger::default();
         let control = Rc::new(Control::default());
         gate.set_limit(entry.activity_slots() as usize);
+        factory
+            .status()
+            .entry_state(&entry.name, &entry.task_queue, EntryState::Starting);
         let first = factory.build(&entry, grace, &ledger, &gate);
         let task = tokio::task::spawn_local(supervise(
             factory.clone(),
@@ -138,6 +141,9 @@ async fn supervise(
                     control.stop();
                 }
                 tracing::info!(entry = %entry.name, task_queue = %entry.task_queue, "worker polling");
+                factory
+                    .status()
+                    .entry_state(&entry.name, &entry.task_queue, EntryState::Running);
                 let started = Instant::now();
                 let result = worker.run().await;
                 control.shutdown.borrow_mut().take();
@@ -163,6 +169,9 @@ async fn supervise(
                 tracing::error!(entry = %entry.name, error = format!("{e:#}"), ?backoff, "cannot start worker; retrying")
             }
         }
+        factory
+            .status()
+            .entry_state(&entry.name, &entry.task_queue, EntryState::Restarting);
         tokio::select! {
             _ = tokio::time::sleep(backoff) => {}
             _ = control.stop.cancelled() => return,

@@ -6,6 +6,7 @@ use super::{
     ledger::{ActivityRef, Ledger, Outcome},
     slot_gate::SlotGate,
 };
+use crate::status::HostStatus;
 use futures::FutureExt;
 use temporalio_sdk::{
     activities::ActivityError,
@@ -18,6 +19,7 @@ pub(crate) struct HostInterceptor {
     pub(crate) entry: String,
     pub(crate) ledger: Ledger,
     pub(crate) gate: SlotGate,
+    pub(crate) status: HostStatus,
 }
 
 impl ActivityInboundInterceptor for HostInterceptor {
@@ -39,6 +41,7 @@ impl ActivityInboundInterceptor for HostInterceptor {
             activity_id = %info.activity_id,
             attempt = info.attempt,
         );
+        let activity_type = info.activity_type.clone();
         let activity = ActivityRef {
             activity_type: info.activity_type.clone(),
             activity_id: info.activity_id.clone(),
@@ -60,6 +63,8 @@ impl ActivityInboundInterceptor for HostInterceptor {
                 Err(_) => Outcome::Failed,
             };
             self.ledger.finished(&token, outcome);
+            self.status
+                .activity_finished(&self.entry, &activity_type, outcome.label());
             tracing::debug!(?outcome, "activity finished");
             result
         }

@@ -37,6 +37,17 @@ pub(crate) enum Outcome {
     Cancelled,
 }
 
+impl Outcome {
+    /// Metric label.
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Self::Completed => "completed",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+}
+
 #[derive(Default)]
 struct State {
     in_flight: HashMap<Vec<u8>, ActivityRef>,

@@ -110,6 +110,7 @@ impl Supervisor {
             if let Some(old) = self.entries.remove(name) {
                 self.retire(old);
             }
+            self.factory.status().entry_removed(name);
         }
         for entry in &diff.changed {
             let gate = match self.entries.remove(&entry.name) {

@@ -5,6 +5,7 @@ use super::{interceptor::HostInterceptor, ledger::Ledger, slot_gate::SlotGate};
 use crate::{
     Registry,
     config::{Pollers, Rate, WorkerEntry},
+    status::HostStatus,
 };
 use anyhow::{Context, Result};
 use std::time::Duration;
@@ -26,17 +27,31 @@ pub struct WorkerFactory {
     client: Client,
     registry: Registry,
     identity: String,
+    status: HostStatus,
 }
 
 impl WorkerFactory {
-    /// A factory whose workers report `identity/<entry name>` to the server.
-    pub fn new(runtime: Runtime, client: Client, registry: Registry, identity: String) -> Self {
+    /// A factory whose workers report `identity/<entry name>` to the server and their state
+    /// and activities to `status`.
+    pub fn new(
+        runtime: Runtime,
+        client: Client,
+        registry: Registry,
+        identity: String,
+        status: HostStatus,
+    ) -> Self {
         Self {
             runtime,
             client,
             registry,
             identity,
+            status,
         }
+    }
+
+    /// The host's status, where entries report their state.
+    pub fn status(&self) -> &HostStatus {
+        &self.status
     }
 
     /// Build the worker of `entry`: in-flight activities get `grace` after a stop, pass `gate`
@@ -77,6 +92,7 @@ impl WorkerFactory {
             entry: entry.name.clone(),
             ledger: ledger.clone(),
             gate: gate.clone(),
+            status: self.status.clone(),
         });
         self.registry
             .install(&mut options, &entry.workflows, &entry.activities)?;

@@ -231,6 +231,21 @@ impl Host {
         self.wait_for_log_n(needle, 1, limit)
     }
 
+    /// Address of the host's health and metrics endpoints, from its log.
+    pub fn http_addr(&self) -> String {
+        self.wait_for_log("endpoints listening", Duration::from_secs(20));
+        let log = self.log();
+        let line = log
+            .lines()
+            .find(|l| l.contains("endpoints listening"))
+            .expect("listening line");
+        line.split("addr=")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .expect("addr field")
+            .to_owned()
+    }
+
     /// Whether the process is still running.
     pub fn is_running(&mut self) -> bool {
         self.child
@@ -338,4 +353,31 @@ pub fn history_has(id: &str, event: &str) -> bool {
         .output()
         .expect("run temporal workflow show");
     String::from_utf8_lossy(&out.stdout).contains(event)
+}
+
+/// A plain HTTP/1.0 GET; returns the status code and the body.
+pub fn http_get(addr: &str, path: &str) -> (u16, String) {
+    use std::io::Write;
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect to the host's endpoints");
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").expect("request");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("response");
+    let code = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .expect("status code");
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (code, body)
+}
+
+/// The value of the Prometheus series whose line starts with `series` (name and labels).
+pub fn metric(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find(|l| l.starts_with(series))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
 }
