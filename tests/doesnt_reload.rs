@@ -75,3 +75,26 @@ async fn a_change_of_temporal_settings_is_refused_with_a_reason() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn with_reload_off_only_sighup_applies_an_edit() {
+    let queue = unique("hup");
+    let header = config_header("30s").replace("[host]\n", "[host]\nreload = false\n");
+    let host = Host::start(
+        "custom_host",
+        &format!("{header}{}", sleep_entry("work", &queue, 2)),
+    );
+    host.edit_config(&format!("{header}{}", sleep_entry("work", &queue, 3)));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(
+        !host.log().contains("generation=2"),
+        "a save alone does not reload"
+    );
+    host.signal(nix::sys::signal::Signal::SIGHUP);
+    host.wait_for_generation(2, Duration::from_secs(10));
+    assert!(
+        host.log().contains("trigger=Some(Sighup)"),
+        "{}",
+        host.log()
+    );
+}

@@ -41,14 +41,16 @@ pub fn unique(prefix: &str) -> String {
 
 /// A client of the test server.
 pub async fn client() -> Client {
-    let url = url::Url::parse(&format!("http://{}", temporal_address())).expect("address");
+    client_of(&temporal_address()).await
+}
+
+/// A client of the server at `address`.
+pub async fn client_of(address: &str) -> Client {
+    let url = url::Url::parse(&format!("http://{address}")).expect("address");
     let connection = Connection::connect(ConnectionOptions::new(url).build())
         .await
         .unwrap_or_else(|e| {
-            panic!(
-                "no Temporal server at {} ({e}); run the tests with scripts/test.sh",
-                temporal_address()
-            )
+            panic!("no Temporal server at {address} ({e}); run the tests with scripts/test.sh")
         });
     Client::new(connection, ClientOptions::new("default").build()).expect("client")
 }
@@ -146,14 +148,26 @@ impl Host {
 
     /// Run a host on the `workers.toml` already in `dir`.
     pub fn start_in(binary_name: &str, dir: tempfile::TempDir) -> Host {
+        Self::start_at(binary_name, dir, &temporal_address(), &[])
+    }
+
+    /// Run a host on the `workers.toml` in `dir`, with Temporal at `address` and extra arguments
+    /// after `run`.
+    pub fn start_at(
+        binary_name: &str,
+        dir: tempfile::TempDir,
+        address: &str,
+        args: &[&str],
+    ) -> Host {
         let log = dir.path().join(format!("host-{}.log", unique("run")));
         let log_file = std::fs::File::create(&log).expect("log file");
         let child = Command::new(binary(binary_name))
             .arg("run")
             .arg("--config")
             .arg(dir.path().join("workers.toml"))
+            .args(args)
             .current_dir(dir.path())
-            .env("TEMPORAL_ADDRESS", temporal_address())
+            .env("TEMPORAL_ADDRESS", address)
             .env(
                 "RUST_LOG",
                 "info,worker_host=debug,temporalio_sdk_core=warn",
@@ -380,4 +394,12 @@ pub fn metric(text: &str, series: &str) -> Option<f64> {
         .find(|l| l.starts_with(series))
         .and_then(|l| l.rsplit(' ').next())
         .and_then(|v| v.parse().ok())
+}
+
+/// A TCP port nothing listens on, on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
 }
