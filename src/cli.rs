@@ -35,29 +35,29 @@ enum LogFormat {
 enum Command {
     /// Run the host: one Temporal worker per entry, until SIGINT/SIGTERM.
     Run {
-        /// The config file.
-        #[arg(
-            long,
-            short,
-            default_value = "workers.toml",
-            env = "WORKER_HOST_CONFIG"
-        )]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigPath,
         /// Start `temporal server start-dev` when nothing listens at the address.
         #[arg(long)]
         dev: bool,
     },
     /// Check a config and print one line per entry; exit 2 with every problem otherwise.
     Validate {
-        /// The config file.
-        #[arg(
-            long,
-            short,
-            default_value = "workers.toml",
-            env = "WORKER_HOST_CONFIG"
-        )]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigPath,
     },
+}
+
+#[derive(clap::Args, Debug)]
+struct ConfigPath {
+    /// The config file.
+    #[arg(
+        long,
+        short,
+        default_value = "workers.toml",
+        env = "WORKER_HOST_CONFIG"
+    )]
+    config: PathBuf,
 }
 
 /// Parse the process arguments and run the command with `registry`.
@@ -65,7 +65,7 @@ pub fn main(registry: Registry) -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
     match cli.command {
-        Command::Validate { config } => validate(&config, &registry),
+        Command::Validate { config } => validate(&config.config, &registry),
         Command::Run { config, dev } => {
             let runtime = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -78,7 +78,10 @@ pub fn main(registry: Registry) -> ExitCode {
                 }
             };
             let local = tokio::task::LocalSet::new();
-            let options = RunOptions { config, dev };
+            let options = RunOptions {
+                config: config.config,
+                dev,
+            };
             match local.block_on(&runtime, host::run(options, registry)) {
                 Ok(code) => code,
                 Err(e) => {

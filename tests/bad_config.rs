@@ -6,15 +6,18 @@ mod common;
 use common::binary;
 use std::process::Command;
 
-fn validate(config: &str) -> (i32, String, String) {
+/// Run `worker-host <command> --config F` on a file holding `config`, with `env` set: the exit
+/// code, stdout, and stderr with the file's path written as `F`.
+fn worker_host(command: &str, config: &str, env: &[(&str, &str)]) -> (i32, String, String) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("workers.toml");
     std::fs::write(&path, config).unwrap();
     let out = Command::new(binary("worker-host"))
-        .args(["validate", "--config"])
+        .args([command, "--config"])
         .arg(&path)
         .env_remove("TEMPORAL_ADDRESS")
         .env_remove("TEMPORAL_NAMESPACE")
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).replace(&format!("{}", path.display()), "F");
@@ -23,6 +26,10 @@ fn validate(config: &str) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr,
     )
+}
+
+fn validate(config: &str) -> (i32, String, String) {
+    worker_host("validate", config, &[])
 }
 
 const BAD: &str = r#"[temporal]
@@ -99,91 +106,51 @@ fn a_valid_config_prints_one_line_per_entry() {
 
 #[test]
 fn the_shipped_workers_toml_is_valid() {
-    let out = Command::new(binary("worker-host"))
-        .args([
-            "validate",
-            "--config",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/workers.toml"),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let shipped = include_str!("../workers.toml");
+    let (code, out, err) = validate(shipped);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("canary: queue worker-host-canary"), "{out}");
 }
 
 #[test]
 fn environment_overrides_apply_and_are_checked() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("workers.toml");
-    std::fs::write(&path, "[host]\nlisten = \"127.0.0.1:9000\"\n").unwrap();
-    let out = Command::new(binary("worker-host"))
-        .args(["validate", "--config"])
-        .arg(&path)
-        .env("TEMPORAL_ADDRESS", "10.1.2.3:7233")
-        .env("TEMPORAL_NAMESPACE", "prod")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        stdout.contains("on 10.1.2.3:7233 (namespace prod)"),
-        "{stdout}"
-    );
+    let config = "[host]\nlisten = \"127.0.0.1:9000\"\n";
+    let env = [
+        ("TEMPORAL_ADDRESS", "10.1.2.3:7233"),
+        ("TEMPORAL_NAMESPACE", "prod"),
+    ];
+    let (code, out, err) = worker_host("validate", config, &env);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("on 10.1.2.3:7233 (namespace prod)"), "{out}");
 
-    let out = Command::new(binary("worker-host"))
-        .args(["validate", "--config"])
-        .arg(&path)
-        .env("WORKER_HOST_HOST__LISTEN", "not-an-address")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2));
+    let env = [("WORKER_HOST_HOST__LISTEN", "not-an-address")];
+    let (code, _, err) = worker_host("validate", config, &env);
+    assert_eq!(code, 2);
     assert!(
-        stderr.contains(
-            "(environment override): host.listen: `not-an-address` is not an ip:port address"
+        err.contains(
+            "F (environment override): host.listen: `not-an-address` is not an ip:port address"
         ),
-        "{stderr}"
+        "{err}"
     );
 }
 
 #[test]
 fn run_refuses_an_invalid_config() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("workers.toml");
-    std::fs::write(&path, "[[workers]]\nname = \"x\"\n").unwrap();
-    let out = Command::new(binary("worker-host"))
-        .args(["run", "--config"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (code, _, err) = worker_host("run", "[[workers]]\nname = \"x\"\n", &[]);
+    assert_eq!(code, 2);
+    assert!(err.contains("F:1:1: workers[0]: runs nothing"), "{err}");
     assert!(
-        stderr.contains(":1:1: workers[0]: runs nothing"),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains("workers[0].task_queue: missing `task_queue`"),
-        "{stderr}"
+        err.contains("workers[0].task_queue: missing `task_queue`"),
+        "{err}"
     );
 }
 
 #[test]
 fn other_worker_host_variables_are_not_config_keys() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("workers.toml");
-    std::fs::write(&path, "[host]\nreload = false\n").unwrap();
-    let out = Command::new(binary("worker-host"))
-        .args(["validate"])
-        .env("WORKER_HOST_CONFIG", &path)
-        .env("WORKER_HOST_SOMETHING_ELSE", "1")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let env = [
+        ("WORKER_HOST_CONFIG", "/elsewhere/workers.toml"),
+        ("WORKER_HOST_SOMETHING_ELSE", "1"),
+    ];
+    let (code, _, err) = worker_host("validate", "[host]\nreload = false\n", &env);
+    assert_eq!(code, 0, "{err}");
 }

@@ -26,17 +26,8 @@ const TEMPORAL_VARS: [(&str, &str); 2] = [
 
 /// Read, merge and check the config at `path`. Either a config with no problem, or all of them.
 pub fn load(path: &Path, registry: &Registry) -> Result<HostConfig, ConfigErrors> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        ConfigErrors(vec![ConfigError {
-            location: Location::File {
-                path: path.to_owned(),
-                line: 1,
-                column: 1,
-            },
-            key: String::new(),
-            message: format!("cannot read the config file: {e}"),
-        }])
-    })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| whole_file(path, format!("cannot read the config file: {e}")))?;
     parse(path, &text, registry)
 }
 
@@ -81,17 +72,8 @@ pub fn parse(path: &Path, text: &str, registry: &Registry) -> Result<HostConfig,
             message: e.kind.to_string(),
         }])
     })?;
-    let mut json = serde_json::to_value(&merged).map_err(|e| {
-        ConfigErrors(vec![ConfigError {
-            location: Location::File {
-                path: path.to_owned(),
-                line: 1,
-                column: 1,
-            },
-            key: String::new(),
-            message: format!("unsupported value: {e}"),
-        }])
-    })?;
+    let mut json = serde_json::to_value(&merged)
+        .map_err(|e| whole_file(path, format!("unsupported value: {e}")))?;
 
     let from_env = |p: &KeyPath| {
         let keys: Option<Vec<&str>> =
@@ -129,6 +111,19 @@ pub fn parse(path: &Path, text: &str, registry: &Registry) -> Result<HostConfig,
     });
     errors.dedup();
     Err(ConfigErrors(errors))
+}
+
+/// A problem with the file as a whole, reported at its start.
+fn whole_file(path: &Path, message: String) -> ConfigErrors {
+    ConfigErrors(vec![ConfigError {
+        location: Location::File {
+            path: path.to_owned(),
+            line: 1,
+            column: 1,
+        },
+        key: String::new(),
+        message,
+    }])
 }
 
 fn position_in(text: &str, offset: usize) -> (usize, usize) {
