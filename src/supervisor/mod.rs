@@ -150,6 +150,8 @@ impl Supervisor {
     /// Stop an entry's polling and let it drain in the background, logging the outcome.
     fn retire(&mut self, old: EntryHandle) {
         old.begin_stop();
+        // Finished drains were logged already; only those still running matter to a shutdown.
+        self.draining.retain(|task| !task.is_finished());
         self.draining.push(tokio::task::spawn_local(async move {
             let (entry, report) = old.finish().await;
             log_drain(&entry.name, &report);
