@@ -4,13 +4,15 @@
 //! entry) → the workflows and activities of the [`registry`] (built in: the [`canary`]). [`temporal`] holds the connection
 //! and the optional local dev server; [`cli`] wires them into the `worker-host` command, which
 //! an embedding program can reuse with its own registry. [`status`] and [`http`] expose health
-//! and metrics.
+//! and metrics. [`parse`] turns a code repository into the facts of a code knowledge graph. [`clone`] fetches a repository to index (a library for activities to wrap).
 
 pub mod canary;
 pub mod cli;
+pub mod clone;
 pub mod config;
 pub mod host;
 pub mod http;
+pub mod parse;
 pub mod registry;
 pub mod status;
 pub mod supervisor;

@@ -1,0 +1,497 @@
+//! Cloning a repository to index it: one blocking call, [`clone_repository`], that fetches a
+//! branch, tag or commit of an https, ssh (or, when allowed, local) repository into an empty
+//! directory and checks it out, with a size limit, credentials from the environment, and a
+//! progress callback that can heartbeat and abort.
+//!
+//! The fetch is as small as the remote allows: only the wanted ref, at depth 1 over https and
+//! ssh. libgit2's local transport (paths and `file://` URLs) cannot fetch shallowly, so local
+//! clones fetch the wanted ref's whole history. A commit id that no ref's tip matches is asked
+//! for by id (depth 1 where the server allows it) and otherwise found by fetching every branch
+//! and tag in full.
+//!
+//! Errors are [`CloneError`]s with a stable [`CloneError::kind`] and
+//! [`CloneError::is_retryable`]; no error, log line or outcome holds a credential or the
+//! userinfo of a URL. On any failure the destination is left as it was found (absent or
+//! empty).
+
+mod credentials;
+mod destination;
+mod error;
+mod refs;
+mod source;
+
+use std::{
+    cell::RefCell,
+    fmt,
+    path::{Path, PathBuf},
+};
+
+use git2::{
+    AutotagOption, Commit, Direction, ErrorCode, FetchOptions, Remote, RemoteCallbacks, Repository,
+    build::CheckoutBuilder,
+};
+use serde::{Deserialize, Serialize};
+
+pub use credentials::{SSH_KEY_VAR, SSH_PASSPHRASE_VAR, TOKEN_VARS};
+pub use error::CloneError;
+pub use source::{Source, Transport};
+
+use credentials::{Credentials, Negotiator};
+use destination::Destination;
+use error::{Phase, from_git};
+use refs::{EVERYTHING, Head, WANTED_REF, Wanted};
+
+/// What to clone.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CloneRequest {
+    /// `https://host/owner/repo(.git)`, `ssh://user@host/path` or `user@host:path`; with
+    /// [`CloneLimits::allow_local`] also a local path (absolute, or starting with `./`) or a
+    /// `file://` URL; with [`CloneLimits::allow_http`] also `http://`. No password: credentials
+    /// come from the environment ([`TOKEN_VARS`], [`SSH_KEY_VAR`]).
+    pub url: String,
+    /// A branch, a tag, a full ref name (`refs/…`) or a commit id (40 hex digits, or an
+    /// abbreviation of at least 4). Branches win over tags, tags over ids. `None` (or empty,
+    /// or `HEAD`) clones the remote's default branch.
+    #[serde(default)]
+    pub reference: Option<String>,
+}
+
+impl fmt::Debug for CloneRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CloneRequest")
+            .field("url", &source::redact_userinfo(&self.url))
+            .field("reference", &self.reference)
+            .finish()
+    }
+}
+
+/// What a clone may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CloneLimits {
+    /// Bytes that may come over the wire, over all fetch attempts; the transfer stops with
+    /// [`CloneError::TooLarge`] at the first progress report past it. The checked-out work
+    /// tree is not counted. Default 1 GiB.
+    pub max_bytes: u64,
+    /// Accept local paths and `file://` URLs (tests, mirrors on disk). Default `false`: a
+    /// request from a workflow must not read the worker's file system.
+    pub allow_local: bool,
+    /// Accept plain `http://` URLs (no TLS; the token is never sent over them). Default
+    /// `false`.
+    pub allow_http: bool,
+}
+
+impl Default for CloneLimits {
+    fn default() -> Self {
+        Self {
+            max_bytes: 1 << 30,
+            allow_local: false,
+            allow_http: false,
+        }
+    }
+}
+
+/// A finished clone. The work tree is checked out on a local branch (for a branch request)
+/// or at a detached `HEAD`. The clone has no configured remote: fetched branches are under
+/// `refs/remotes/origin/`, but nothing of the URL is written under `.git` (a URL's user name
+/// can be a token).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CloneOutcome {
+    /// The checked-out commit: 40 lowercase hex digits.
+    pub commit_sha: String,
+    /// The remote's default branch (what its `HEAD` points to), when it advertises one.
+    pub default_branch: Option<String>,
+    /// The absolute path of the work tree (the destination).
+    pub path: PathBuf,
+    /// Bytes received over all fetch attempts.
+    pub bytes_received: u64,
+    /// Objects received by the fetch that succeeded.
+    pub objects: u64,
+    /// Whether the clone holds only part of the history (a depth-1 fetch).
+    pub shallow: bool,
+}
+
+/// What the clone is doing, for [`Progress`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// The remote is preparing the pack (counting and compressing objects); `done` and
+    /// `total` are 0.
+    Preparing,
+    /// Objects are arriving: `done` of `total` objects.
+    Receiving,
+    /// Deltas are being resolved: `done` of `total` deltas.
+    Resolving,
+    /// The work tree is being written: `done` of `total` files. Returning `false` here stops
+    /// the clone once the checkout ends (libgit2 cannot stop a checkout midway).
+    CheckingOut,
+}
+
+/// One progress report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// What is happening.
+    pub stage: Stage,
+    /// Units done in this stage.
+    pub done: u64,
+    /// Units in this stage (0 when unknown).
+    pub total: u64,
+    /// Bytes received so far, over all fetch attempts.
+    pub received_bytes: u64,
+}
+
+/// Clones `request` into `dest`, which must be an empty directory or absent (missing parents
+/// are created).
+///
+/// Blocking: run it on a blocking thread (`tokio::task::spawn_blocking`). `progress` is called
+/// often (many times a second while data flows) and should be cheap; returning `false` stops
+/// the clone with [`CloneError::Aborted`]. It is not called while connecting, so a server
+/// that never answers is bounded only by the operating system's and libgit2's timeouts.
+///
+/// On failure everything written under `dest` (and any parent this call created) is
+/// removed.
+pub fn clone_repository(
+    request: &CloneRequest,
+    dest: &Path,
+    limits: &CloneLimits,
+    mut progress: impl FnMut(Progress) -> bool,
+) -> Result<CloneOutcome, CloneError> {
+    let source = Source::parse(&request.url, limits)?;
+    let credentials = Credentials::from_env();
+    let destination = Destination::prepare(dest)?;
+    let reference = request.reference.as_deref();
+    tracing::info!(url = %source, reference, dest = %destination.path().display(), "cloning");
+    let cloner = Cloner {
+        source: &source,
+        credentials: &credentials,
+        limits,
+        path: destination.path(),
+        progress: RefCell::new(&mut progress),
+        transfer: RefCell::default(),
+    };
+    let outcome = cloner.run(reference)?;
+    tracing::info!(
+        url = %source,
+        commit = %outcome.commit_sha,
+        bytes = outcome.bytes_received,
+        shallow = outcome.shallow,
+        "cloned"
+    );
+    destination.keep();
+    Ok(outcome)
+}
+
+/// Why the transfer was stopped from a callback.
+#[derive(Debug, Clone, Copy)]
+enum Stop {
+    TooLarge(u64),
+    Aborted,
+}
+
+#[derive(Debug, Default)]
+struct Transfer {
+    /// Bytes received by the fetch attempts that have ended.
+    bytes: u64,
+    /// Objects received by the last fetch attempt.
+    objects: u64,
+    stop: Option<Stop>,
+}
+
+/// One clone in progress.
+struct Cloner<'a> {
+    source: &'a Source,
+    credentials: &'a Credentials,
+    limits: &'a CloneLimits,
+    path: &'a Path,
+    progress: RefCell<&'a mut dyn FnMut(Progress) -> bool>,
+    transfer: RefCell<Transfer>,
+}
+
+impl<'a> Cloner<'a> {
+    fn run(&self, reference: Option<&str>) -> Result<CloneOutcome, CloneError> {
+        let repo = Repository::init(self.path).map_err(|e| self.git(&e, Phase::Write))?;
+        // Anonymous: the URL (which may hold a user name) is written nowhere under `.git`.
+        let mut remote = repo
+            .remote_anonymous(self.source.git_url())
+            .map_err(|e| self.git(&e, Phase::Connect))?;
+        let heads = self.list(&mut remote)?;
+        let default_branch = refs::default_branch(&heads);
+        let plan = refs::plan(&heads, reference, &self.source.to_string())?;
+        self.fetch(&mut remote, &plan.wanted)?;
+        let commit = self.resolve(&repo, &plan.wanted, reference)?;
+        self.checkout(&repo, &commit, plan.branch.as_deref())?;
+        let transfer = self.transfer.borrow();
+        Ok(CloneOutcome {
+            commit_sha: commit.id().to_string(),
+            default_branch,
+            path: self.path.to_owned(),
+            bytes_received: transfer.bytes,
+            objects: transfer.objects,
+            shallow: repo.is_shallow(),
+        })
+    }
+
+    /// The refs the remote advertises.
+    fn list(&self, remote: &mut Remote<'_>) -> Result<Vec<Head>, CloneError> {
+        // libgit2 takes a missing path for a URL of an unknown protocol.
+        if self.source.transport() == Transport::Local && !Path::new(self.source.git_url()).exists()
+        {
+            return Err(CloneError::NotFound {
+                url: self.source.to_string(),
+                detail: "no such directory".into(),
+            });
+        }
+        let negotiator = self.negotiator();
+        let listed = remote
+            .connect_auth(Direction::Fetch, Some(self.callbacks(&negotiator)), None)
+            .and_then(|connection| {
+                Ok(connection
+                    .list()?
+                    .iter()
+                    .map(|h| Head {
+                        name: h.name().to_owned(),
+                        oid: h.oid(),
+                        symref_target: h.symref_target().map(str::to_owned),
+                    })
+                    .collect())
+            });
+        listed.map_err(|e| self.fail(&e, Phase::Connect, &negotiator))
+    }
+
+    /// Fetches `wanted`, as shallowly as the transport allows, falling back to fuller fetches
+    /// when a smaller one fails.
+    fn fetch(&self, remote: &mut Remote<'_>, wanted: &Wanted) -> Result<(), CloneError> {
+        let depth = if self.source.transport() == Transport::Local {
+            0
+        } else {
+            1
+        };
+        let spec = |src: &str, dst: &str| vec![format!("+{src}:{dst}")];
+        let everything = || EVERYTHING.map(str::to_owned).to_vec();
+        // Attempts that may fail over to the next, then the one whose failure is final.
+        let (smaller, last) = match wanted {
+            Wanted::Ref { src, dst } if depth > 0 => {
+                (vec![(spec(src, dst), depth)], (spec(src, dst), 0))
+            }
+            Wanted::Ref { src, dst } => (vec![], (spec(src, dst), 0)),
+            Wanted::FullId(oid) => (
+                vec![(spec(&oid.to_string(), WANTED_REF), depth)],
+                (everything(), 0),
+            ),
+            Wanted::Abbreviated(_) => (vec![], (everything(), 0)),
+        };
+        for (refspecs, depth) in &smaller {
+            match self.fetch_once(remote, refspecs, *depth) {
+                Ok(()) => return Ok(()),
+                Err(e @ (CloneError::Network { .. } | CloneError::Git { .. })) => {
+                    tracing::debug!(error = %e, "fetch failed; trying a fuller fetch");
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        self.fetch_once(remote, &last.0, last.1)
+    }
+
+    fn fetch_once(
+        &self,
+        remote: &mut Remote<'_>,
+        refspecs: &[String],
+        depth: i32,
+    ) -> Result<(), CloneError> {
+        tracing::debug!(?refspecs, depth, "fetching");
+        let negotiator = self.negotiator();
+        let mut options = FetchOptions::new();
+        options
+            .remote_callbacks(self.callbacks(&negotiator))
+            .download_tags(AutotagOption::None)
+            .update_fetchhead(false)
+            .depth(depth);
+        // libgit2's default reflog message names an anonymous remote by its URL.
+        let fetched = remote.fetch(refspecs, Some(&mut options), Some("fetch"));
+        let stats = remote.stats();
+        let received = {
+            let mut transfer = self.transfer.borrow_mut();
+            transfer.bytes += stats.received_bytes() as u64;
+            transfer.objects = stats.received_objects() as u64;
+            transfer.bytes
+        };
+        fetched.map_err(|e| self.fail(&e, Phase::Fetch, &negotiator))?;
+        if received > self.limits.max_bytes {
+            return Err(self.too_large(received));
+        }
+        Ok(())
+    }
+
+    /// The commit `wanted` names, now that it is fetched.
+    fn resolve<'r>(
+        &self,
+        repo: &'r Repository,
+        wanted: &Wanted,
+        reference: Option<&str>,
+    ) -> Result<Commit<'r>, CloneError> {
+        let found = match wanted {
+            Wanted::Ref { dst, .. } => repo.find_reference(dst).and_then(|r| r.peel_to_commit()),
+            Wanted::FullId(oid) => repo.find_commit(*oid),
+            Wanted::Abbreviated(hex) => repo.find_commit_by_prefix(hex),
+        };
+        let reason = |e: &git2::Error| match e.code() {
+            ErrorCode::NotFound => Some("no commit of the remote's branches and tags has this id"),
+            ErrorCode::Ambiguous => {
+                Some("this abbreviated id matches several commits; give more digits")
+            }
+            ErrorCode::Peel | ErrorCode::InvalidSpec => Some("it does not point to a commit"),
+            _ => None,
+        };
+        let commit = found.map_err(|e| match reason(&e) {
+            Some(reason) => CloneError::UnknownRef {
+                url: self.source.to_string(),
+                reference: reference.unwrap_or("HEAD").to_owned(),
+                reason: reason.to_owned(),
+            },
+            None => self.git(&e, Phase::Write),
+        })?;
+        if let Ok(mut temporary) = repo.find_reference(WANTED_REF) {
+            temporary.delete().map_err(|e| self.git(&e, Phase::Write))?;
+        }
+        Ok(commit)
+    }
+
+    /// Points `HEAD` at `commit` (on a new local `branch`, or detached) and writes the work
+    /// tree.
+    fn checkout(
+        &self,
+        repo: &Repository,
+        commit: &Commit<'_>,
+        branch: Option<&str>,
+    ) -> Result<(), CloneError> {
+        let write = |e: git2::Error| self.git(&e, Phase::Write);
+        match branch {
+            Some(branch) => {
+                repo.branch(branch, commit, true).map_err(write)?;
+                repo.set_head(&format!("refs/heads/{branch}"))
+                    .map_err(write)?;
+            }
+            None => repo.set_head_detached(commit.id()).map_err(write)?,
+        }
+        let received_bytes = self.transfer.borrow().bytes;
+        let mut checkout = CheckoutBuilder::new();
+        checkout.force().progress(|_path, done, total| {
+            self.report(Progress {
+                stage: Stage::CheckingOut,
+                done: done as u64,
+                total: total as u64,
+                received_bytes,
+            });
+        });
+        repo.checkout_head(Some(&mut checkout)).map_err(write)?;
+        match self.transfer.borrow().stop {
+            Some(Stop::Aborted) => Err(self.aborted()),
+            _ => Ok(()),
+        }
+    }
+
+    fn negotiator(&self) -> RefCell<Negotiator<'a>> {
+        let token_allowed = self.source.transport() == Transport::Https;
+        RefCell::new(Negotiator::new(self.credentials, token_allowed))
+    }
+
+    fn callbacks<'b>(&'b self, negotiator: &'b RefCell<Negotiator<'a>>) -> RemoteCallbacks<'b> {
+        let mut callbacks = RemoteCallbacks::new();
+        callbacks
+            .credentials(|_url, username, allowed| negotiator.borrow_mut().next(username, allowed))
+            .transfer_progress(|stats| self.on_transfer(&stats))
+            .sideband_progress(|_| {
+                let received_bytes = self.transfer.borrow().bytes;
+                self.report(Progress {
+                    stage: Stage::Preparing,
+                    done: 0,
+                    total: 0,
+                    received_bytes,
+                })
+            });
+        callbacks
+    }
+
+    /// Enforces the size limit and reports progress; `false` stops the transfer.
+    fn on_transfer(&self, stats: &git2::Progress<'_>) -> bool {
+        let received = self.transfer.borrow().bytes + stats.received_bytes() as u64;
+        if received > self.limits.max_bytes {
+            self.transfer.borrow_mut().stop = Some(Stop::TooLarge(received));
+            return false;
+        }
+        let receiving =
+            stats.total_objects() == 0 || stats.received_objects() < stats.total_objects();
+        let (stage, done, total) = if receiving {
+            (
+                Stage::Receiving,
+                stats.received_objects(),
+                stats.total_objects(),
+            )
+        } else {
+            (
+                Stage::Resolving,
+                stats.indexed_deltas(),
+                stats.total_deltas(),
+            )
+        };
+        self.report(Progress {
+            stage,
+            done: done as u64,
+            total: total as u64,
+            received_bytes: received,
+        })
+    }
+
+    /// Calls the caller's progress callback; a `false` is remembered as an abort.
+    fn report(&self, progress: Progress) -> bool {
+        let go_on = (self.progress.borrow_mut())(progress);
+        if !go_on {
+            self.transfer.borrow_mut().stop.get_or_insert(Stop::Aborted);
+        }
+        go_on
+    }
+
+    /// The error for a failed network operation: a stop from a callback or an exhausted
+    /// credential negotiation explains it better than libgit2's message.
+    fn fail(
+        &self,
+        err: &git2::Error,
+        phase: Phase,
+        negotiator: &RefCell<Negotiator<'_>>,
+    ) -> CloneError {
+        match self.transfer.borrow().stop {
+            Some(Stop::TooLarge(received)) => return self.too_large(received),
+            Some(Stop::Aborted) => return self.aborted(),
+            None => {}
+        }
+        if let Some(why) = negotiator.borrow().gave_up() {
+            return CloneError::Auth {
+                url: self.source.to_string(),
+                detail: why.to_owned(),
+            };
+        }
+        self.git(err, phase)
+    }
+
+    fn git(&self, err: &git2::Error, phase: Phase) -> CloneError {
+        from_git(
+            err,
+            phase,
+            &self.source.to_string(),
+            self.path,
+            self.credentials,
+        )
+    }
+
+    fn too_large(&self, received: u64) -> CloneError {
+        CloneError::TooLarge {
+            url: self.source.to_string(),
+            limit: self.limits.max_bytes,
+            received,
+        }
+    }
+
+    fn aborted(&self) -> CloneError {
+        CloneError::Aborted {
+            url: self.source.to_string(),
+        }
+    }
+}

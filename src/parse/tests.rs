@@ -1,0 +1,1308 @@
+//! Unit tests of the parse module: one small repository per language with its exact facts and
+//! resolved edges, and bad input (binary, invalid UTF-8, huge, symlinked, deeply nested files).
+
+use std::path::Path;
+
+use tempfile::TempDir;
+
+use super::*;
+
+/// A repository in a temporary directory with these files.
+fn repository(files: &[(&str, &str)]) -> TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (path, text) in files {
+        let path = dir.path().join(path);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    }
+    dir
+}
+
+fn parse(root: &Path) -> ParseOutput {
+    let options = ParseOptions {
+        threads: 2,
+        ..ParseOptions::default()
+    };
+    parse_repository(root, &options, |_, _| {}).expect("parse")
+}
+
+fn target(target: &Target) -> String {
+    match target {
+        Target::Internal(name) => name.clone(),
+        Target::External(name) => format!("ext:{name}"),
+    }
+}
+
+fn definitions(output: &ParseOutput) -> Vec<String> {
+    output
+        .files
+        .iter()
+        .flat_map(|f| &f.definitions)
+        .map(|d| {
+            let owner = d
+                .owner
+                .as_deref()
+                .map(|o| format!(" of {o}"))
+                .unwrap_or_default();
+            format!(
+                "{:?} {} {}-{}{owner}",
+                d.kind, d.qualified_name, d.start_line, d.end_line
+            )
+        })
+        .collect()
+}
+
+fn imports(output: &ParseOutput) -> Vec<String> {
+    output
+        .imports
+        .iter()
+        .map(|i| {
+            let name = i
+                .name
+                .as_deref()
+                .map(|n| format!(" [{n}]"))
+                .unwrap_or_default();
+            format!(
+                "{}:{} {}{name} -> {} ({:?})",
+                i.file,
+                i.line,
+                i.module,
+                target(&i.target),
+                i.via
+            )
+        })
+        .collect()
+}
+
+fn calls(output: &ParseOutput) -> Vec<String> {
+    output
+        .calls
+        .iter()
+        .map(|c| {
+            let receiver = c
+                .receiver
+                .as_deref()
+                .map(|r| format!("{r}."))
+                .unwrap_or_default();
+            format!(
+                "{}:{} {receiver}{} -> {} ({:?})",
+                c.caller,
+                c.line,
+                c.callee,
+                target(&c.target),
+                c.via
+            )
+        })
+        .collect()
+}
+
+fn inherits(output: &ParseOutput) -> Vec<String> {
+    output
+        .inherits
+        .iter()
+        .map(|i| {
+            format!(
+                "{} {:?} {} -> {} ({:?})",
+                i.child,
+                i.kind,
+                i.parent,
+                target(&i.target),
+                i.via
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn every_query_compiles() {
+    for spec in &language::SPECS {
+        spec.query().expect("query compiles");
+    }
+}
+
+const PYTHON: &[(&str, &str)] = &[
+    ("pkg/__init__.py", ""),
+    (
+        "pkg/base.py",
+        r#"import os
+from typing import List as L
+
+
+class Base:
+    def greet(self):
+        return helper()
+
+
+def helper():
+    return os.path.join("a", "b")
+"#,
+    ),
+    (
+        "pkg/app.py",
+        r#"from pkg.base import Base, helper
+from . import base as b
+
+
+class App(Base):
+    class Config:
+        def load(self):
+            return read()
+
+    def run(self):
+        self.greet()
+        helper()
+        b.helper()
+
+
+def read():
+    def inner():
+        return 1
+    return inner()
+
+
+App().run()
+"#,
+    ),
+];
+
+const RUST: &[(&str, &str)] = &[
+    (
+        "src/lib.rs",
+        r#"mod store;
+use crate::store::Store;
+use std::fmt;
+
+pub trait Named: fmt::Debug {
+    fn name(&self) -> String;
+}
+
+pub fn open() -> Store {
+    let store = Store::new();
+    store.get(1);
+    helper()
+}
+
+fn helper() -> Store {
+    Store::new()
+}
+
+mod inner {
+    pub struct Inner;
+    impl Inner {
+        pub fn make() -> Self {
+            Inner
+        }
+    }
+}
+"#,
+    ),
+    (
+        "src/store.rs",
+        r#"use std::collections::HashMap;
+
+#[derive(Debug)]
+pub struct Store {
+    items: HashMap<u32, String>,
+}
+
+pub enum Kind {
+    A,
+}
+
+impl Store {
+    pub fn new() -> Self {
+        Store { items: HashMap::new() }
+    }
+
+    pub fn get(&self, id: u32) -> Option<&String> {
+        self.lookup(id)
+    }
+
+    fn lookup(&self, id: u32) -> Option<&String> {
+        self.items.get(&id)
+    }
+}
+
+impl crate::Named for Store {
+    fn name(&self) -> String {
+        String::from("store")
+    }
+}
+"#,
+    ),
+];
+
+const GO: &[(&str, &str)] = &[
+    ("go.mod", "module example.com/shop\n"),
+    (
+        "server/server.go",
+        r#"package server
+
+import (
+	"fmt"
+	u "example.com/shop/util"
+)
+
+type Handler interface {
+	Handle() error
+}
+
+type Server struct {
+	Base
+	*Logger
+	name string
+}
+
+func New(name string) *Server {
+	return &Server{name: name}
+}
+
+func (s *Server) Start() error {
+	s.log("start")
+	fmt.Println(u.Clean(s.name))
+	return nil
+}
+"#,
+    ),
+    (
+        "server/log.go",
+        r#"package server
+
+type Base struct{}
+
+type Logger struct{}
+
+func (s *Server) log(msg string) {
+	helper(msg)
+}
+
+func helper(msg string) {}
+"#,
+    ),
+    (
+        "util/util.go",
+        r#"package util
+
+import "strings"
+
+func Clean(s string) string {
+	return strings.TrimSpace(s)
+}
+"#,
+    ),
+];
+
+const JAVASCRIPT: &[(&str, &str)] = &[
+    (
+        "src/util.js",
+        r#"export function helper(x) {
+  return x + 1;
+}
+
+export const twice = (x) => helper(helper(x));
+
+export class Base {
+  greet() {
+    return helper(1);
+  }
+}
+"#,
+    ),
+    (
+        "src/app.jsx",
+        r#"import { helper, Base as B } from "./util";
+import * as util from "./util.js";
+const path = require("path");
+
+class App extends B {
+  constructor() {
+    super();
+    this.name = "app";
+  }
+
+  run() {
+    this.greet();
+    util.twice(2);
+    return path.join("a", helper(3));
+  }
+}
+
+function main() {
+  const app = new App();
+  app.run();
+}
+
+main();
+"#,
+    ),
+];
+
+const TYPESCRIPT: &[(&str, &str)] = &[
+    (
+        "src/shapes.ts",
+        r#"export interface Shape {
+  area(): number;
+}
+
+export abstract class Base implements Shape {
+  abstract area(): number;
+  describe(): string {
+    return format(this.area());
+  }
+}
+
+export function format(n: number): string {
+  return n.toFixed(2);
+}
+
+export enum Color {
+  Red,
+}
+"#,
+    ),
+    (
+        "src/circle.ts",
+        r#"import { Base, Shape } from "./shapes";
+
+namespace geometry {
+  export class Circle extends Base implements Shape {
+    constructor(private r: number) {
+      super();
+    }
+    area(): number {
+      return Math.PI * this.r * this.r;
+    }
+  }
+}
+
+export const make = (r: number) => new geometry.Circle(r);
+"#,
+    ),
+    (
+        "src/view.tsx",
+        r#"import { make } from "./circle";
+
+export function View(props: { r: number }) {
+  const c = make(props.r);
+  return <div>{c.describe()}</div>;
+}
+"#,
+    ),
+];
+
+const JAVA: &[(&str, &str)] = &[
+    (
+        "src/main/java/com/shop/Animal.java",
+        r#"package com.shop;
+
+public abstract class Animal implements Comparable<Animal> {
+    public abstract String sound();
+
+    public String speak() {
+        return format(sound());
+    }
+
+    static String format(String s) {
+        return s.trim();
+    }
+
+    public static class Tag {
+        String label() { return "tag"; }
+    }
+}
+"#,
+    ),
+    (
+        "src/main/java/com/shop/pets/Dog.java",
+        r#"package com.shop.pets;
+
+import com.shop.Animal;
+import java.util.List;
+
+public class Dog extends Animal {
+    public Dog() {
+        super();
+    }
+
+    @Override
+    public String sound() {
+        return "woof";
+    }
+
+    public static void main(String[] args) {
+        Dog d = new Dog();
+        System.out.println(d.speak());
+        List<String> names = List.of(Animal.format(" x "));
+    }
+}
+
+interface Walker extends Runnable {
+    void walk();
+}
+
+enum Size { SMALL, LARGE }
+"#,
+    ),
+];
+
+#[test]
+fn python_repository() {
+    let dir = repository(PYTHON);
+    let output = parse(dir.path());
+    assert_eq!(
+        definitions(&output),
+        [
+            "Class pkg/app.py::App 5-13",
+            "Class pkg/app.py::App.Config 6-8 of pkg/app.py::App",
+            "Method pkg/app.py::App.Config.load 7-8 of pkg/app.py::App.Config",
+            "Method pkg/app.py::App.run 10-13 of pkg/app.py::App",
+            "Function pkg/app.py::read 16-19",
+            "Function pkg/app.py::read.inner 17-18",
+            "Class pkg/base.py::Base 5-7",
+            "Method pkg/base.py::Base.greet 6-7 of pkg/base.py::Base",
+            "Function pkg/base.py::helper 10-11",
+        ]
+    );
+    assert_eq!(
+        imports(&output),
+        [
+            "pkg/app.py:1 pkg.base [Base] -> pkg/base.py::Base (Import)",
+            "pkg/app.py:1 pkg.base [helper] -> pkg/base.py::helper (Import)",
+            "pkg/app.py:2 . [base] -> pkg/base.py (ModulePath)",
+            "pkg/base.py:1 os -> ext:os (Unresolved)",
+            "pkg/base.py:2 typing [List] -> ext:typing.List (Unresolved)",
+        ]
+    );
+    assert_eq!(
+        calls(&output),
+        [
+            "pkg/app.py::App.Config.load:8 read -> pkg/app.py::read (SameFile)",
+            // Inherited: App has no `greet`, its base Base (imported from another file) has.
+            "pkg/app.py::App.run:11 self.greet -> pkg/base.py::Base.greet (Owner)",
+            "pkg/app.py::App.run:12 helper -> pkg/base.py::helper (Import)",
+            "pkg/app.py::App.run:13 b.helper -> pkg/base.py::helper (Import)",
+            "pkg/app.py::read:19 inner -> pkg/app.py::read.inner (SameFile)",
+            "pkg/app.py:22 App().run -> pkg/app.py::App.run (Owner)",
+            "pkg/app.py:22 App -> pkg/app.py::App (SameFile)",
+            "pkg/base.py::Base.greet:7 helper -> pkg/base.py::helper (SameFile)",
+            "pkg/base.py::helper:11 os.path.join -> ext:os.path.join (Unresolved)",
+        ]
+    );
+    assert_eq!(
+        inherits(&output),
+        ["pkg/app.py::App Extends Base -> pkg/base.py::Base (Import)",]
+    );
+}
+
+#[test]
+fn rust_repository() {
+    let dir = repository(RUST);
+    let output = parse(dir.path());
+    assert_eq!(
+        definitions(&output),
+        [
+            "Trait src/lib.rs::Named 5-7",
+            "Method src/lib.rs::Named.name 6-6 of src/lib.rs::Named",
+            "Function src/lib.rs::open 9-13",
+            "Function src/lib.rs::helper 15-17",
+            "Struct src/lib.rs::inner.Inner 20-20",
+            "Method src/lib.rs::inner.Inner.make 22-24 of src/lib.rs::inner.Inner",
+            "Struct src/store.rs::Store 4-6",
+            "Enum src/store.rs::Kind 8-10",
+            "Method src/store.rs::Store.new 13-15 of src/store.rs::Store",
+            "Method src/store.rs::Store.get 17-19 of src/store.rs::Store",
+            "Method src/store.rs::Store.lookup 21-23 of src/store.rs::Store",
+            "Method src/store.rs::Store.name 27-29 of src/store.rs::Store",
+        ]
+    );
+    assert_eq!(
+        imports(&output),
+        [
+            "src/lib.rs:2 crate::store [Store] -> src/store.rs::Store (Import)",
+            "src/lib.rs:3 std [fmt] -> ext:std::fmt (Unresolved)",
+            "src/store.rs:1 std::collections [HashMap] -> ext:std::collections::HashMap (Unresolved)",
+        ]
+    );
+    assert_eq!(
+        calls(&output),
+        [
+            "src/lib.rs::open:10 Store.new -> src/store.rs::Store.new (Import)",
+            "src/lib.rs::open:11 store.get -> src/store.rs::Store.get (UniqueName)",
+            "src/lib.rs::open:12 helper -> src/lib.rs::helper (SameFile)",
+            "src/lib.rs::helper:16 Store.new -> src/store.rs::Store.new (Import)",
+            "src/store.rs::Store.new:14 HashMap.new -> ext:std::collections::HashMap::new (Unresolved)",
+            "src/store.rs::Store.get:18 self.lookup -> src/store.rs::Store.lookup (Owner)",
+            // A guess, and a wrong one: `items` is a HashMap, but `get` is the only method of that
+            // name in the repository. `Via::UniqueName` lets a consumer drop such links.
+            "src/store.rs::Store.lookup:22 self.items.get -> src/store.rs::Store.get (UniqueName)",
+            "src/store.rs::Store.name:28 String.from -> ext:String::from (Unresolved)",
+        ]
+    );
+    assert_eq!(
+        inherits(&output),
+        [
+            "src/lib.rs::Named Extends fmt::Debug -> ext:std::fmt::Debug (Unresolved)",
+            // `impl crate::Named for Store`: the child is the struct, defined in this file.
+            "src/store.rs::Store Implements crate::Named -> src/lib.rs::Named (UniqueName)",
+        ]
+    );
+}
+
+#[test]
+fn go_repository() {
+    let dir = repository(GO);
+    let output = parse(dir.path());
+    assert_eq!(
+        definitions(&output),
+        [
+            "Struct server/log.go::Base 3-3",
+            "Struct server/log.go::Logger 5-5",
+            // A method declared in another file than its type: the owner is the type's definition.
+            "Method server/log.go::Server.log 7-9 of server/server.go::Server",
+            "Function server/log.go::helper 11-11",
+            "Interface server/server.go::Handler 8-10",
+            "Struct server/server.go::Server 12-16",
+            "Function server/server.go::New 18-20",
+            "Method server/server.go::Server.Start 22-26 of server/server.go::Server",
+            "Function util/util.go::Clean 5-7",
+        ]
+    );
+    assert_eq!(
+        imports(&output),
+        [
+            "server/server.go:4 fmt -> ext:fmt (Unresolved)",
+            "server/server.go:5 example.com/shop/util -> util (ModulePath)",
+            "util/util.go:3 strings -> ext:strings (Unresolved)",
+        ]
+    );
+    assert_eq!(
+        calls(&output),
+        [
+            "server/log.go::Server.log:8 helper -> server/log.go::helper (SameFile)",
+            // `s` is the receiver of Start; `log` is a method of Server declared in another file.
+            "server/server.go::Server.Start:23 s.log -> server/log.go::Server.log (Owner)",
+            "server/server.go::Server.Start:24 fmt.Println -> ext:fmt.Println (Unresolved)",
+            "server/server.go::Server.Start:24 u.Clean -> util/util.go::Clean (Import)",
+            "util/util.go::Clean:6 strings.TrimSpace -> ext:strings.TrimSpace (Unresolved)",
+        ]
+    );
+    assert_eq!(
+        inherits(&output),
+        [
+            "server/server.go::Server Extends Base -> server/log.go::Base (Package)",
+            "server/server.go::Server Extends Logger -> server/log.go::Logger (Package)",
+        ]
+    );
+}
+
+#[test]
+fn javascript_repository() {
+    let dir = repository(JAVASCRIPT);
+    let output = parse(dir.path());
+    assert_eq!(
+        definitions(&output),
+        [
+            "Class src/app.jsx::App 5-16",
+            "Method src/app.jsx::App.constructor 6-9 of src/app.jsx::App",
+            "Method src/app.jsx::App.run 11-15 of src/app.jsx::App",
+            "Function src/app.jsx::main 18-21",
+            "Function src/util.js::helper 1-3",
+            "Function src/util.js::twice 5-5",
+            "Class src/util.js::Base 7-11",
+            "Method src/util.js::Base.greet 8-10 of src/util.js::Base",
+        ]
+    );
+    assert_eq!(
+        imports(&output),
+        [
+            "src/app.jsx:1 ./util [helper] -> src/util.js::helper (Import)",
+            "src/app.jsx:1 ./util [Base] -> src/util.js::Base (Import)",
+            "src/app.jsx:2 ./util.js -> src/util.js (ModulePath)",
+            "src/app.jsx:3 path -> ext:path (Unresolved)",
+        ]
+    );
+    assert_eq!(
+        calls(&output),
+        [
+            "src/app.jsx::App.run:12 this.greet -> src/util.js::Base.greet (Owner)",
+            "src/app.jsx::App.run:13 util.twice -> src/util.js::twice (Import)",
+            "src/app.jsx::App.run:14 path.join -> ext:path.join (Unresolved)",
+            "src/app.jsx::App.run:14 helper -> src/util.js::helper (Import)",
+            "src/app.jsx::main:19 App -> src/app.jsx::App (SameFile)",
+            "src/app.jsx::main:20 app.run -> src/app.jsx::App.run (UniqueName)",
+            "src/app.jsx:23 main -> src/app.jsx::main (SameFile)",
+            "src/util.js::twice:5 helper -> src/util.js::helper (SameFile)",
+            "src/util.js::twice:5 helper -> src/util.js::helper (SameFile)",
+            "src/util.js::Base.greet:9 helper -> src/util.js::helper (SameFile)",
+        ]
+    );
+    assert_eq!(
+        inherits(&output),
+        ["src/app.jsx::App Extends B -> src/util.js::Base (Import)",]
+    );
+}
+
+#[test]
+fn typescript_repository() {
+    let dir = repository(TYPESCRIPT);
+    let output = parse(dir.path());
+    assert_eq!(
+        definitions(&output),
+        [
+            "Class src/circle.ts::geometry.Circle 4-11",
+            "Method src/circle.ts::geometry.Circle.constructor 5-7 of src/circle.ts::geometry.Circle",
+            "Method src/circle.ts::geometry.Circle.area 8-10 of src/circle.ts::geometry.Circle",
+            "Function src/circle.ts::make 14-14",
+            "Interface src/shapes.ts::Shape 1-3",
+            "Method src/shapes.ts::Shape.area 2-2 of src/shapes.ts::Shape",
+            "Class src/shapes.ts::Base 5-10",
+            "Method src/shapes.ts::Base.area 6-6 of src/shapes.ts::Base",
+            "Method src/shapes.ts::Base.describe 7-9 of src/shapes.ts::Base",
+            "Function src/shapes.ts::format 12-14",
+            "Enum src/shapes.ts::Color 16-18",
+            "Function src/view.tsx::View 3-6",
+        ]
+    );
+    assert_eq!(
+        imports(&output),
+        [
+            "src/circle.ts:1 ./shapes [Base] -> src/shapes.ts::Base (Import)",
+            "src/circle.ts:1 ./shapes [Shape] -> src/shapes.ts::Shape (Import)",
+            "src/view.tsx:1 ./circle [make] -> src/circle.ts::make (Import)",
+        ]
+    );
+    assert_eq!(
+        calls(&output),
+        [
+            // `new` expressions are calls of the class.
+            "src/circle.ts::make:14 geometry.Circle -> src/circle.ts::geometry.Circle (SameFile)",
+            "src/shapes.ts::Base.describe:8 format -> src/shapes.ts::format (SameFile)",
+            "src/shapes.ts::Base.describe:8 this.area -> src/shapes.ts::Base.area (Owner)",
+            "src/shapes.ts::format:13 n.toFixed -> ext:toFixed (Unresolved)",
+            "src/view.tsx::View:4 make -> src/circle.ts::make (Import)",
+            "src/view.tsx::View:5 c.describe -> src/shapes.ts::Base.describe (UniqueName)",
+        ]
+    );
+    assert_eq!(
+        inherits(&output),
+        [
+            "src/circle.ts::geometry.Circle Extends Base -> src/shapes.ts::Base (Import)",
+            "src/circle.ts::geometry.Circle Implements Shape -> src/shapes.ts::Shape (Import)",
+            "src/shapes.ts::Base Implements Shape -> src/shapes.ts::Shape (SameFile)",
+        ]
+    );
+}
+
+#[test]
+fn java_repository() {
+    let dir = repository(JAVA);
+    let output = parse(dir.path());
+    assert_eq!(
+        definitions(&output),
+        [
+            "Class src/main/java/com/shop/Animal.java::Animal 3-17",
+            "Method src/main/java/com/shop/Animal.java::Animal.sound 4-4 of src/main/java/com/shop/Animal.java::Animal",
+            "Method src/main/java/com/shop/Animal.java::Animal.speak 6-8 of src/main/java/com/shop/Animal.java::Animal",
+            "Method src/main/java/com/shop/Animal.java::Animal.format 10-12 of src/main/java/com/shop/Animal.java::Animal",
+            "Class src/main/java/com/shop/Animal.java::Animal.Tag 14-16 of src/main/java/com/shop/Animal.java::Animal",
+            "Method src/main/java/com/shop/Animal.java::Animal.Tag.label 15-15 of src/main/java/com/shop/Animal.java::Animal.Tag",
+            "Class src/main/java/com/shop/pets/Dog.java::Dog 6-21",
+            "Method src/main/java/com/shop/pets/Dog.java::Dog.Dog 7-9 of src/main/java/com/shop/pets/Dog.java::Dog",
+            "Method src/main/java/com/shop/pets/Dog.java::Dog.sound 11-14 of src/main/java/com/shop/pets/Dog.java::Dog",
+            "Method src/main/java/com/shop/pets/Dog.java::Dog.main 16-20 of src/main/java/com/shop/pets/Dog.java::Dog",
+            "Interface src/main/java/com/shop/pets/Dog.java::Walker 23-25",
+            "Method src/main/java/com/shop/pets/Dog.java::Walker.walk 24-24 of src/main/java/com/shop/pets/Dog.java::Walker",
+            "Enum src/main/java/com/shop/pets/Dog.java::Size 27-27",
+        ]
+    );
+    assert_eq!(
+        imports(&output),
+        [
+            "src/main/java/com/shop/pets/Dog.java:3 com.shop [Animal] -> src/main/java/com/shop/Animal.java::Animal (Import)",
+            "src/main/java/com/shop/pets/Dog.java:4 java.util [List] -> ext:java.util.List (Unresolved)",
+        ]
+    );
+    assert_eq!(
+        calls(&output),
+        [
+            // Java's implicit `this`: a bare call may name a method of the enclosing class.
+            "src/main/java/com/shop/Animal.java::Animal.speak:7 format -> src/main/java/com/shop/Animal.java::Animal.format (Owner)",
+            "src/main/java/com/shop/Animal.java::Animal.speak:7 sound -> src/main/java/com/shop/Animal.java::Animal.sound (Owner)",
+            "src/main/java/com/shop/Animal.java::Animal.format:11 s.trim -> ext:trim (Unresolved)",
+            "src/main/java/com/shop/pets/Dog.java::Dog.main:17 Dog -> src/main/java/com/shop/pets/Dog.java::Dog (SameFile)",
+            "src/main/java/com/shop/pets/Dog.java::Dog.main:18 System.out.println -> ext:System.out.println (Unresolved)",
+            "src/main/java/com/shop/pets/Dog.java::Dog.main:18 d.speak -> src/main/java/com/shop/Animal.java::Animal.speak (UniqueName)",
+            "src/main/java/com/shop/pets/Dog.java::Dog.main:19 List.of -> ext:java.util.List.of (Unresolved)",
+            "src/main/java/com/shop/pets/Dog.java::Dog.main:19 Animal.format -> src/main/java/com/shop/Animal.java::Animal.format (Import)",
+        ]
+    );
+    assert_eq!(
+        inherits(&output),
+        [
+            "src/main/java/com/shop/Animal.java::Animal Implements Comparable<Animal> -> ext:Comparable (Unresolved)",
+            "src/main/java/com/shop/pets/Dog.java::Dog Extends Animal -> src/main/java/com/shop/Animal.java::Animal (Import)",
+            "src/main/java/com/shop/pets/Dog.java::Walker Extends Runnable -> ext:Runnable (Unresolved)",
+        ]
+    );
+}
+
+/// The imports of one file as written: module, names with aliases, module alias, line.
+fn raw_imports(facts: &FileFacts) -> Vec<String> {
+    facts
+        .imports
+        .iter()
+        .map(|i| {
+            let names: Vec<String> = i
+                .names
+                .iter()
+                .map(|n| match &n.alias {
+                    Some(alias) => format!("{} as {alias}", n.name),
+                    None => n.name.clone(),
+                })
+                .collect();
+            let alias = i
+                .alias
+                .as_deref()
+                .map(|a| format!(" as {a}"))
+                .unwrap_or_default();
+            format!("{}:{}{alias} [{}]", i.line, i.module, names.join(", "))
+        })
+        .collect()
+}
+
+fn source(path: &str, text: &str) -> FileFacts {
+    parse_source(path, text).expect("parses")
+}
+
+#[test]
+fn python_import_forms() {
+    let facts = source(
+        "m.py",
+        "from __future__ import annotations\nimport a.b as c, d\nfrom .. import x\nfrom m import *\nfrom .p.q import (r as s,\n    t)\n",
+    );
+    assert_eq!(
+        raw_imports(&facts),
+        [
+            "1:__future__ [annotations]",
+            "2:a.b as c []",
+            "2:d []",
+            "3:.. [x]",
+            "4:m [*]",
+            "5:.p.q [r as s, t]",
+        ]
+    );
+}
+
+#[test]
+fn rust_use_forms() {
+    let facts = source(
+        "src/m.rs",
+        "use a::{b, c::D, e as f, *};\nuse g::*;\nuse h::I as J;\nuse k;\nuse l as m;\n",
+    );
+    assert_eq!(
+        raw_imports(&facts),
+        [
+            "1:a [b, c::D, e as f, *]",
+            "2:g [*]",
+            "3:h [I as J]",
+            "4:k []",
+            "5:l as m []"
+        ]
+    );
+}
+
+#[test]
+fn javascript_import_forms() {
+    let facts = source(
+        "src/m.mjs",
+        "import d, { a as b, c } from \"m\";\nexport { x } from \"./y\";\nexport * from \"./z\";\nconst r = require(\"r\");\nrequire(\"side\");\nimport \"./style.css\";\n",
+    );
+    assert_eq!(
+        raw_imports(&facts),
+        [
+            "1:m as d [a as b, c]",
+            "2:./y [x]",
+            "3:./z [*]",
+            "4:r as r []",
+            "5:side []",
+            "6:./style.css []",
+        ]
+    );
+    assert!(facts.calls.is_empty(), "require is an import, not a call");
+}
+
+#[test]
+fn go_import_forms_duplicate_names_and_receivers() {
+    let facts = source(
+        "main.go",
+        "package main\n\nimport (\n\t_ \"embed\"\n\traw `example.com/raw`\n)\n\nfunc init() {}\n\nfunc init() {}\n\ntype T struct{}\n\nfunc (t T) A() { t.B() }\n\nfunc (T) B() {}\n",
+    );
+    assert_eq!(
+        raw_imports(&facts),
+        ["4:embed []", "5:example.com/raw as raw []"]
+    );
+    let names: Vec<&str> = facts
+        .definitions
+        .iter()
+        .map(|d| d.qualified_name.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "main.go::init",
+            "main.go::init#2",
+            "main.go::T",
+            "main.go::T.A",
+            "main.go::T.B"
+        ]
+    );
+    assert_eq!(facts.calls.len(), 1);
+    assert!(facts.calls[0].receiver_is_self, "t is the receiver of A");
+}
+
+#[test]
+fn receiver_is_self_for_self_words() {
+    let facts = source(
+        "a.py",
+        "class A:\n    def f(self):\n        self.g()\n        other.g()\n    @classmethod\n    def h(cls):\n        cls.f(None)\n",
+    );
+    let flags: Vec<(&str, bool)> = facts
+        .calls
+        .iter()
+        .map(|c| (c.receiver.as_deref().unwrap_or(""), c.receiver_is_self))
+        .collect();
+    assert_eq!(flags, [("self", true), ("other", false), ("cls", true)]);
+}
+
+#[test]
+fn languages_by_extension() {
+    let language = |path| LanguageSpec::for_path(path).map(|spec| spec.language);
+    assert_eq!(language("a/b.py"), Some(Language::Python));
+    assert_eq!(language("b.PYI"), Some(Language::Python));
+    assert_eq!(language("lib.rs"), Some(Language::Rust));
+    assert_eq!(language("x.go"), Some(Language::Go));
+    for js in ["a.js", "a.mjs", "a.cjs", "a.jsx"] {
+        assert_eq!(language(js), Some(Language::JavaScript), "{js}");
+    }
+    assert_eq!(language("a.ts"), Some(Language::TypeScript));
+    assert_eq!(language("a.tsx"), Some(Language::Tsx));
+    assert_eq!(language("A.java"), Some(Language::Java));
+    assert_eq!(language("README.md"), None);
+    assert_eq!(language("Makefile"), None);
+    assert!(matches!(
+        parse_source("notes.txt", "hi"),
+        Err(ParseError::UnknownLanguage(_))
+    ));
+}
+
+#[test]
+fn language_statistics() {
+    let dir = repository(&[
+        ("a.py", "x = 1\ny = 2\n"),
+        ("b.py", "z = 3"),
+        ("c.go", "package c\n"),
+    ]);
+    let output = parse(dir.path());
+    assert_eq!(
+        output.languages[&Language::Python],
+        LanguageStats {
+            files: 2,
+            lines: 3,
+            bytes: 17
+        }
+    );
+    assert_eq!(
+        output.languages[&Language::Go],
+        LanguageStats {
+            files: 1,
+            lines: 1,
+            bytes: 10
+        }
+    );
+}
+
+#[test]
+fn empty_repository_gives_empty_output() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut calls = Vec::new();
+    let progress = std::sync::Mutex::new(&mut calls);
+    let output = parse_repository(dir.path(), &ParseOptions::default(), |done, total| {
+        progress.lock().expect("lock").push((done, total));
+    })
+    .expect("parse");
+    assert_eq!(output, ParseOutput::default());
+    assert_eq!(calls, [(0, 0)]);
+}
+
+#[test]
+fn missing_root_is_an_error() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let missing = dir.path().join("nope");
+    assert!(matches!(
+        parse_repository(&missing, &ParseOptions::default(), |_, _| {}),
+        Err(ParseError::Root { .. })
+    ));
+    let file = dir.path().join("file.py");
+    std::fs::write(&file, "x = 1\n").expect("write");
+    assert!(matches!(
+        parse_repository(&file, &ParseOptions::default(), |_, _| {}),
+        Err(ParseError::NotADirectory(_))
+    ));
+}
+
+#[test]
+fn progress_counts_every_file() {
+    let files: Vec<(String, String)> = (0..20)
+        .map(|i| (format!("m{i}.py"), format!("def f{i}():\n    pass\n")))
+        .collect();
+    let borrowed: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
+    let dir = repository(&borrowed);
+    let seen = std::sync::Mutex::new(Vec::new());
+    let output = parse_repository(dir.path(), &ParseOptions::default(), |done, total| {
+        seen.lock().expect("lock").push((done, total));
+    })
+    .expect("parse");
+    assert_eq!(output.files.len(), 20);
+    let mut seen = seen.into_inner().expect("lock");
+    seen.sort();
+    let expected: Vec<(usize, usize)> = (0..=20).map(|done| (done, 20)).collect();
+    assert_eq!(seen, expected);
+}
+
+#[test]
+fn bad_input_is_skipped_with_a_counted_reason() {
+    let dir = repository(&[
+        ("ok.py", "def ok():\n    pass\n"),
+        ("gen.py", "# @generated by a tool\nx = 1\n"),
+        ("api.pb.go", "package api\n"),
+        ("web/app.min.js", "var a=1;"),
+        ("node_modules/lib/index.js", "module.exports = 1;\n"),
+        ("vendor/dep/dep.go", "package dep\n"),
+        ("README.md", "# readme\n"),
+        ("ignored.py", "x = 1\n"),
+        (".gitignore", "ignored.py\n"),
+    ]);
+    let root = dir.path();
+    std::fs::write(root.join("binary.py"), b"x = 1\n\0\x01\x02").expect("write");
+    std::fs::write(root.join("latin1.py"), b"name = '\xe9t\xe9'\n").expect("write");
+    // 50 MB without writing 50 MB: a sparse file.
+    let huge = std::fs::File::create(root.join("huge.py")).expect("create");
+    huge.set_len(50 * 1024 * 1024).expect("set_len");
+    // Symbolic links out of the repository, to a file and to a directory: never followed.
+    let outside = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        outside.path().join("secret.py"),
+        "def secret():\n    pass\n",
+    )
+    .expect("write");
+    std::os::unix::fs::symlink(outside.path().join("secret.py"), root.join("link.py"))
+        .expect("symlink");
+    std::os::unix::fs::symlink(outside.path(), root.join("linked_dir")).expect("symlink");
+    let fifo = std::process::Command::new("mkfifo")
+        .arg(root.join("pipe.py"))
+        .status()
+        .expect("mkfifo");
+    assert!(fifo.success());
+
+    let output = parse(root);
+    let parsed: Vec<&str> = output.files.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(parsed, ["ok.py"]);
+    let skipped: Vec<(&str, SkipReason)> = output
+        .skipped_files
+        .iter()
+        .map(|s| (s.path.as_str(), s.reason))
+        .collect();
+    assert_eq!(
+        skipped,
+        [
+            ("api.pb.go", SkipReason::Generated),
+            ("binary.py", SkipReason::Binary),
+            ("gen.py", SkipReason::Generated),
+            ("huge.py", SkipReason::Oversized),
+            ("latin1.py", SkipReason::InvalidUtf8),
+            ("link.py", SkipReason::Symlink),
+            ("linked_dir", SkipReason::Symlink),
+            ("node_modules", SkipReason::Vendored),
+            ("pipe.py", SkipReason::Special),
+            ("vendor", SkipReason::Vendored),
+            ("web/app.min.js", SkipReason::Generated),
+        ]
+    );
+    let counts: Vec<(SkipReason, u64)> = output.skipped.iter().map(|(r, c)| (*r, *c)).collect();
+    assert_eq!(
+        counts,
+        [
+            (SkipReason::UnknownLanguage, 2),
+            (SkipReason::Binary, 1),
+            (SkipReason::Oversized, 1),
+            (SkipReason::Vendored, 2),
+            (SkipReason::Generated, 3),
+            (SkipReason::InvalidUtf8, 1),
+            (SkipReason::Symlink, 2),
+            (SkipReason::Special, 1),
+        ]
+    );
+    assert!(
+        !output
+            .files
+            .iter()
+            .any(|f| f.definitions.iter().any(|d| d.name == "secret")),
+        "nothing outside the root is read"
+    );
+}
+
+#[test]
+fn oversized_limit_is_configurable() {
+    let dir = repository(&[("small.py", "x = 1\n"), ("big.py", &"x = 1\n".repeat(100))]);
+    let options = ParseOptions {
+        max_file_bytes: 100,
+        ..ParseOptions::default()
+    };
+    let output = parse_repository(dir.path(), &options, |_, _| {}).expect("parse");
+    assert_eq!(output.files.len(), 1);
+    assert_eq!(output.skipped[&SkipReason::Oversized], 1);
+}
+
+#[test]
+fn parsing_stops_at_the_timeout() {
+    let body = "def f(a, b):\n    return g(a) + h(b)\n".repeat(5_000);
+    let dir = repository(&[("slow.py", &body)]);
+    let options = ParseOptions {
+        file_timeout: Some(std::time::Duration::ZERO),
+        ..ParseOptions::default()
+    };
+    let output = parse_repository(dir.path(), &options, |_, _| {}).expect("parse");
+    assert!(output.files.is_empty());
+    assert_eq!(output.skipped[&SkipReason::Timeout], 1);
+}
+
+/// Deeply nested code of every language parses without overflowing a stack.
+#[test]
+fn deeply_nested_code_does_not_overflow() {
+    const DEPTH: usize = 5_000;
+    let parens = format!("{}1{}", "(".repeat(DEPTH), ")".repeat(DEPTH));
+    let braces = format!("{}{}", "{".repeat(DEPTH), "}".repeat(DEPTH));
+    let nested_functions: String = (0..1_000)
+        .map(|i| format!("function f{i}() {{ f{i}();\n"))
+        .chain(std::iter::once("}".repeat(1_000)))
+        .collect();
+    let files = [
+        (
+            "deep.py",
+            format!(
+                "x = {parens}\ny = {}\n",
+                "[".repeat(DEPTH) + &"]".repeat(DEPTH)
+            ),
+        ),
+        (
+            "deep.rs",
+            format!("fn f() {{ let x = {parens}; {braces} }}\n"),
+        ),
+        (
+            "deep.go",
+            format!("package p\nfunc f() {{ x := {parens}; {braces} }}\n"),
+        ),
+        ("deep.js", format!("const x = {parens};\n{braces}\n")),
+        ("nested.js", nested_functions),
+        (
+            "deep.ts",
+            format!("const x: number = {parens};\n{braces}\n"),
+        ),
+        ("deep.tsx", format!("const x = {parens};\n")),
+        (
+            "Deep.java",
+            format!("class Deep {{ int f() {{ {braces} return {parens}; }} }}\n"),
+        ),
+        ("unbalanced.py", "(".repeat(DEPTH)),
+    ];
+    let borrowed: Vec<(&str, &str)> = files.iter().map(|(p, t)| (*p, t.as_str())).collect();
+    let dir = repository(&borrowed);
+    let output = parse(dir.path());
+    assert_eq!(
+        output.files.len(),
+        files.len(),
+        "skipped: {:?}",
+        output.skipped_files
+    );
+    let nested = output
+        .files
+        .iter()
+        .find(|f| f.path == "nested.js")
+        .expect("nested.js parsed");
+    assert_eq!(nested.definitions.len(), 1_000);
+    assert_eq!(
+        nested.definitions[999].qualified_name.matches('.').count(),
+        999 + 1,
+        "the chain of 1,000 enclosing functions (and the extension's dot)"
+    );
+    let recursive = output
+        .calls
+        .iter()
+        .filter(|c| c.target == Target::Internal(c.caller.clone()))
+        .count();
+    assert_eq!(recursive, 1_000, "every f_i() call resolves to itself");
+    let unbalanced = output
+        .files
+        .iter()
+        .find(|f| f.path == "unbalanced.py")
+        .expect("parsed");
+    assert!(unbalanced.has_errors);
+}
+
+#[test]
+fn output_round_trips_through_json_lines() {
+    let dir = repository(PYTHON);
+    let output = parse(dir.path());
+    let file = dir.path().join("out.jsonl");
+    write_output(&file, &output).expect("write");
+    assert_eq!(read_output(&file).expect("read"), output);
+    let text = std::fs::read_to_string(&file).expect("read");
+    let first: serde_json::Value =
+        serde_json::from_str(text.lines().next().expect("header")).expect("json");
+    assert_eq!(first["record"], "header");
+    assert_eq!(first["version"], 1);
+    assert_eq!(
+        text.lines().count(),
+        1 + output.files.len()
+            + output.skipped_files.len()
+            + output.calls.len()
+            + output.imports.len()
+            + output.inherits.len()
+    );
+}
+
+#[test]
+fn output_without_header_is_rejected() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("out.jsonl");
+    std::fs::write(
+        &file,
+        "{\"record\":\"skipped\",\"path\":\"a\",\"reason\":\"binary\"}\n",
+    )
+    .expect("write");
+    assert!(matches!(read_output(&file), Err(ParseError::Format { .. })));
+    std::fs::write(&file, "not json\n").expect("write");
+    assert!(matches!(
+        read_output(&file),
+        Err(ParseError::Format { line: 1, .. })
+    ));
+}
+
+#[test]
+fn class_fields_holding_functions_are_methods() {
+    for path in ["a.js", "a.ts", "a.tsx"] {
+        let facts = source(
+            path,
+            "class A {\n  handle = () => this.run();\n  run() {}\n}\n",
+        );
+        let definitions: Vec<(DefinitionKind, &str, Option<&str>)> = facts
+            .definitions
+            .iter()
+            .map(|d| (d.kind, d.qualified_name.as_str(), d.owner.as_deref()))
+            .collect();
+        let class = format!("{path}::A");
+        let expected = [
+            (DefinitionKind::Class, class.clone(), None),
+            (
+                DefinitionKind::Method,
+                format!("{path}::A.handle"),
+                Some(class.as_str()),
+            ),
+            (
+                DefinitionKind::Method,
+                format!("{path}::A.run"),
+                Some(class.as_str()),
+            ),
+        ];
+        let expected: Vec<(DefinitionKind, &str, Option<&str>)> = expected
+            .iter()
+            .map(|(k, q, o)| (*k, q.as_str(), *o))
+            .collect();
+        assert_eq!(definitions, expected, "{path}");
+        assert_eq!(facts.calls[0].caller, format!("{path}::A.handle"));
+    }
+}
+
+#[test]
+fn module_paths_resolve_to_files() {
+    let dir = repository(&[
+        // Python: a src/ layout (suffix match), a package, a `..` relative import.
+        ("src/proj/__init__.py", "def version():\n    pass\n"),
+        ("src/proj/b.py", "def f():\n    pass\n"),
+        (
+            "src/proj/sub/d.py",
+            "from proj.b import f\nfrom .. import version\nimport proj\n",
+        ),
+        // JavaScript / TypeScript: `..`, an index file, an explicit extension, a bare package.
+        ("web/lib/index.ts", "export function g() {}\n"),
+        (
+            "web/app/main.ts",
+            "import { g } from \"../lib\";\nimport React from \"react\";\n",
+        ),
+        // Rust: a mod.rs module.
+        ("src/net/mod.rs", "pub struct Conn;\n"),
+        (
+            "src/main.rs",
+            "use crate::net::Conn;\nuse serde::Serialize;\n",
+        ),
+    ]);
+    let output = parse(dir.path());
+    assert_eq!(
+        imports(&output),
+        [
+            "src/main.rs:1 crate::net [Conn] -> src/net/mod.rs::Conn (Import)",
+            "src/main.rs:2 serde [Serialize] -> ext:serde::Serialize (Unresolved)",
+            "src/proj/sub/d.py:1 proj.b [f] -> src/proj/b.py::f (Import)",
+            "src/proj/sub/d.py:2 .. [version] -> src/proj/__init__.py::version (Import)",
+            "src/proj/sub/d.py:3 proj -> src/proj/__init__.py (ModulePath)",
+            "web/app/main.ts:1 ../lib [g] -> web/lib/index.ts::g (Import)",
+            "web/app/main.ts:2 react -> ext:react (Unresolved)",
+        ]
+    );
+}
+
+#[test]
+fn reexports_are_followed() {
+    let dir = repository(&[
+        (
+            "kit/__init__.py",
+            "from .case import TestCase\nfrom .util import *\n",
+        ),
+        (
+            "kit/case.py",
+            "class TestCase:\n    def check(self):\n        pass\n",
+        ),
+        ("kit/util.py", "def tool():\n    pass\n"),
+        (
+            "test_app.py",
+            "import kit\nfrom kit import tool, missing\n\nclass T(kit.TestCase):\n    def test(self):\n        self.check()\n        tool()\n        missing()\n",
+        ),
+        ("js/impl.js", "export function run() {}\n"),
+        ("js/index.js", "export { run } from \"./impl\";\n"),
+        ("js/main.js", "import { run } from \"./index\";\nrun();\n"),
+    ]);
+    let output = parse(dir.path());
+    let of = |file: &str| -> Vec<String> {
+        calls(&output)
+            .into_iter()
+            .chain(inherits(&output))
+            .filter(|line| line.starts_with(file))
+            .collect()
+    };
+    assert_eq!(
+        of("test_app.py"),
+        [
+            "test_app.py::T.test:6 self.check -> kit/case.py::TestCase.check (Owner)",
+            "test_app.py::T.test:7 tool -> kit/util.py::tool (Import)",
+            "test_app.py::T.test:8 missing -> ext:kit.missing (Unresolved)",
+            "test_app.py::T Extends kit.TestCase -> kit/case.py::TestCase (Import)",
+        ]
+    );
+    assert_eq!(
+        of("js/main.js"),
+        ["js/main.js:2 run -> js/impl.js::run (Import)"]
+    );
+}
