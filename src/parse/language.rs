@@ -67,7 +67,10 @@ pub static SPECS: [LanguageSpec; 7] = [
         language: Language::JavaScript,
         extensions: &["js", "mjs", "cjs", "jsx"],
         grammar: || tree_sitter_javascript::LANGUAGE.into(),
-        query_source: include_str!("queries/javascript.scm"),
+        query_source: concat!(
+            include_str!("queries/javascript.scm"),
+            include_str!("queries/ecmascript.scm")
+        ),
         self_words: &["this"],
         implicit_this: false,
         directory_is_package: false,
@@ -78,7 +81,10 @@ pub static SPECS: [LanguageSpec; 7] = [
         language: Language::TypeScript,
         extensions: &["ts", "mts", "cts"],
         grammar: || tree_sitter_typescript::LANGUAGE_TYPESCRIPT.into(),
-        query_source: include_str!("queries/typescript.scm"),
+        query_source: concat!(
+            include_str!("queries/typescript.scm"),
+            include_str!("queries/ecmascript.scm")
+        ),
         self_words: &["this"],
         implicit_this: false,
         directory_is_package: false,
@@ -89,7 +95,10 @@ pub static SPECS: [LanguageSpec; 7] = [
         language: Language::Tsx,
         extensions: &["tsx"],
         grammar: || tree_sitter_typescript::LANGUAGE_TSX.into(),
-        query_source: include_str!("queries/typescript.scm"),
+        query_source: concat!(
+            include_str!("queries/typescript.scm"),
+            include_str!("queries/ecmascript.scm")
+        ),
         self_words: &["this"],
         implicit_this: false,
         directory_is_package: false,
