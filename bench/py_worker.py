@@ -13,6 +13,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from temporalio.client import Client  # noqa: E402
+from temporalio.service import GrpcCompression  # noqa: E402
 from temporalio.worker import Worker  # noqa: E402
 
 from py_noop import NoopWorkflow, noop  # noqa: E402
@@ -25,6 +26,8 @@ async def main() -> None:
     p.add_argument("--task-queue", required=True)
     p.add_argument("--max-concurrent-activities", type=int, default=100)
     p.add_argument("--max-concurrent-workflow-tasks", type=int, default=100)
+    p.add_argument("--grpc-compression", choices=["default", "gzip", "none"], default="default",
+                   help="gRPC compression of the client connection (default: the SDK's, gzip)")
     args = p.parse_args()
 
     stop = asyncio.Event()
@@ -32,7 +35,12 @@ async def main() -> None:
     for s in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(s, stop.set)
 
-    client = await Client.connect(args.address, namespace=args.namespace)
+    connect_options = {}
+    if args.grpc_compression != "default":
+        connect_options["grpc_compression"] = (
+            GrpcCompression.NONE if args.grpc_compression == "none" else GrpcCompression.GZIP
+        )
+    client = await Client.connect(args.address, namespace=args.namespace, **connect_options)
     # Everything else (pollers: 5 + 5, sticky cache: 1000, sandboxed workflow runner) is the
     # SDK's default, as a user would run it.
     worker = Worker(

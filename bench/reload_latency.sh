@@ -2,7 +2,7 @@
 # Hot-reload latency: from saving workers.toml to the replacement worker polling, p50/p90/p99
 # over many reloads, against a Temporal dev server started here. Goal: p50 under 1 s.
 #
-#   bench/reload_latency.sh            # no arguments needed; ~2 minutes once built
+#   bench/reload_latency.sh            # no arguments needed; ~1.5 minutes once built
 #
 # One worker-host process (release build of examples/custom_host, `[host] reload = true`) runs
 # one entry: SleepWorkflow + activity `sleep` on task queue RELOAD_QUEUE. bench/reload_drive.py
@@ -114,7 +114,8 @@ log "warm-up ${WARMUP_SECS}s, baseline ($BASELINE workflows), then $COUNT reload
 "${DRIVE[@]}" run --address "$ADDRESS" --config "$CONFIG" --log "$WORK/host.log" \
     --task-queue "$QUEUE" --entry "$ENTRY" --slots 10 \
     --count "$COUNT" --baseline-count "$BASELINE" --gap-ms "$GAP_MS" --warmup-secs "$WARMUP_SECS" \
-    --swap-probe-ms "$SWAP_PROBE_MS" --host-pid "$HOST_PID" --server-pid "$TEMPORAL_PID" --out "$WORK/reload.json" ${RELOAD_VERBOSE:+--verbose}
+    --swap-probe-ms "$SWAP_PROBE_MS" --host-pid "$HOST_PID" --server-pid "$TEMPORAL_PID" \
+    --out "$WORK/reload.json" ${RELOAD_VERBOSE:+--verbose}
 
 # --- stop: the host must drain cleanly (exit 0) -------------------------------------------------
 kill -TERM "$HOST_PID"

@@ -17,6 +17,8 @@
 #
 # Knobs (environment): BENCH_COUNT, BENCH_ROUNDS, BENCH_WARMUP, BENCH_CONCURRENCY, BENCH_IDLE_SECS,
 # BENCH_HOST_CONFIG (worker-host config of the throughput run, default bench/host-throughput.toml),
+# BENCH_PY_COMPRESSION (gRPC compression of the Python workers: default = the SDK's, gzip; or none
+# to match worker-host's default `[temporal] compression = "none"`),
 # BENCH_SKIP_BUILD=1 (use the existing binary), BENCH_KEEP=1 (keep the work directory and logs),
 # CARGO_TARGET_DIR (default /root/.cache/worker-host/target), TEMPORAL_BIN, PYTHON.
 set -euo pipefail
@@ -28,6 +30,7 @@ WARMUP="${BENCH_WARMUP:-50}"
 CONCURRENCY="${BENCH_CONCURRENCY:-200}"
 ROUNDS="${BENCH_ROUNDS:-2}"
 IDLE_SECS="${BENCH_IDLE_SECS:-10}"
+PY_COMPRESSION="${BENCH_PY_COMPRESSION:-default}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/root/.cache/worker-host/target}"
 HOST_BIN="$CARGO_TARGET_DIR/release/examples/custom_host"
 PY="${PYTHON:-$(python3 -c 'import sys; print(sys.executable)')}"
@@ -84,7 +87,8 @@ stop() {
 
 start_py_worker() {  # queue logfile
     "$PY" "$BENCH_DIR/py_worker.py" --address "$ADDRESS" --task-queue "$1" \
-        --max-concurrent-activities 100 --max-concurrent-workflow-tasks 100 >"$2" 2>&1 &
+        --max-concurrent-activities 100 --max-concurrent-workflow-tasks 100 \
+        --grpc-compression "$PY_COMPRESSION" >"$2" 2>&1 &
     STARTED+=("$!")
     LAST_PID=$!
 }
@@ -128,9 +132,10 @@ echo "== worker throughput and memory: worker-host vs Python temporalio =="
 echo "date:        $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "machine:     $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr)"
 echo "load avg:    $(cut -d" " -f1-3 /proc/loadavg) (1/5/15 min, before the run; other work on the machine skews CPU and wall figures)"
-echo "python:      $("$PY" -c 'import sys, temporalio; print(sys.version.split()[0], "temporalio", temporalio.__version__)')"
+echo "python:      $("$PY" -c 'import sys, temporalio; print(sys.version.split()[0], "temporalio", temporalio.__version__)'), gRPC compression: ${PY_COMPRESSION/default/SDK default (gzip)}"
 echo "temporal:    $("$TEMPORAL_BIN" --version)"
-echo "worker-host: $HOST_BIN (release)"
+echo "worker-host: $HOST_BIN (release), gRPC compression: $("$PY" -c 'import sys, tomllib
+print(tomllib.load(open(sys.argv[1], "rb")).get("temporal", {}).get("compression", "none (default)"))' "$WH_TP_CONFIG")"
 echo
 
 # --- 1. throughput: both workers up, batches alternate between them ----------------------------
