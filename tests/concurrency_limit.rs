@@ -18,7 +18,7 @@ async fn activity_slots_bound_concurrency_exactly() {
     let client = client().await;
     let ids: Vec<String> = (0..20).map(|i| unique(&format!("limit-{i}"))).collect();
     for id in &ids {
-        start(&client, "SleepWorkflow", &queue, id, json!({"millis": 700})).await;
+        start_sleep(&client, &queue, id, 700).await;
     }
     let mut reports = Vec::new();
     for id in &ids {

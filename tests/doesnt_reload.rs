@@ -4,7 +4,6 @@
 mod common;
 
 use common::*;
-use serde_json::json;
 use std::time::Duration;
 
 #[tokio::test]
@@ -34,7 +33,7 @@ async fn an_invalid_edit_keeps_the_running_config_until_fixed() {
 
     let client = client().await;
     let id = unique("keep-wf");
-    start(&client, "SleepWorkflow", &queue, &id, json!({"millis": 1})).await;
+    start_sleep(&client, &queue, &id, 1).await;
     result_within(&client, &id, Duration::from_secs(20))
         .await
         .expect("the old config still processes work");
@@ -42,7 +41,7 @@ async fn an_invalid_edit_keeps_the_running_config_until_fixed() {
     host.edit_config(&format!("{header}{}", sleep_entry("work", &queue, 4)));
     host.wait_for_generation(2, Duration::from_secs(10));
     let id = unique("keep-wf2");
-    start(&client, "SleepWorkflow", &queue, &id, json!({"millis": 1})).await;
+    start_sleep(&client, &queue, &id, 1).await;
     result_within(&client, &id, Duration::from_secs(20))
         .await
         .unwrap();
@@ -70,7 +69,7 @@ async fn a_change_of_temporal_settings_is_refused_with_a_reason() {
 
     let client = client().await;
     let id = unique("ns-wf");
-    start(&client, "SleepWorkflow", &queue, &id, json!({"millis": 1})).await;
+    start_sleep(&client, &queue, &id, 1).await;
     result_within(&client, &id, Duration::from_secs(20))
         .await
         .unwrap();

@@ -52,7 +52,7 @@ async fn endpoints_report_entries_reloads_and_work_done() {
     let client = client().await;
     let ids: Vec<String> = (0..3).map(|i| unique(&format!("health-{i}"))).collect();
     for id in &ids {
-        start(&client, "SleepWorkflow", &q1, id, json!({"millis": 1})).await;
+        start_sleep(&client, &q1, id, 1).await;
     }
     for id in &ids {
         result_within(&client, id, Duration::from_secs(30))

@@ -33,7 +33,7 @@ async fn raising_the_activity_limit_takes_effect_without_a_restart() {
     let client = client().await;
     let ids: Vec<String> = (0..50).map(|i| unique(&format!("raise-{i}"))).collect();
     for id in &ids {
-        start(&client, "SleepWorkflow", &queue, id, json!({"millis": 800})).await;
+        start_sleep(&client, &queue, id, 800).await;
     }
     tokio::time::sleep(Duration::from_secs(3)).await;
     let edited_ms = now_ms();
@@ -85,14 +85,7 @@ async fn removing_an_entry_drains_its_running_activity_and_stops_polling() {
     );
     let client = client().await;
     let id = unique("gone-wf");
-    start(
-        &client,
-        "SleepWorkflow",
-        &gone,
-        &id,
-        json!({"millis": 2500}),
-    )
-    .await;
+    start_sleep(&client, &gone, &id, 2500).await;
     host.wait_for_log("activity started", Duration::from_secs(20));
     host.edit_config(&format!("{header}{}", sleep_entry("kept", &kept, 2)));
     host.wait_for_generation(2, Duration::from_secs(10));
@@ -109,14 +102,7 @@ async fn removing_an_entry_drains_its_running_activity_and_stops_polling() {
     );
     // Nothing of this host polls the removed queue any more: a new task there stays queued.
     let probe = unique("probe");
-    start(
-        &client,
-        "SleepWorkflow",
-        &gone,
-        &probe,
-        json!({"millis": 1}),
-    )
-    .await;
+    start_sleep(&client, &gone, &probe, 1).await;
     assert!(
         result_within(&client, &probe, Duration::from_secs(3))
             .await
@@ -126,7 +112,7 @@ async fn removing_an_entry_drains_its_running_activity_and_stops_polling() {
     // The kept entry was not touched.
     assert!(host.log().contains("unchanged") || !host.log().contains("replaced=[\"kept\"]"));
     let ok = unique("kept-wf");
-    start(&client, "SleepWorkflow", &kept, &ok, json!({"millis": 1})).await;
+    start_sleep(&client, &kept, &ok, 1).await;
     result_within(&client, &ok, Duration::from_secs(20))
         .await
         .unwrap();
@@ -159,7 +145,7 @@ async fn an_added_entry_polls_within_two_seconds_of_the_save() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let id = unique("added-wf");
-    start(&client, "SleepWorkflow", &added, &id, json!({"millis": 1})).await;
+    start_sleep(&client, &added, &id, 1).await;
     let r = result_within(&client, &id, Duration::from_secs(20))
         .await
         .unwrap();
@@ -184,14 +170,7 @@ async fn a_reload_storm_loses_no_task_and_runs_none_twice() {
         ));
         if edit % 2 == 0 {
             let id = unique(&format!("storm-{edit}"));
-            start(
-                &client,
-                "SleepWorkflow",
-                &queue,
-                &id,
-                json!({"millis": 300}),
-            )
-            .await;
+            start_sleep(&client, &queue, &id, 300).await;
             ids.push(id);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -21,14 +21,7 @@ async fn sigterm_lets_the_running_activity_finish_then_exits_zero() {
     let mut host = Host::start("custom_host", &config(&queue, "30s"));
     let client = client().await;
     let id = unique("drain-wf");
-    start(
-        &client,
-        "SleepWorkflow",
-        &queue,
-        &id,
-        json!({"millis": 3000}),
-    )
-    .await;
+    start_sleep(&client, &queue, &id, 3000).await;
     host.wait_for_log("activity_type=sleep", Duration::from_secs(20));
     host.wait_for_log("worker polling", Duration::from_secs(5));
     // The activity is running: its span appears once the ledger has recorded it.
@@ -60,14 +53,7 @@ async fn a_grace_period_shorter_than_the_activity_cancels_it_and_says_so() {
     let mut host = Host::start("custom_host", &config(&queue, "1s"));
     let client = client().await;
     let id = unique("cancel-wf");
-    start(
-        &client,
-        "SleepWorkflow",
-        &queue,
-        &id,
-        json!({"millis": 60000}),
-    )
-    .await;
+    start_sleep(&client, &queue, &id, 60000).await;
     host.wait_for_log("activity_type=sleep", Duration::from_secs(20));
     tokio::time::sleep(Duration::from_millis(500)).await;
     host.signal(Signal::SIGTERM);

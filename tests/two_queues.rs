@@ -18,7 +18,7 @@ async fn two_entries_on_two_queues_both_execute_work() {
     let host = Host::start("custom_host", &config);
     let client = client().await;
     let (id1, id2) = (unique("wf-sleep"), unique("wf-noop"));
-    start(&client, "SleepWorkflow", &q1, &id1, json!({"millis": 10})).await;
+    start_sleep(&client, &q1, &id1, 10).await;
     start(&client, "NoopWorkflow", &q2, &id2, json!("ping")).await;
 
     let sleep = result_within(&client, &id1, Duration::from_secs(30))

@@ -75,6 +75,18 @@ pub async fn start(client: &Client, kind: &str, queue: &str, id: &str, input: Js
         .unwrap_or_else(|e| panic!("start {kind} {id}: {e}"));
 }
 
+/// Start `SleepWorkflow` `id` on `queue`: its one activity sleeps `millis`.
+pub async fn start_sleep(client: &Client, queue: &str, id: &str, millis: u64) {
+    start(
+        client,
+        "SleepWorkflow",
+        queue,
+        id,
+        serde_json::json!({ "millis": millis }),
+    )
+    .await;
+}
+
 /// Wait for the result of workflow `id` (JSON), or its failure as text.
 pub async fn result(client: &Client, id: &str) -> Result<Json, String> {
     let handle = client.get_workflow_handle::<UntypedWorkflow>(id);
