@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The main job on embedded defaults, on a fresh machine: install the Temporal CLI if missing,
-# build, start the host on the shipped workers.toml with its own dev server, send a canary
-# workflow through it, print the result, and stop everything again.
+# build, start the host on the shipped workers.toml with its own dev server and the embedded
+# graph store, index a repository (default: this project; or pass a URL or path), print the
+# summary, and stop everything again.
+#   scripts/run-local.sh [repository] [index options, e.g. --ref v1.0 --json]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/services.sh
@@ -10,8 +12,13 @@ ensure_temporal_cli
 cargo build --release --bin worker-host
 bin=${CARGO_TARGET_DIR:-target}/release/worker-host
 
+repo=${1:-$PWD}
+[ $# -gt 0 ] && shift
 port=$(free_port)
 export TEMPORAL_ADDRESS="127.0.0.1:$port"
+# The shipped config refuses local paths as repositories; this run indexes one.
+export WORKER_HOST_INDEXING__ALLOW_LOCAL_REPOS=true
+export WORKER_HOST_HOST__LISTEN="127.0.0.1:$(free_port)"
 log=$(mktemp -t worker-host-run.XXXXXX.log)
 "$bin" run --config workers.toml --dev 2>"$log" &
 host=$!
@@ -24,6 +31,5 @@ for _ in $(seq 1 300); do
 done
 grep -q "worker polling" "$log" || { echo "error: the host did not start; its log:" >&2; cat "$log" >&2; exit 1; }
 
-echo "host running on Temporal $TEMPORAL_ADDRESS; sending a canary through queue worker-host-canary"
-temporal workflow execute --address "$TEMPORAL_ADDRESS" --type HostCanaryWorkflow \
-  --task-queue worker-host-canary --workflow-id "canary-$(date +%s)" --input '"hello from run-local"'
+echo "host running on Temporal $TEMPORAL_ADDRESS (graph: embedded, .worker-host/graph.sqlite); indexing $repo" >&2
+"$bin" index "$repo" --config workers.toml "$@"

@@ -5,6 +5,7 @@ use crate::{
     Registry,
     config::{self, Pollers, WorkerEntry},
     host::{self, EXIT_BAD_CONFIG, RunOptions},
+    index_command::{self, IndexOptions},
 };
 use clap::{Parser, Subcommand, ValueEnum};
 use std::{path::PathBuf, process::ExitCode};
@@ -46,6 +47,28 @@ enum Command {
         #[command(flatten)]
         config: ConfigPath,
     },
+    /// Index a repository: start RepoIndexingWorkflow, show its progress, print its summary.
+    Index {
+        /// Repository URL (https, ssh) or local path (needs `[indexing] allow_local_repos`).
+        repo: String,
+        /// Branch, tag or commit (default: the remote's default branch).
+        #[arg(long = "ref")]
+        reference: Option<String>,
+        /// Id of the repository in the graph (default: derived from the URL).
+        #[arg(long)]
+        repo_id: Option<String>,
+        /// Task queue of the workflow.
+        #[arg(long, default_value = crate::indexing::DEFAULT_QUEUE)]
+        queue: String,
+        /// Print the workflow and run id once started, and exit.
+        #[arg(long)]
+        no_wait: bool,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        config: ConfigPath,
+    },
 }
 
 #[derive(clap::Args, Debug)]
@@ -64,18 +87,45 @@ struct ConfigPath {
 pub fn main(registry: Registry) -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
+    let runtime = || {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| eprintln!("error: cannot start the async runtime: {e}"))
+    };
     match cli.command {
         Command::Validate { config } => validate(&config.config, &registry),
-        Command::Run { config, dev } => {
-            let runtime = match tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(r) => r,
+        Command::Index {
+            repo,
+            reference,
+            repo_id,
+            queue,
+            no_wait,
+            json,
+            config,
+        } => {
+            let Ok(runtime) = runtime() else {
+                return ExitCode::FAILURE;
+            };
+            let options = IndexOptions {
+                repo,
+                reference,
+                repo_id,
+                queue,
+                no_wait,
+                json,
+            };
+            match runtime.block_on(index_command::run(&config.config, options)) {
+                Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
-                    eprintln!("error: cannot start the async runtime: {e}");
-                    return ExitCode::FAILURE;
+                    eprintln!("error: {e:#}");
+                    ExitCode::FAILURE
                 }
+            }
+        }
+        Command::Run { config, dev } => {
+            let Ok(runtime) = runtime() else {
+                return ExitCode::FAILURE;
             };
             let local = tokio::task::LocalSet::new();
             let options = RunOptions {
@@ -132,7 +182,7 @@ fn summary(e: &WorkerEntry, host: &config::HostSettings) -> String {
         "{}: queue {}, workflows [{}], activities [{}], slots activity {} / workflow {} / local {}, \
          cache {}, pollers {}, rate worker {} / queue {}, grace {}",
         e.name,
-        e.task_queue,
+        e.polled_queue("<host id>"),
         e.workflows.join(", "),
         e.activities.join(", "),
         e.activity_slots(),

@@ -4,6 +4,7 @@
 use crate::{
     Registry,
     config::{self, HostConfig},
+    services::{HostServices, load_or_create_host_id},
     status::HostStatus,
     supervisor::{
         ApplyOutcome, Supervisor, WorkerFactory,
@@ -99,7 +100,16 @@ async fn serve(path: &Path, config: HostConfig, registry: Registry) -> Result<Ex
         .unwrap_or_else(default_identity);
     let status = HostStatus::new();
     crate::http::serve(&config.host.listen, status.clone()).await?;
-    let factory = WorkerFactory::new(runtime, client, registry.clone(), identity, status.clone());
+    let host_id = load_or_create_host_id(&config.host.data_dir)?;
+    tracing::info!(host_id, "host-local queues are <task_queue>@{host_id}");
+    let services = HostServices::new(
+        host_id,
+        client,
+        status.clone(),
+        registry.clone(),
+        config.clone(),
+    );
+    let factory = WorkerFactory::new(runtime, services, registry.clone(), identity);
     let mut reloads = ReloadRequests::start(path, config.host.reload)?;
     let mut supervisor = Supervisor::new(factory);
     record(&status, &supervisor.apply(config), None);

@@ -3,13 +3,15 @@
 //! The binary ships [`Registry::builtin`]; an embedding program starts from it (or from
 //! [`Registry::new`]) and adds its own definitions before handing it to the host.
 
+use crate::services::HostServices;
 use anyhow::Context;
 use std::{collections::BTreeMap, sync::Arc};
 use temporalio_common::ActivityDefinition;
 use temporalio_sdk::{WorkerOptions, activities::ExecutableActivity};
 use temporalio_workflow::workflows::WorkflowImplementation;
 
-type Install = Arc<dyn Fn(&mut WorkerOptions) -> anyhow::Result<()> + Send + Sync>;
+type Install =
+    Arc<dyn Fn(&mut WorkerOptions, &Arc<HostServices>) -> anyhow::Result<()> + Send + Sync>;
 
 /// Everything a config entry can name, each with the code that registers it on a worker.
 #[derive(Clone, Default)]
@@ -37,7 +39,7 @@ impl Registry {
 
     /// What the `worker-host` binary ships with.
     pub fn builtin() -> Self {
-        crate::canary::register(Self::new())
+        crate::indexing::register(crate::canary::register(Self::new()))
     }
 
     /// Add a workflow type, named by its Temporal workflow type name.
@@ -46,7 +48,7 @@ impl Registry {
         W: WorkflowImplementation,
         <W::Run as temporalio_common::WorkflowDefinition>::Input: Send,
     {
-        let install: Install = Arc::new(|options: &mut WorkerOptions| {
+        let install: Install = Arc::new(|options: &mut WorkerOptions, _: &Arc<HostServices>| {
             options
                 .register_workflow::<W>()
                 .map(|_| ())
@@ -58,17 +60,31 @@ impl Registry {
 
     /// Add one activity, named by its Temporal activity type name; `instance` holds its state.
     /// `activity` is the marker the SDK's `#[activities]` macro makes (`MyActivities::fetch`).
-    pub fn activity<A>(mut self, activity: A, instance: Arc<A::Implementer>) -> Self
+    pub fn activity<A>(self, activity: A, instance: Arc<A::Implementer>) -> Self
     where
         A: ActivityDefinition + ExecutableActivity + 'static,
         A::Input: Send + Sync,
         A::Output: Send + Sync,
     {
+        self.activity_with(activity, move |_| instance.clone())
+    }
+
+    /// Add one activity whose state is made from the host's services when a worker is built
+    /// (the host id, the running config, the client).
+    pub fn activity_with<A, F>(mut self, activity: A, make: F) -> Self
+    where
+        A: ActivityDefinition + ExecutableActivity + 'static,
+        A::Input: Send + Sync,
+        A::Output: Send + Sync,
+        F: Fn(&Arc<HostServices>) -> Arc<A::Implementer> + Send + Sync + 'static,
+    {
         let name = activity.name().to_owned();
-        let install: Install = Arc::new(move |options: &mut WorkerOptions| {
-            options.register_activity::<A>(instance.clone());
-            Ok(())
-        });
+        let install: Install = Arc::new(
+            move |options: &mut WorkerOptions, services: &Arc<HostServices>| {
+                options.register_activity::<A>(make(services));
+                Ok(())
+            },
+        );
         self.activities.insert(name, install);
         self
     }
@@ -125,6 +141,7 @@ impl Registry {
     pub fn install(
         &self,
         options: &mut WorkerOptions,
+        services: &Arc<HostServices>,
         workflows: &[String],
         activities: &[String],
     ) -> anyhow::Result<()> {
@@ -133,7 +150,7 @@ impl Registry {
                 .workflows
                 .get(w)
                 .with_context(|| format!("unknown workflow {w}"))?;
-            install(options)?;
+            install(options, services)?;
         }
         let mut done = std::collections::BTreeSet::new();
         for name in activities {
@@ -142,7 +159,7 @@ impl Registry {
                 .with_context(|| format!("unknown activity or activity set {name}"))?;
             for a in members {
                 if done.insert(a) {
-                    (self.activities[a])(options)?;
+                    (self.activities[a])(options, services)?;
                 }
             }
         }

@@ -154,6 +154,14 @@ impl HostStatus {
         }
     }
 
+    /// Serve `collector` on `/metrics` too (a workload's own series). A collector whose names
+    /// are taken already is logged and left out.
+    pub fn register_collector(&self, collector: Box<dyn prometheus::core::Collector>) {
+        if let Err(e) = self.registry.register(collector) {
+            tracing::error!(error = %e, "cannot register metrics");
+        }
+    }
+
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -34,7 +34,7 @@ use serde::{Deserialize, Serialize};
 
 pub use credentials::{SSH_KEY_VAR, SSH_PASSPHRASE_VAR, TOKEN_VARS};
 pub use error::CloneError;
-pub use source::{Source, Transport};
+pub use source::{Source, Transport, redact_userinfo as redact_url};
 
 use credentials::{Credentials, Negotiator};
 use destination::Destination;

@@ -238,7 +238,7 @@ fn is_scp_like(s: &str) -> bool {
 
 /// Replaces the userinfo of every `scheme://userinfo@host` in `text` with `***`, so that a URL
 /// (or a message quoting one) can be shown without a user name or password.
-pub(crate) fn redact_userinfo(text: &str) -> String {
+pub fn redact_userinfo(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(at) = rest.find("://") {

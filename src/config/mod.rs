@@ -11,6 +11,8 @@ pub mod validate;
 use serde::{Deserialize, Deserializer, Serialize};
 use std::{path::PathBuf, time::Duration};
 
+pub use crate::indexing::settings::IndexingSettings;
+
 pub use diff::ConfigDiff;
 pub use error::{ConfigError, ConfigErrors, Location};
 pub use load::load;
@@ -28,6 +30,8 @@ pub struct HostConfig {
     pub temporal: TemporalSettings,
     /// Settings of the host process itself.
     pub host: HostSettings,
+    /// The repository-indexing workload: workspace, clone and parse limits, graph store.
+    pub indexing: IndexingSettings,
     /// One Temporal worker per entry.
     pub workers: Vec<WorkerEntry>,
 }
@@ -136,6 +140,11 @@ pub struct WorkerEntry {
     /// Activity-set names or single activity names from the registry.
     #[serde(default)]
     pub activities: Vec<String>,
+    /// Poll this host's own copy of the queue, `<task_queue>@<host id>`, instead of the shared
+    /// one: work sent there runs on this host only (activities that need files an earlier
+    /// activity left on this host). Default `false`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub host_local: bool,
     /// Activity task slots. Default 100.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_concurrent_activities: Option<Limit>,
@@ -200,6 +209,20 @@ impl WorkerEntry {
     pub fn grace(&self, host: &HostSettings) -> Duration {
         self.shutdown_grace.unwrap_or(host.shutdown_grace)
     }
+    /// The queue this entry's worker polls on the host `host_id`: the task queue itself, or
+    /// its host-local copy.
+    pub fn polled_queue(&self, host_id: &str) -> String {
+        if self.host_local {
+            host_local_queue(&self.task_queue, host_id)
+        } else {
+            self.task_queue.clone()
+        }
+    }
+}
+
+/// The host-local copy of `task_queue` on the host `host_id`.
+pub fn host_local_queue(task_queue: &str, host_id: &str) -> String {
+    format!("{task_queue}@{host_id}")
 }
 
 /// A count that must be at least 1.

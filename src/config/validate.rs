@@ -105,6 +105,15 @@ fn check_entry(entry: &WorkerEntry, at: &KeyPath, registry: &Registry, problems:
             ));
         }
     }
+    if entry.host_local && !entry.workflows.is_empty() {
+        problems.push((
+            at.clone().key("host_local"),
+            Target::Value,
+            "a host-local entry runs activities only: workflows on a queue of one host would \
+             stop when that host does; move `workflows` to an entry without host_local"
+                .into(),
+        ));
+    }
     if entry.workflows.is_empty() && entry.activities.is_empty() {
         problems.push((
             at.clone(),
@@ -170,10 +179,13 @@ fn check_entry(entry: &WorkerEntry, at: &KeyPath, registry: &Registry, problems:
 /// One host runs at most one workflow worker and one activity worker per task queue: Temporal's
 /// SDK refuses two workers with overlapping task types on the same queue in one process.
 fn check_shared_queues(config: &HostConfig, broken: &[usize], problems: &mut Problems) {
-    let mut by_queue: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut by_queue: HashMap<String, Vec<usize>> = HashMap::new();
     for (i, e) in config.workers.iter().enumerate() {
         if !broken.contains(&i) && !e.task_queue.is_empty() {
-            by_queue.entry(&e.task_queue).or_default().push(i);
+            by_queue
+                .entry(e.polled_queue("<host id>"))
+                .or_default()
+                .push(i);
         }
     }
     let mut queues: Vec<_> = by_queue.into_iter().filter(|(_, v)| v.len() > 1).collect();

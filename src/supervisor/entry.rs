@@ -70,7 +70,7 @@ impl EntryHandle {
         gate.set_limit(entry.activity_slots() as usize);
         factory
             .status()
-            .entry_state(&entry.name, &entry.task_queue, EntryState::Starting);
+            .entry_state(&entry.name, &factory.polled_queue(&entry), EntryState::Starting);
         let first = factory.build(&entry, grace, &ledger, &gate);
         let task = tokio::task::spawn_local(supervise(
             factory.clone(),
@@ -140,10 +140,10 @@ async fn supervise(
                 if control.stop.is_cancelled() {
                     control.stop();
                 }
-                tracing::info!(entry = %entry.name, task_queue = %entry.task_queue, "worker polling");
+                tracing::info!(entry = %entry.name, task_queue = %factory.polled_queue(&entry), "worker polling");
                 factory
                     .status()
-                    .entry_state(&entry.name, &entry.task_queue, EntryState::Running);
+                    .entry_state(&entry.name, &factory.polled_queue(&entry), EntryState::Running);
                 let started = Instant::now();
                 let result = worker.run().await;
                 control.shutdown.borrow_mut().take();
@@ -171,7 +171,7 @@ async fn supervise(
         }
         factory
             .status()
-            .entry_state(&entry.name, &entry.task_queue, EntryState::Restarting);
+            .entry_state(&entry.name, &factory.polled_queue(&entry), EntryState::Restarting);
         tokio::select! {
             _ = tokio::time::sleep(backoff) => {}
             _ = control.stop.cancelled() => return,

@@ -101,7 +101,11 @@ impl Supervisor {
                     .into(),
             };
         }
-        if diff.is_empty() && self.config.host == new.host && self.generation > 0 {
+        if diff.is_empty()
+            && self.config.host == new.host
+            && self.config.indexing == new.indexing
+            && self.generation > 0
+        {
             return ApplyOutcome::Unchanged {
                 generation: self.generation,
             };
@@ -137,6 +141,7 @@ impl Supervisor {
                 ),
             );
         }
+        self.factory.services().set_config(new.clone());
         self.config = new;
         self.generation += 1;
         ApplyOutcome::Applied {

@@ -3,13 +3,12 @@
 
 use super::{interceptor::HostInterceptor, ledger::Ledger, slot_gate::SlotGate};
 use crate::{
-    Registry,
     config::{Pollers, Rate, WorkerEntry},
+    services::HostServices,
     status::HostStatus,
 };
 use anyhow::{Context, Result};
-use std::time::Duration;
-use temporalio_client::Client;
+use std::{sync::Arc, time::Duration};
 use temporalio_sdk::{
     Runtime, Worker, WorkerOptions,
     runtime::{
@@ -24,34 +23,41 @@ const NEXUS_SLOTS: usize = 1;
 /// What every worker of the host shares: one runtime, one client, one registry.
 pub struct WorkerFactory {
     runtime: Runtime,
-    client: Client,
-    registry: Registry,
+    services: Arc<HostServices>,
+    registry: crate::Registry,
     identity: String,
-    status: HostStatus,
 }
 
 impl WorkerFactory {
-    /// A factory whose workers report `identity/<entry name>` to the server and their state
-    /// and activities to `status`.
+    /// A factory whose workers report `identity/<entry name>` to the server, their state and
+    /// activities to the services' status, and lend `services` to their activities.
     pub fn new(
         runtime: Runtime,
-        client: Client,
-        registry: Registry,
+        services: Arc<HostServices>,
+        registry: crate::Registry,
         identity: String,
-        status: HostStatus,
     ) -> Self {
         Self {
             runtime,
-            client,
+            services,
             registry,
             identity,
-            status,
         }
     }
 
     /// The host's status, where entries report their state.
     pub fn status(&self) -> &HostStatus {
-        &self.status
+        self.services.status()
+    }
+
+    /// The host's services.
+    pub fn services(&self) -> &Arc<HostServices> {
+        &self.services
+    }
+
+    /// The queue the worker of `entry` polls on this host.
+    pub fn polled_queue(&self, entry: &WorkerEntry) -> String {
+        entry.polled_queue(self.services.host_id())
     }
 
     /// Build the worker of `entry`: in-flight activities get `grace` after a stop, pass `gate`
@@ -76,7 +82,7 @@ impl WorkerFactory {
             ))
             .nexus_task_slot_supplier(FixedSizeSlotSupplier::new(NEXUS_SLOTS))
             .build();
-        let mut options = WorkerOptions::new(entry.task_queue.clone())
+        let mut options = WorkerOptions::new(self.polled_queue(entry))
             .tuner(tuner)
             .max_cached_workflows(entry.cached_workflows() as usize)
             .maybe_workflow_task_poller_behavior(pollers)
@@ -92,11 +98,15 @@ impl WorkerFactory {
             entry: entry.name.clone(),
             ledger: ledger.clone(),
             gate: gate.clone(),
-            status: self.status.clone(),
+            status: self.services.status().clone(),
         });
-        self.registry
-            .install(&mut options, &entry.workflows, &entry.activities)?;
-        Worker::new(&self.runtime, self.client.clone(), options)
+        self.registry.install(
+            &mut options,
+            &self.services,
+            &entry.workflows,
+            &entry.activities,
+        )?;
+        Worker::new(&self.runtime, self.services.client().clone(), options)
             .with_context(|| format!("cannot create the worker of entry `{}`", entry.name))
     }
 }

@@ -3,6 +3,8 @@
 //! would start workflows.
 #![allow(dead_code)] // each test file uses a different part of this module
 
+pub mod git;
+
 use serde_json::Value as Json;
 use std::{
     collections::HashMap,
@@ -288,6 +290,11 @@ impl Host {
     pub fn signal(&self, sig: nix::sys::signal::Signal) {
         let pid = nix::unistd::Pid::from_raw(self.pid() as i32);
         nix::sys::signal::kill(pid, sig).expect("signal host");
+    }
+
+    /// The host's folder, for a new host to start in (after this one exited).
+    pub fn take_dir(mut self) -> tempfile::TempDir {
+        std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"))
     }
 
     /// Wait for the process to exit, at most `limit`.

@@ -1,0 +1,223 @@
+//! `worker-host index`: start `RepoIndexingWorkflow` for a repository through the Temporal
+//! client, follow its `progress` query with a progress bar, and print the summary (or, with
+//! `--json`, the workflow's JSON result). One run per repository: the workflow id is derived
+//! from the repository, and a second request while a run is going attaches to that run.
+
+use crate::{
+    config::{self, HostConfig},
+    indexing::{
+        DEFAULT_QUEUE, IndexProgress, IndexRequest, IndexSummary, RepoIndexingWorkflow,
+        repo_id_of, workflow_id_of,
+    },
+    temporal,
+};
+use anyhow::{Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::{path::Path, time::Duration};
+use temporalio_client::{
+    Client, WorkflowGetResultOptions, WorkflowHandle, WorkflowIdConflictPolicy,
+    WorkflowQueryOptions, WorkflowStartOptions, errors::WorkflowGetResultError,
+};
+
+/// How often the progress bar asks the workflow.
+const POLL_EVERY: Duration = Duration::from_millis(500);
+
+/// What `worker-host index` was asked.
+#[derive(Debug, Clone)]
+pub struct IndexOptions {
+    /// URL or local path of the repository.
+    pub repo: String,
+    /// Branch, tag or commit.
+    pub reference: Option<String>,
+    /// Graph id of the repository; default: derived from the URL.
+    pub repo_id: Option<String>,
+    /// Task queue of the workflow.
+    pub queue: String,
+    /// Return once the workflow started.
+    pub no_wait: bool,
+    /// Print the result as JSON.
+    pub json: bool,
+}
+
+impl Default for IndexOptions {
+    fn default() -> Self {
+        Self {
+            repo: String::new(),
+            reference: None,
+            repo_id: None,
+            queue: DEFAULT_QUEUE.to_owned(),
+            no_wait: false,
+            json: false,
+        }
+    }
+}
+
+/// Run the command with the `[temporal]` settings of `config_path` (defaults when absent).
+/// Errors carry the workflow's failure message.
+pub async fn run(config_path: &Path, options: IndexOptions) -> Result<()> {
+    let config = if config_path.exists() {
+        config::load(config_path, &crate::Registry::builtin())
+            .map_err(|errors| anyhow::anyhow!("{errors}"))?
+    } else {
+        HostConfig::default()
+    };
+    let client = temporal::connect(&config.temporal).await.with_context(|| {
+        format!(
+            "cannot reach Temporal at {} (is a host running? `worker-host run --dev` starts one \
+             with its own server)",
+            config.temporal.address
+        )
+    })?;
+    let request = request_for(&options);
+    let repo_id = request
+        .repo_id
+        .clone()
+        .unwrap_or_else(|| repo_id_of(&request.repo_url));
+    let workflow_id = workflow_id_of(&repo_id);
+    let handle = client
+        .start_workflow(
+            RepoIndexingWorkflow::run,
+            request,
+            WorkflowStartOptions::new(options.queue.clone(), workflow_id.clone())
+                .id_conflict_policy(WorkflowIdConflictPolicy::UseExisting)
+                .build(),
+        )
+        .await
+        .with_context(|| format!("cannot start {workflow_id}"))?;
+    let run_id = handle.info().run_id.clone().unwrap_or_default();
+    eprintln!("indexing {repo_id}: workflow {workflow_id}, run {run_id}");
+    if options.no_wait {
+        println!("{workflow_id} {run_id}");
+        return Ok(());
+    }
+    let summary = follow(&client.get_workflow_handle::<RepoIndexingWorkflow>(&workflow_id)).await?;
+    if options.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        print!("{}", render(&summary));
+    }
+    Ok(())
+}
+
+/// The workflow input: a local path that exists becomes absolute (the host resolves it, not
+/// the caller's working directory).
+fn request_for(options: &IndexOptions) -> IndexRequest {
+    let path = Path::new(&options.repo);
+    let repo_url = if !options.repo.contains("://") && path.exists() {
+        path.canonicalize()
+            .map_or_else(|_| options.repo.clone(), |p| p.display().to_string())
+    } else {
+        options.repo.clone()
+    };
+    IndexRequest {
+        repo_url,
+        reference: options.reference.clone(),
+        repo_id: options.repo_id.clone(),
+        timeouts: None,
+    }
+}
+
+/// Show progress until the workflow ends; its summary, or its failure as the error.
+async fn follow(handle: &WorkflowHandle<Client, RepoIndexingWorkflow>) -> Result<IndexSummary> {
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg:<22} [{bar:30}] {pos}/{len} ({elapsed})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    let result = handle.get_result(WorkflowGetResultOptions::default());
+    tokio::pin!(result);
+    let mut tick = tokio::time::interval(POLL_EVERY);
+    let outcome = loop {
+        tokio::select! {
+            r = &mut result => break r,
+            _ = tick.tick() => {
+                if let Ok(p) = handle
+                    .query(RepoIndexingWorkflow::progress, (), WorkflowQueryOptions::default())
+                    .await
+                {
+                    show(&bar, &p);
+                }
+            }
+        }
+    };
+    bar.finish_and_clear();
+    outcome.map_err(|e| anyhow::anyhow!("indexing failed: {}", failure_message(&e)))
+}
+
+fn show(bar: &ProgressBar, p: &IndexProgress) {
+    let (done, total) = if p.stage == "persisting_graph" {
+        (p.elements_written, p.elements_total)
+    } else {
+        (p.files_parsed, p.files_total)
+    };
+    bar.set_length(total);
+    bar.set_position(done);
+    bar.set_message(p.stage.clone());
+    bar.tick();
+}
+
+fn failure_message(e: &WorkflowGetResultError) -> String {
+    use std::error::Error;
+    let mut message = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        message = s.to_string();
+        source = s.source();
+    }
+    message
+}
+
+/// The summary as a few readable lines.
+pub fn render(s: &IndexSummary) -> String {
+    let seconds = |ms: u64| format!("{:.1} s", ms as f64 / 1000.0);
+    let list = |items: Vec<(String, u64)>| {
+        items
+            .into_iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let total = s.durations_ms.get("total").copied().unwrap_or_default();
+    let mut out = format!(
+        "indexed {} at {}{} in {} (host {}, attempt {})\n",
+        s.repo_id,
+        s.commit,
+        s.default_branch
+            .as_deref()
+            .map(|b| format!(" (default branch {b})"))
+            .unwrap_or_default(),
+        seconds(total),
+        s.host_id,
+        s.attempts,
+    );
+    let skipped: u64 = s.skipped.values().sum();
+    out += &format!(
+        "  files:  {} parsed ({}); {} skipped ({})\n",
+        s.files,
+        list(s.languages.iter().map(|(l, st)| (l.clone(), st.files)).collect()),
+        skipped,
+        list(s.skipped.iter().map(|(r, n)| (r.clone(), *n)).collect()),
+    );
+    out += &format!(
+        "  graph:  {} nodes ({}), {} relationships ({}) written\n",
+        s.written.nodes,
+        list(s.written.nodes_per_label.clone().into_iter().collect()),
+        s.written.relationships,
+        list(s.written.relationships_per_type.clone().into_iter().collect()),
+    );
+    out += &format!(
+        "  stale:  {} nodes, {} relationships deleted\n",
+        s.stale_deleted.nodes, s.stale_deleted.relationships
+    );
+    out += &format!(
+        "  stages: {}\n",
+        s.durations_ms
+            .iter()
+            .filter(|(k, _)| k.as_str() != "total")
+            .map(|(k, v)| format!("{k} {}", seconds(*v)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    out
+}

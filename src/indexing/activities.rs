@@ -1,0 +1,336 @@
+//! The six activities of `RepoIndexingWorkflow`. `clone_repo_activity` runs on the shared queue
+//! and answers with the host-local queues of its host; the other five run there, next to the
+//! clone and the parse output, which never leave the host.
+
+use super::{
+    metrics::IndexingMetrics,
+    failure::{CLONE_MISSING, NOT_ROUTABLE, fatal, transient},
+    messages::{
+        CleanupRepoInput, CleanupStaleInput, CloneInput, CloneResult, MetadataInput, ParseInput,
+        ParseResult, PersistInput, ProgressCounter, SKIPPED_LISTED,
+    },
+    progress::{Counters, blocking, with_progress},
+    store_cache::StoreCache,
+    workspace::RunFolder,
+};
+use crate::{
+    clone::{CloneError, CloneLimits, CloneRequest, clone_repository},
+    config::HostConfig,
+    graph::{CleanupScope, DeleteReport, GraphError, GraphRows, GraphStore, WriteReport},
+    parse::{ParseError, ParseOptions, ParseOutput, parse_repository, read_output, write_output},
+    services::HostServices,
+};
+use std::{collections::BTreeMap, sync::Arc};
+use temporalio_macros::activities;
+use temporalio_sdk::activities::{ActivityContext, ActivityError};
+
+/// The activities that run where the clone is, in the order a run uses them.
+pub const HOST_LOCAL: [&str; 5] = [
+    super::PARSE,
+    super::PERSIST_METADATA,
+    super::PERSIST_KG,
+    super::CLEANUP_STALE,
+    super::CLEANUP_REPO,
+];
+
+/// State of the indexing activities: the host's services, the shared graph store, the
+/// indexing counters.
+pub struct IndexingActivities {
+    services: Arc<HostServices>,
+    stores: Arc<StoreCache>,
+    metrics: Arc<IndexingMetrics>,
+}
+
+impl IndexingActivities {
+    /// Activities of the host `services` that share `stores` and count into `metrics`.
+    pub fn new(
+        services: Arc<HostServices>,
+        stores: Arc<StoreCache>,
+        metrics: Arc<IndexingMetrics>,
+    ) -> Self {
+        Self {
+            services,
+            stores,
+            metrics,
+        }
+    }
+
+    fn folder(config: &HostConfig, run_key: &str) -> Result<RunFolder, ActivityError> {
+        RunFolder::new(
+            &config.indexing.workspace(&config.host.data_dir),
+            run_key,
+        )
+        .map_err(|m| fatal("BadRunKey", m))
+    }
+
+    async fn store(&self) -> Result<Arc<GraphStore>, ActivityError> {
+        let config = self.services.config();
+        self.stores
+            .get(&config.indexing.graph, &config.host.data_dir)
+            .await
+            .map_err(graph_failure)
+    }
+
+    /// Where this host runs each later activity of a run.
+    fn routes(&self) -> Result<BTreeMap<String, String>, ActivityError> {
+        HOST_LOCAL
+            .iter()
+            .map(|&a| match self.services.host_local_queue(a) {
+                Some(q) => Ok((a.to_owned(), q)),
+                None => Err(fatal(
+                    NOT_ROUTABLE,
+                    format!(
+                        "this host runs {} but cannot finish the run: no `host_local = true` \
+                         entry of its workers.toml lists `{a}` (or the `{}` set)",
+                        super::CLONE,
+                        super::ACTIVITY_SET
+                    ),
+                )),
+            })
+            .collect()
+    }
+
+    fn missing_clone(&self, what: &str, run_key: &str) -> ActivityError {
+        fatal(
+            CLONE_MISSING,
+            format!(
+                "no {what} of run {run_key} on host {} (its files are gone); the run starts \
+                 over from the clone",
+                self.services.host_id()
+            ),
+        )
+    }
+}
+
+#[activities]
+impl IndexingActivities {
+    /// Clone the repository into the run's folder; return the commit and this host's queues.
+    #[activity(name = "clone_repo_activity")]
+    pub async fn clone_repo_activity(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        input: CloneInput,
+    ) -> Result<CloneResult, ActivityError> {
+        let config = self.services.config();
+        let routes = self.routes()?;
+        let folder = Self::folder(&config, &input.run_key)?;
+        let settings = &config.indexing;
+        let limits = CloneLimits {
+            max_bytes: settings.max_repo_bytes,
+            allow_local: settings.allow_local_repos,
+            allow_http: settings.allow_http,
+        };
+        let request = CloneRequest {
+            url: input.repo_url,
+            reference: input.reference,
+        };
+        let root = folder.root().to_owned();
+        let dest = folder.repo();
+        let counters = Counters::default();
+        let work = blocking({
+            let counters = counters.clone();
+            move || {
+                // A retried attempt finds what the failed one left: start from nothing.
+                if root.exists() {
+                    std::fs::remove_dir_all(&root).map_err(|e| {
+                        transient("Io", format!("cannot clear {}: {e}", root.display()))
+                    })?;
+                }
+                std::fs::create_dir_all(&root).map_err(|e| {
+                    transient("Io", format!("cannot create {}: {e}", root.display()))
+                })?;
+                clone_repository(&request, &dest, &limits, |p| {
+                    counters.set(p.done, p.total);
+                    !counters.stop_requested()
+                })
+                .map_err(|e| {
+                    let _ = std::fs::remove_dir_all(&root);
+                    clone_failure(&e)
+                })
+            }
+        });
+        let outcome =
+            with_progress(&ctx, ProgressCounter::ObjectsReceived, &counters, work).await???;
+        Ok(CloneResult {
+            commit_sha: outcome.commit_sha,
+            default_branch: outcome.default_branch,
+            path: outcome.path.display().to_string(),
+            host_id: self.services.host_id().to_owned(),
+            routes,
+            bytes_received: outcome.bytes_received,
+            shallow: outcome.shallow,
+        })
+    }
+
+    /// Parse the clone on every core into the run's parse output file.
+    #[activity(name = "parse_repo_activity")]
+    pub async fn parse_repo_activity(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        input: ParseInput,
+    ) -> Result<ParseResult, ActivityError> {
+        let config = self.services.config();
+        let folder = Self::folder(&config, &input.run_key)?;
+        let repo = folder.repo();
+        if !repo.is_dir() {
+            return Err(self.missing_clone("clone", &input.run_key));
+        }
+        let options = ParseOptions {
+            max_file_bytes: config.indexing.max_file_bytes,
+            threads: config.indexing.parse_threads,
+            ..ParseOptions::default()
+        };
+        let out = folder.parse_output();
+        let counters = Counters::default();
+        let work = blocking({
+            let counters = counters.clone();
+            move || -> Result<ParseResult, ParseError> {
+                let output = parse_repository(&repo, &options, |done, total| {
+                    counters.set(done as u64, total as u64)
+                })?;
+                write_output(&out, &output)?;
+                Ok(parse_result(&output, out.display().to_string()))
+            }
+        });
+        let result = with_progress(&ctx, ProgressCounter::FilesParsed, &counters, work).await??;
+        let result = result.map_err(|e| transient("ParseFailed", e.to_string()))?;
+        self.metrics.parsed(result.files);
+        Ok(result)
+    }
+
+    /// Record the repository and the run (also a failed one) in the graph store.
+    #[activity(name = "persist_metadata_activity")]
+    pub async fn persist_metadata_activity(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: MetadataInput,
+    ) -> Result<(), ActivityError> {
+        self.store()
+            .await?
+            .persist_metadata(input.repository.as_ref(), &input.run)
+            .await
+            .map_err(graph_failure)
+    }
+
+    /// Write the parsed graph, batched and idempotent, tagged with the run.
+    #[activity(name = "persist_kg_activity")]
+    pub async fn persist_kg_activity(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        input: PersistInput,
+    ) -> Result<WriteReport, ActivityError> {
+        let config = self.services.config();
+        let folder = Self::folder(&config, &input.run_key)?;
+        let path = folder.parse_output();
+        if !path.is_file() {
+            return Err(self.missing_clone("parse output", &input.run_key));
+        }
+        let rows = blocking(move || read_output(&path).map(|o| GraphRows::from_parse(&o)))
+            .await?
+            .map_err(|e| transient("ParseOutputUnreadable", e.to_string()))?;
+        let store = self.store().await?;
+        let counters = Counters::default();
+        let progress = {
+            let counters = counters.clone();
+            move |done, total| counters.set(done, total)
+        };
+        let work = store.persist_graph(&input.repo_id, &input.run_id, &rows, &progress);
+        let report = with_progress(&ctx, ProgressCounter::ElementsWritten, &counters, work)
+            .await?
+            .map_err(graph_failure)?;
+        self.metrics.written(report.nodes, report.relationships);
+        Ok(report)
+    }
+
+    /// Delete the repository's nodes and relationships that this run did not write.
+    #[activity(name = "cleanup_stale_kg_nodes_activity")]
+    pub async fn cleanup_stale_kg_nodes_activity(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: CleanupStaleInput,
+    ) -> Result<DeleteReport, ActivityError> {
+        let report = self
+            .store()
+            .await?
+            .cleanup_stale(&input.repo_id, &input.run_id, &CleanupScope::All)
+            .await
+            .map_err(graph_failure)?;
+        self.metrics.deleted(report.nodes, report.relationships);
+        Ok(report)
+    }
+
+    /// Remove the run's folder (clone and parse output). Returns whether there was one.
+    #[activity(name = "cleanup_repo_activity")]
+    pub async fn cleanup_repo_activity(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: CleanupRepoInput,
+    ) -> Result<bool, ActivityError> {
+        let config = self.services.config();
+        let root = Self::folder(&config, &input.run_key)?.root().to_owned();
+        blocking(move || match std::fs::remove_dir_all(&root) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(transient(
+                "Io",
+                format!("cannot remove {}: {e}", root.display()),
+            )),
+        })
+        .await?
+    }
+}
+
+fn clone_failure(e: &CloneError) -> ActivityError {
+    if e.is_retryable() {
+        transient(e.kind(), e.to_string())
+    } else {
+        fatal(e.kind(), e.to_string())
+    }
+}
+
+fn graph_failure(e: GraphError) -> ActivityError {
+    if e.is_retryable() {
+        transient("GraphStoreUnavailable", e.to_string())
+    } else {
+        fatal("GraphStoreError", e.to_string())
+    }
+}
+
+fn parse_result(output: &ParseOutput, output_path: String) -> ParseResult {
+    ParseResult {
+        output_path,
+        files: output.files.len() as u64,
+        definitions: output
+            .files
+            .iter()
+            .map(|f| f.definitions.len() as u64)
+            .sum(),
+        calls: output.calls.len() as u64,
+        imports: output.imports.len() as u64,
+        inherits: output.inherits.len() as u64,
+        languages: output
+            .languages
+            .iter()
+            .map(|(l, s)| (serde_name(l), *s))
+            .collect(),
+        skipped: output
+            .skipped
+            .iter()
+            .map(|(r, n)| (serde_name(r), *n))
+            .collect(),
+        skipped_files: output
+            .skipped_files
+            .iter()
+            .take(SKIPPED_LISTED)
+            .cloned()
+            .collect(),
+    }
+}
+
+/// The name serde gives a unit enum variant (`python`, `invalid_utf8`).
+fn serde_name<T: serde::Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => String::new(),
+    }
+}

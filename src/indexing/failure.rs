@@ -1,0 +1,78 @@
+//! How indexing errors travel through Temporal: activities fail with an application failure
+//! whose type names the cause and whose retryability says whether another attempt can help;
+//! the workflow reads those types back to decide whether to start over on another host.
+
+use temporalio_common::error::IncomingError;
+use temporalio_sdk::{ActivityExecutionError, ApplicationFailure, TimeoutType};
+use temporalio_sdk::activities::ActivityError;
+
+/// Failure type of a host-local activity that finds no clone (the host lost its files): the
+/// run starts over from the clone.
+pub const CLONE_MISSING: &str = "CloneMissing";
+/// Failure type of a clone activity whose host serves none of the run's later activities.
+pub const NOT_ROUTABLE: &str = "HostNotRoutable";
+
+/// A failure of type `kind` that another attempt cannot fix.
+pub fn fatal(kind: &str, message: impl Into<String>) -> ActivityError {
+    failure(kind, message.into(), true)
+}
+
+/// A failure of type `kind` that a later attempt may not meet.
+pub fn transient(kind: &str, message: impl Into<String>) -> ActivityError {
+    failure(kind, message.into(), false)
+}
+
+fn failure(kind: &str, message: String, non_retryable: bool) -> ActivityError {
+    ActivityError::application(
+        ApplicationFailure::builder(message)
+            .type_name(kind.to_owned())
+            .non_retryable(non_retryable)
+            .build(),
+    )
+}
+
+/// Why an activity of the run failed, as the workflow sees it.
+pub enum Cause {
+    /// The host holding the clone did not pick the work up in time, or lost the clone: start
+    /// over from the clone.
+    HostLost(String),
+    /// The workflow was cancelled.
+    Cancelled,
+    /// Anything else: the run fails with this message.
+    Failed(String),
+}
+
+impl Cause {
+    /// Classify a failed activity.
+    pub fn of(err: &ActivityExecutionError) -> Self {
+        match err {
+            ActivityExecutionError::Cancelled(_) => return Cause::Cancelled,
+            ActivityExecutionError::Serialization(e) => {
+                return Cause::Failed(format!("payload conversion: {e}"));
+            }
+            _ => {}
+        }
+        let message = message_of(err);
+        match err.cause() {
+            Some(IncomingError::Timeout(t)) if t.timeout_type() == TimeoutType::ScheduleToStart => {
+                Cause::HostLost(format!("the host holding the clone did not answer: {message}"))
+            }
+            Some(IncomingError::Application(a)) if a.type_name() == Some(CLONE_MISSING) => {
+                Cause::HostLost(message)
+            }
+            Some(IncomingError::Cancelled(_)) => Cause::Cancelled,
+            _ => Cause::Failed(message),
+        }
+    }
+}
+
+/// The most specific message of a failed activity: its cause's, else its own.
+pub fn message_of(err: &ActivityExecutionError) -> String {
+    let top = err.failure();
+    let cause = top.and_then(|f| f.cause.as_deref());
+    match (top, cause) {
+        (_, Some(c)) if !c.message.is_empty() => c.message.clone(),
+        (Some(f), _) => f.message.clone(),
+        _ => err.to_string(),
+    }
+}

@@ -1,0 +1,68 @@
+//! Indexing totals on `/metrics`: files parsed, graph nodes and relationships written, stale
+//! graph elements deleted. Counters, so rates come from `rate()`.
+
+use crate::status::HostStatus;
+use prometheus::{IntCounter, IntCounterVec, Opts};
+
+/// The indexing counters, registered once per host.
+pub struct IndexingMetrics {
+    files_parsed: IntCounter,
+    written: IntCounterVec,
+    stale_deleted: IntCounterVec,
+}
+
+impl IndexingMetrics {
+    /// Create the counters and register them with the host's metrics.
+    pub fn register(status: &HostStatus) -> Self {
+        let files_parsed = IntCounter::new(
+            "worker_host_indexing_files_parsed_total",
+            "Files parsed by parse_repo_activity",
+        )
+        .expect("valid metric");
+        let written = IntCounterVec::new(
+            Opts::new(
+                "worker_host_indexing_graph_written_total",
+                "Graph elements written by persist_kg_activity",
+            ),
+            &["element"],
+        )
+        .expect("valid metric");
+        let stale_deleted = IntCounterVec::new(
+            Opts::new(
+                "worker_host_indexing_stale_deleted_total",
+                "Graph elements of earlier runs deleted by cleanup_stale_kg_nodes_activity",
+            ),
+            &["element"],
+        )
+        .expect("valid metric");
+        status.register_collector(Box::new(files_parsed.clone()));
+        status.register_collector(Box::new(written.clone()));
+        status.register_collector(Box::new(stale_deleted.clone()));
+        Self {
+            files_parsed,
+            written,
+            stale_deleted,
+        }
+    }
+
+    /// `n` more files parsed.
+    pub fn parsed(&self, files: u64) {
+        self.files_parsed.inc_by(files);
+    }
+
+    /// Nodes and relationships written.
+    pub fn written(&self, nodes: u64, relationships: u64) {
+        self.written.with_label_values(&["node"]).inc_by(nodes);
+        self.written
+            .with_label_values(&["relationship"])
+            .inc_by(relationships);
+    }
+
+    /// Nodes and relationships deleted as stale.
+    pub fn deleted(&self, nodes: u64, relationships: u64) {
+        self.stale_deleted.with_label_values(&["node"]).inc_by(nodes);
+        self.stale_deleted
+            .with_label_values(&["relationship"])
+            .inc_by(relationships);
+    }
+}

@@ -1,0 +1,80 @@
+//! The repository-indexing workload: `RepoIndexingWorkflow` and its six activities turn a git
+//! repository into a code knowledge graph (repository, files, classes, functions, methods,
+//! imports, calls, inheritance) in the graph store.
+//!
+//! Routing: `clone_repo_activity` runs on the workflow's queue; the other five must run where the
+//! clone is, so a host runs them from `host_local = true` entries (queue `<task_queue>@<host id>`)
+//! and the clone returns those queues ([`messages::CloneResult::routes`]).
+
+pub mod activities;
+mod failure;
+pub mod metrics;
+pub mod messages;
+mod progress;
+pub mod repo_id;
+pub mod settings;
+mod store_cache;
+pub mod workflow;
+pub mod workspace;
+
+use crate::{Registry, services::HostServices};
+use activities::IndexingActivities;
+use metrics::IndexingMetrics;
+use std::sync::{Arc, OnceLock};
+use store_cache::StoreCache;
+
+pub use messages::{IndexProgress, IndexRequest, IndexSummary};
+pub use repo_id::{repo_id_of, workflow_id_of};
+pub use workflow::RepoIndexingWorkflow;
+
+/// The workflow type name.
+pub const WORKFLOW: &str = "RepoIndexingWorkflow";
+/// The queue the shipped `workers.toml` and the `index` command use.
+pub const DEFAULT_QUEUE: &str = "repo-indexing-queue";
+/// Activity type names.
+pub const CLONE: &str = "clone_repo_activity";
+pub const PARSE: &str = "parse_repo_activity";
+pub const PERSIST_METADATA: &str = "persist_metadata_activity";
+pub const PERSIST_KG: &str = "persist_kg_activity";
+pub const CLEANUP_STALE: &str = "cleanup_stale_kg_nodes_activity";
+pub const CLEANUP_REPO: &str = "cleanup_repo_activity";
+/// The set of all six.
+pub const ACTIVITY_SET: &str = "repo_indexing";
+
+/// Add the workflow, the six activities and the `repo_indexing` set to `registry`.
+pub fn register(registry: Registry) -> Registry {
+    let stores = Arc::new(StoreCache::default());
+    let metrics = Arc::new(OnceLock::new());
+    let make = move |services: &Arc<HostServices>| {
+        let metrics = metrics
+            .get_or_init(|| Arc::new(IndexingMetrics::register(services.status())))
+            .clone();
+        Arc::new(IndexingActivities::new(
+            services.clone(),
+            stores.clone(),
+            metrics,
+        ))
+    };
+    registry
+        .workflow::<RepoIndexingWorkflow>()
+        .activity_with(IndexingActivities::clone_repo_activity, make.clone())
+        .activity_with(IndexingActivities::parse_repo_activity, make.clone())
+        .activity_with(IndexingActivities::persist_metadata_activity, make.clone())
+        .activity_with(IndexingActivities::persist_kg_activity, make.clone())
+        .activity_with(
+            IndexingActivities::cleanup_stale_kg_nodes_activity,
+            make.clone(),
+        )
+        .activity_with(IndexingActivities::cleanup_repo_activity, make)
+        .activity_set(
+            ACTIVITY_SET,
+            [
+                CLONE,
+                PARSE,
+                PERSIST_METADATA,
+                PERSIST_KG,
+                CLEANUP_STALE,
+                CLEANUP_REPO,
+            ],
+        )
+}

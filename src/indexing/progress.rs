@@ -1,0 +1,131 @@
+//! Progress of a long activity: blocking code moves two counters, and the activity's async side
+//! turns them into heartbeats (shown in the Temporal UI, and the sign of life the heartbeat
+//! timeout watches) and, at most every [`SIGNAL_EVERY`], into a `progress` signal to the
+//! workflow, whose `progress` query answers from it.
+
+use super::{
+    messages::{ProgressCounter, ProgressUpdate},
+    workflow::RepoIndexingWorkflow,
+};
+use serde::Serialize;
+use std::{
+    future::Future,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+use temporalio_client::WorkflowSignalOptions;
+use temporalio_sdk::activities::{ActivityContext, ActivityError};
+
+/// How often the activity heartbeats.
+const HEARTBEAT_EVERY: Duration = Duration::from_secs(1);
+/// How often at most the workflow hears of progress (each signal is a history event).
+const SIGNAL_EVERY: Duration = Duration::from_secs(2);
+
+/// Counters shared with the blocking code.
+#[derive(Debug, Clone, Default)]
+pub struct Counters {
+    done: Arc<AtomicU64>,
+    total: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Counters {
+    /// Record `done` of `total`.
+    pub fn set(&self, done: u64, total: u64) {
+        self.done.store(done, Ordering::Relaxed);
+        self.total.store(total, Ordering::Relaxed);
+    }
+
+    /// Whether the activity was cancelled: the blocking code should stop.
+    pub fn stop_requested(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+
+    fn get(&self) -> (u64, u64) {
+        (
+            self.done.load(Ordering::Relaxed),
+            self.total.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// The heartbeat details of a running activity.
+#[derive(Debug, Serialize)]
+struct Details {
+    counter: ProgressCounter,
+    done: u64,
+    total: u64,
+}
+
+/// Drive `work` while heartbeating `counters`. Returns `work`'s output, or a cancellation when
+/// the activity is cancelled (`counters` asks blocking code to stop; `work` is dropped).
+pub async fn with_progress<T>(
+    ctx: &ActivityContext,
+    counter: ProgressCounter,
+    counters: &Counters,
+    work: impl Future<Output = T>,
+) -> Result<T, ActivityError> {
+    tokio::pin!(work);
+    let mut tick = tokio::time::interval(HEARTBEAT_EVERY);
+    let mut last_signal: Option<(Instant, (u64, u64))> = None;
+    loop {
+        tokio::select! {
+            output = &mut work => {
+                let (done, total) = counters.get();
+                signal(ctx, counter, done, total).await;
+                return Ok(output);
+            }
+            _ = tick.tick() => {
+                let (done, total) = counters.get();
+                if let Err(e) = ctx.record_heartbeat(Details { counter, done, total }).await {
+                    tracing::warn!(error = %e, "cannot record a heartbeat");
+                }
+                let due = last_signal.is_none_or(|(at, seen)| {
+                    at.elapsed() >= SIGNAL_EVERY && seen != (done, total)
+                });
+                if due && total > 0 {
+                    signal(ctx, counter, done, total).await;
+                    last_signal = Some((Instant::now(), (done, total)));
+                }
+            }
+            _ = ctx.cancelled() => {
+                counters.stop.store(true, Ordering::Relaxed);
+                return Err(ActivityError::cancelled());
+            }
+        }
+    }
+}
+
+/// Run blocking `work` on tokio's blocking pool; a panic becomes a retryable failure.
+pub async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ActivityError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ActivityError::from(anyhow::anyhow!("the activity's work panicked: {e}")))
+}
+
+/// Tell the workflow (best effort: progress is informational, a lost signal costs nothing).
+async fn signal(ctx: &ActivityContext, counter: ProgressCounter, done: u64, total: u64) {
+    let Some(handle) = ctx.workflow_handle::<RepoIndexingWorkflow>() else {
+        return;
+    };
+    let update = ProgressUpdate {
+        counter,
+        done,
+        total,
+    };
+    if let Err(e) = handle
+        .signal(
+            RepoIndexingWorkflow::progress_update,
+            update,
+            WorkflowSignalOptions::default(),
+        )
+        .await
+    {
+        tracing::debug!(error = %e, "cannot send progress to the workflow");
+    }
+}
