@@ -95,16 +95,29 @@ impl Neo4jStore {
     async fn ensure_schema(&self) -> Result<(), GraphError> {
         for label in Label::ALL {
             let (name, l) = (label.as_str().to_ascii_lowercase(), label.as_str());
-            self.run(query(&format!(
+            self.create_schema_rule(format!(
                 "CREATE CONSTRAINT graph_{name}_key IF NOT EXISTS FOR (n:{l}) REQUIRE (n.repo_id, n.key) IS UNIQUE"
-            )))
+            ))
             .await?;
-            self.run(query(&format!(
+            self.create_schema_rule(format!(
                 "CREATE INDEX graph_{name}_run IF NOT EXISTS FOR (n:{l}) ON (n.repo_id, n.run_id)"
-            )))
+            ))
             .await?;
         }
         self.run(query("CALL db.awaitIndexes(300)")).await
+    }
+
+    /// Runs one `CREATE … IF NOT EXISTS`. Two stores opening at once can race on the same
+    /// rule: the loser is told an equivalent rule exists, which is the outcome it wanted.
+    async fn create_schema_rule(&self, cypher: String) -> Result<(), GraphError> {
+        match self.graph.run(query(&cypher)).await {
+            Err(neo4rs::Error::Neo4j(e))
+                if e.code() == "Neo.ClientError.Schema.EquivalentSchemaRuleAlreadyExists" =>
+            {
+                Ok(())
+            }
+            outcome => outcome.map_err(|e| self.error(e)),
+        }
     }
 
     pub(crate) async fn persist_metadata(
