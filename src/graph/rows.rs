@@ -97,8 +97,9 @@ impl Label {
     }
 }
 
-/// A relationship type of the graph.
+/// A relationship type of the graph (serialized as stored: `HAS_METHOD`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum RelType {
     Contains,
     Defines,
