@@ -4,12 +4,13 @@
 //! entry) → the workflows and activities of the [`registry`] (built in: the [`canary`]). [`temporal`] holds the connection
 //! and the optional local dev server; [`cli`] wires them into the `worker-host` command, which
 //! an embedding program can reuse with its own registry. [`status`] and [`http`] expose health
-//! and metrics. [`parse`] turns a code repository into the facts of a code knowledge graph. [`clone`] fetches a repository to index (a library for activities to wrap).
+//! and metrics. [`parse`] turns a code repository into the facts of a code knowledge graph. [`clone`] fetches a repository to index (a library for activities to wrap). [`graph`] stores the graph in Neo4j or an embedded SQLite file.
 
 pub mod canary;
 pub mod cli;
 pub mod clone;
 pub mod config;
+pub mod graph;
 pub mod host;
 pub mod http;
 pub mod index_command;

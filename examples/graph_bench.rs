@@ -1,0 +1,130 @@
+//! Write throughput of the graph store, for `bench/graph_write.sh`: parses a repository, turns
+//! it into graph rows, optionally exports the rows as JSON (for `bench/graph_load.py`, the
+//! Python driver baseline), then writes them with `GraphStore::persist_graph` into each backend
+//! given and prints one JSON line of figures per backend. Build it in release mode.
+//!
+//! ```sh
+//! NEO4J_PASSWORD=… cargo run --release --example graph_bench -- ROOT \
+//!     [--export rows.json] [--neo4j bolt://127.0.0.1:7687] [--embedded DIR] [--repo-id ID]
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use worker_host::graph::{GraphBackend, GraphRows, GraphSettings, GraphStore};
+use worker_host::parse::{ParseOptions, parse_repository};
+
+struct Args {
+    root: PathBuf,
+    export: Option<PathBuf>,
+    neo4j: Option<String>,
+    embedded: Option<PathBuf>,
+    repo_id: String,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = std::env::args().skip(1);
+    let mut parsed = Args {
+        root: PathBuf::new(),
+        export: None,
+        neo4j: None,
+        embedded: None,
+        repo_id: "bench".to_owned(),
+    };
+    let mut root = None;
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().ok_or_else(|| format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--export" => parsed.export = Some(PathBuf::from(value()?)),
+            "--neo4j" => parsed.neo4j = Some(value()?),
+            "--embedded" => parsed.embedded = Some(PathBuf::from(value()?)),
+            "--repo-id" => parsed.repo_id = value()?,
+            other if other.starts_with("--") => return Err(format!("unknown option {other}")),
+            other => root = Some(PathBuf::from(other)),
+        }
+    }
+    parsed.root = root.ok_or("ROOT is required")?;
+    Ok(parsed)
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(args) => args,
+        Err(e) => {
+            eprintln!(
+                "graph_bench: {e}\nusage: graph_bench ROOT [--export FILE] [--neo4j URI] [--embedded DIR] [--repo-id ID]"
+            );
+            return ExitCode::from(2);
+        }
+    };
+    match run(&args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("graph_bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: &Args) -> Result<(), String> {
+    let started = Instant::now();
+    let output = parse_repository(&args.root, &ParseOptions::default(), |_, _| {})
+        .map_err(|e| e.to_string())?;
+    let parse_s = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let rows = GraphRows::from_parse(&output);
+    let rows_s = started.elapsed().as_secs_f64();
+    println!(
+        "{}",
+        serde_json::json!({
+            "stage": "rows", "files": output.files.len(), "nodes": rows.node_count(),
+            "relationships": rows.relationship_count(), "parse_s": parse_s, "rows_s": rows_s,
+        })
+    );
+    if let Some(path) = &args.export {
+        let file = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        serde_json::to_writer(std::io::BufWriter::new(file), &rows).map_err(|e| e.to_string())?;
+    }
+    if let Some(uri) = &args.neo4j {
+        let settings = GraphSettings {
+            backend: GraphBackend::Neo4j,
+            uri: uri.clone(),
+            ..GraphSettings::default()
+        };
+        write(&settings, Path::new("."), &args.repo_id, &rows).await?;
+    }
+    if let Some(dir) = &args.embedded {
+        write(&GraphSettings::default(), dir, &args.repo_id, &rows).await?;
+    }
+    Ok(())
+}
+
+/// Writes the rows into a fresh store of `settings` and prints the figures.
+async fn write(
+    settings: &GraphSettings,
+    data_dir: &Path,
+    repo_id: &str,
+    rows: &GraphRows,
+) -> Result<(), String> {
+    let store = GraphStore::open(settings, data_dir)
+        .await
+        .map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    let report = store
+        .persist_graph(repo_id, "bench-run", rows, &|_, _| {})
+        .await
+        .map_err(|e| e.to_string())?;
+    let seconds = started.elapsed().as_secs_f64();
+    let elements = report.nodes + report.relationships;
+    println!(
+        "{}",
+        serde_json::json!({
+            "stage": "write", "backend": store.backend_name(), "nodes": report.nodes,
+            "relationships": report.relationships, "batches": report.batches,
+            "seconds": seconds, "elements_per_s": elements as f64 / seconds,
+        })
+    );
+    Ok(())
+}

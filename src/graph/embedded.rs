@@ -1,0 +1,492 @@
+//! The embedded backend: the graph in one SQLite file (bundled SQLite, WAL journal), two tables
+//! — `nodes` keyed by (repo_id, label, key) and `relationships` keyed by (repo_id, type, source,
+//! target) — with properties as JSON. Writes use prepared statements, one transaction per
+//! batch; every call runs on tokio's blocking pool, holding the one connection.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::dump::{DumpNode, DumpRelationship, GraphDump};
+use super::records::{DeleteReport, GraphCounts, IndexRunRecord, RepositoryRecord, WriteReport};
+use super::rows::{GraphRows, Label, NodeRef, REPOSITORY_KEY, RelType};
+use super::value::Props;
+use super::{CleanupScope, GraphError};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS nodes (
+    repo_id TEXT NOT NULL, label TEXT NOT NULL, key TEXT NOT NULL,
+    file TEXT, run_id TEXT NOT NULL, props TEXT NOT NULL,
+    PRIMARY KEY (repo_id, label, key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS nodes_run ON nodes (repo_id, run_id);
+CREATE INDEX IF NOT EXISTS nodes_file ON nodes (repo_id, file);
+CREATE TABLE IF NOT EXISTS relationships (
+    repo_id TEXT NOT NULL, type TEXT NOT NULL,
+    src_label TEXT NOT NULL, src_key TEXT NOT NULL,
+    dst_label TEXT NOT NULL, dst_key TEXT NOT NULL,
+    file TEXT, run_id TEXT NOT NULL, props TEXT NOT NULL,
+    PRIMARY KEY (repo_id, type, src_label, src_key, dst_label, dst_key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS relationships_run ON relationships (repo_id, run_id);
+CREATE INDEX IF NOT EXISTS relationships_src ON relationships (repo_id, src_label, src_key);
+CREATE INDEX IF NOT EXISTS relationships_dst ON relationships (repo_id, dst_label, dst_key);
+";
+
+const UPSERT_NODE: &str = "INSERT INTO nodes (repo_id, label, key, file, run_id, props)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+    ON CONFLICT (repo_id, label, key) DO UPDATE
+    SET file = excluded.file, run_id = excluded.run_id, props = excluded.props";
+
+const UPSERT_RELATIONSHIP: &str = "INSERT INTO relationships
+    (repo_id, type, src_label, src_key, dst_label, dst_key, file, run_id, props)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+    ON CONFLICT (repo_id, type, src_label, src_key, dst_label, dst_key) DO UPDATE
+    SET file = excluded.file, run_id = excluded.run_id, props = excluded.props";
+
+/// The repository node as an endpoint of the graph: created when missing, its metadata kept.
+const TOUCH_REPOSITORY: &str = "INSERT INTO nodes (repo_id, label, key, file, run_id, props)
+    VALUES (?1, 'Repository', ?1, NULL, ?2, '{}')
+    ON CONFLICT (repo_id, label, key) DO UPDATE SET run_id = excluded.run_id";
+
+/// A failure inside a blocking call: SQLite's, or one of ours.
+enum Fail {
+    Sql(rusqlite::Error),
+    Graph(GraphError),
+}
+
+impl From<rusqlite::Error> for Fail {
+    fn from(err: rusqlite::Error) -> Self {
+        Fail::Sql(err)
+    }
+}
+
+impl From<GraphError> for Fail {
+    fn from(err: GraphError) -> Self {
+        Fail::Graph(err)
+    }
+}
+
+/// The SQLite store.
+pub(crate) struct EmbeddedStore {
+    conn: Arc<Mutex<Connection>>,
+    path: PathBuf,
+    batch_rows: usize,
+}
+
+/// One batch of rows to write: a range of one label's nodes or one type's relationships.
+enum Batch {
+    Nodes(Label, std::ops::Range<usize>),
+    Relationships(RelType, std::ops::Range<usize>),
+}
+
+impl EmbeddedStore {
+    /// Opens (or creates) the file and its schema.
+    pub(crate) async fn open(path: &Path, batch_rows: usize) -> Result<Self, GraphError> {
+        let owned = path.to_owned();
+        let conn = tokio::task::spawn_blocking(move || -> Result<Connection, GraphError> {
+            let sql = |source| GraphError::Embedded {
+                path: owned.display().to_string(),
+                source,
+            };
+            if let Some(dir) = owned.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    GraphError::Other(format!("cannot create {}: {e}", dir.display()))
+                })?;
+            }
+            let conn = Connection::open(&owned).map_err(sql)?;
+            conn.busy_timeout(std::time::Duration::from_secs(30))
+                .map_err(sql)?;
+            conn.pragma_update(None, "journal_mode", "WAL")
+                .map_err(sql)?;
+            conn.pragma_update(None, "synchronous", "NORMAL")
+                .map_err(sql)?;
+            conn.execute_batch(SCHEMA).map_err(sql)?;
+            Ok(conn)
+        })
+        .await
+        .map_err(join_error)??;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+            path: path.to_owned(),
+            batch_rows,
+        })
+    }
+
+    /// Runs `f` with the connection on the blocking pool.
+    async fn with_conn<T, F>(&self, f: F) -> Result<T, GraphError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, Fail> + Send + 'static,
+    {
+        let conn = Arc::clone(&self.conn);
+        let outcome = tokio::task::spawn_blocking(move || {
+            let mut guard = conn
+                .lock()
+                .map_err(|_| Fail::Graph(GraphError::Other("connection lock poisoned".into())))?;
+            f(&mut guard)
+        })
+        .await
+        .map_err(join_error)?;
+        outcome.map_err(|fail| match fail {
+            Fail::Sql(source) => GraphError::Embedded {
+                path: self.path.display().to_string(),
+                source,
+            },
+            Fail::Graph(err) => err,
+        })
+    }
+
+    pub(crate) async fn persist_metadata(
+        &self,
+        repo: Option<&RepositoryRecord>,
+        run: &IndexRunRecord,
+    ) -> Result<(), GraphError> {
+        let repo_props =
+            repo.map(|r| Ok::<_, GraphError>((r.repo_id.clone(), to_json(&r.to_props()?)?)));
+        let repo_props = repo_props.transpose()?;
+        let run_props = to_json(&run.to_props()?)?;
+        let (repo_id, run_id) = (run.repo_id.clone(), run.run_id.clone());
+        self.with_conn(move |conn| {
+            let tx = conn.transaction()?;
+            if let Some((id, props)) = &repo_props {
+                tx.execute(
+                    "INSERT INTO nodes (repo_id, label, key, file, run_id, props)
+                     VALUES (?1, 'Repository', ?1, NULL, ?2, ?3)
+                     ON CONFLICT (repo_id, label, key) DO UPDATE
+                     SET run_id = excluded.run_id, props = excluded.props",
+                    params![id, run_id, props],
+                )?;
+            }
+            tx.execute(
+                "INSERT INTO nodes (repo_id, label, key, file, run_id, props)
+                 VALUES (?1, 'Repository', ?1, NULL, ?2, '{}') ON CONFLICT DO NOTHING",
+                params![repo_id, run_id],
+            )?;
+            tx.execute(
+                UPSERT_NODE,
+                params![
+                    repo_id,
+                    "IndexRun",
+                    run_id,
+                    None::<String>,
+                    run_id,
+                    run_props
+                ],
+            )?;
+            tx.execute(
+                UPSERT_RELATIONSHIP,
+                params![
+                    repo_id,
+                    RelType::HasRun.as_str(),
+                    "Repository",
+                    repo_id,
+                    "IndexRun",
+                    run_id,
+                    None::<String>,
+                    run_id,
+                    "{}"
+                ],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub(crate) async fn persist_graph(
+        &self,
+        repo_id: &str,
+        run_id: &str,
+        rows: &GraphRows,
+        progress: &(dyn Fn(u64, u64) + Send + Sync),
+    ) -> Result<WriteReport, GraphError> {
+        let total = rows.node_count() + rows.relationship_count();
+        let rows = Arc::new(rows.clone());
+        let mut batches = Vec::new();
+        for (label, list) in &rows.nodes {
+            for start in (0..list.len()).step_by(self.batch_rows) {
+                batches.push(Batch::Nodes(
+                    *label,
+                    start..list.len().min(start + self.batch_rows),
+                ));
+            }
+        }
+        for (rel, list) in &rows.relationships {
+            for start in (0..list.len()).step_by(self.batch_rows) {
+                batches.push(Batch::Relationships(
+                    *rel,
+                    start..list.len().min(start + self.batch_rows),
+                ));
+            }
+        }
+        let (repo, run) = (repo_id.to_owned(), run_id.to_owned());
+        self.with_conn({
+            let (repo, run) = (repo.clone(), run.clone());
+            move |conn| {
+                conn.execute(TOUCH_REPOSITORY, params![repo, run])?;
+                Ok(())
+            }
+        })
+        .await?;
+        progress(0, total);
+        let mut written = 0;
+        for batch in &batches {
+            let (rows, repo, run) = (Arc::clone(&rows), repo.clone(), run.clone());
+            let batch = match batch {
+                Batch::Nodes(label, range) => Batch::Nodes(*label, range.clone()),
+                Batch::Relationships(rel, range) => Batch::Relationships(*rel, range.clone()),
+            };
+            written += self
+                .with_conn(move |conn| write_batch(conn, &rows, &batch, &repo, &run))
+                .await?;
+            progress(written, total);
+        }
+        Ok(WriteReport::of(&rows, batches.len() as u64))
+    }
+
+    pub(crate) async fn cleanup_stale(
+        &self,
+        repo_id: &str,
+        run_id: &str,
+        scope: &CleanupScope,
+    ) -> Result<DeleteReport, GraphError> {
+        let files = match scope {
+            CleanupScope::All => None,
+            CleanupScope::Files(files) => Some(to_json(files)?),
+        };
+        let (repo, run) = (repo_id.to_owned(), run_id.to_owned());
+        self.with_conn(move |conn| {
+            let tx = conn.transaction()?;
+            let in_files = if files.is_some() {
+                " AND file IN (SELECT value FROM json_each(?3))"
+            } else {
+                ""
+            };
+            let stale_node = format!(
+                "repo_id = ?1 AND run_id <> ?2 AND label NOT IN ('Repository', 'IndexRun'){in_files}"
+            );
+            let bind = |stmt: &mut rusqlite::Statement<'_>| -> rusqlite::Result<usize> {
+                match &files {
+                    Some(files) => stmt.execute(params![repo, run, files]),
+                    None => stmt.execute(params![repo, run]),
+                }
+            };
+            let mut relationships = bind(&mut tx.prepare(&format!(
+                "DELETE FROM relationships WHERE repo_id = ?1 AND run_id <> ?2 AND type <> 'HAS_RUN'{in_files}"
+            ))?)?;
+            // Detach: relationships that end at a stale node go with it (unqualified columns
+            // of the subquery are those of `nodes`).
+            for end in ["src", "dst"] {
+                relationships += bind(&mut tx.prepare(&format!(
+                    "DELETE FROM relationships AS r WHERE r.repo_id = ?1 AND EXISTS (
+                        SELECT 1 FROM nodes WHERE nodes.repo_id = ?1 AND nodes.label = r.{end}_label
+                        AND nodes.key = r.{end}_key AND {stale_node})"
+                ))?)?;
+            }
+            let mut nodes = bind(&mut tx.prepare(&format!("DELETE FROM nodes WHERE {stale_node}"))?)?;
+            nodes += tx.execute(
+                "DELETE FROM nodes WHERE repo_id = ?1 AND label IN ('Directory', 'External')
+                 AND NOT EXISTS (SELECT 1 FROM relationships r WHERE r.repo_id = ?1
+                     AND r.src_label = nodes.label AND r.src_key = nodes.key)
+                 AND NOT EXISTS (SELECT 1 FROM relationships r WHERE r.repo_id = ?1
+                     AND r.dst_label = nodes.label AND r.dst_key = nodes.key)",
+                params![repo],
+            )?;
+            tx.commit()?;
+            Ok(DeleteReport {
+                nodes: nodes as u64,
+                relationships: relationships as u64,
+            })
+        })
+        .await
+    }
+
+    pub(crate) async fn repository(
+        &self,
+        repo_id: &str,
+    ) -> Result<Option<RepositoryRecord>, GraphError> {
+        let repo = repo_id.to_owned();
+        self.with_conn(move |conn| {
+            let props: Option<String> = conn
+                .query_row(
+                    "SELECT props FROM nodes WHERE repo_id = ?1 AND label = 'Repository' AND key = ?1",
+                    params![repo],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            match props {
+                Some(props) => Ok(RepositoryRecord::from_props(&repo, &from_json(&props)?)?),
+                None => Ok(None),
+            }
+        })
+        .await
+    }
+
+    pub(crate) async fn index_runs(
+        &self,
+        repo_id: &str,
+    ) -> Result<Vec<IndexRunRecord>, GraphError> {
+        let repo = repo_id.to_owned();
+        self.with_conn(move |conn| {
+            let mut stmt = conn.prepare(
+                "SELECT key, props FROM nodes WHERE repo_id = ?1 AND label = 'IndexRun'",
+            )?;
+            let rows = stmt.query_map(params![repo], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+            })?;
+            let mut runs = Vec::new();
+            for row in rows {
+                let (run_id, props) = row?;
+                runs.push(IndexRunRecord::from_props(
+                    &repo,
+                    &run_id,
+                    &from_json(&props)?,
+                )?);
+            }
+            Ok(runs)
+        })
+        .await
+    }
+
+    pub(crate) async fn counts(&self, repo_id: &str) -> Result<GraphCounts, GraphError> {
+        let repo = repo_id.to_owned();
+        self.with_conn(move |conn| {
+            let mut counts = GraphCounts::default();
+            for (table, column, into) in [
+                ("nodes", "label", &mut counts.nodes),
+                ("relationships", "type", &mut counts.relationships),
+            ] {
+                let mut stmt = conn.prepare(&format!(
+                    "SELECT {column}, count(*) FROM {table} WHERE repo_id = ?1 GROUP BY {column}"
+                ))?;
+                let rows = stmt.query_map(params![repo], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+                })?;
+                for row in rows {
+                    let (name, count) = row?;
+                    into.insert(name, u64::try_from(count).unwrap_or_default());
+                }
+            }
+            Ok(counts)
+        })
+        .await
+    }
+
+    pub(crate) async fn dump(&self, repo_id: &str) -> Result<GraphDump, GraphError> {
+        let repo = repo_id.to_owned();
+        self.with_conn(move |conn| {
+            let mut nodes = Vec::new();
+            let mut stmt = conn.prepare(
+                "SELECT label, key, file, props FROM nodes WHERE repo_id = ?1 AND label <> 'IndexRun'",
+            )?;
+            let mut rows = stmt.query(params![repo])?;
+            while let Some(row) = rows.next()? {
+                let label: String = row.get(0)?;
+                let repository = label == Label::Repository.as_str();
+                nodes.push(DumpNode {
+                    key: if repository { REPOSITORY_KEY.to_owned() } else { row.get(1)? },
+                    file: row.get(2)?,
+                    props: if repository { Props::new() } else { from_json(&row.get::<_, String>(3)?)? },
+                    label,
+                });
+            }
+            let mut relationships = Vec::new();
+            let mut stmt = conn.prepare(
+                "SELECT type, src_label, src_key, dst_label, dst_key, file, props FROM relationships
+                 WHERE repo_id = ?1 AND type <> 'HAS_RUN'",
+            )?;
+            let mut rows = stmt.query(params![repo])?;
+            let endpoint = |label: &str, key: String| {
+                if label == Label::Repository.as_str() { REPOSITORY_KEY.to_owned() } else { key }
+            };
+            while let Some(row) = rows.next()? {
+                let src_label: String = row.get(1)?;
+                let dst_label: String = row.get(3)?;
+                relationships.push(DumpRelationship {
+                    rel_type: row.get(0)?,
+                    src_key: endpoint(&src_label, row.get(2)?),
+                    dst_key: endpoint(&dst_label, row.get(4)?),
+                    src_label,
+                    dst_label,
+                    file: row.get(5)?,
+                    props: from_json(&row.get::<_, String>(6)?)?,
+                });
+            }
+            Ok(GraphDump::new(nodes, relationships))
+        })
+        .await
+    }
+}
+
+/// Writes one batch in one transaction; returns the rows written.
+fn write_batch(
+    conn: &mut Connection,
+    rows: &GraphRows,
+    batch: &Batch,
+    repo: &str,
+    run: &str,
+) -> Result<u64, Fail> {
+    let tx = conn.transaction()?;
+    let mut written = 0;
+    match batch {
+        Batch::Nodes(label, range) => {
+            let mut stmt = tx.prepare_cached(UPSERT_NODE)?;
+            for row in rows.nodes.get(label).map_or(&[][..], |r| &r[range.clone()]) {
+                stmt.execute(params![
+                    repo,
+                    label.as_str(),
+                    row.key,
+                    row.file,
+                    run,
+                    to_json(&row.props)?
+                ])?;
+                written += 1;
+            }
+        }
+        Batch::Relationships(rel, range) => {
+            let mut stmt = tx.prepare_cached(UPSERT_RELATIONSHIP)?;
+            let key = |node: &NodeRef| -> String {
+                if node.label == Label::Repository {
+                    repo.to_owned()
+                } else {
+                    node.key.clone()
+                }
+            };
+            for row in rows
+                .relationships
+                .get(rel)
+                .map_or(&[][..], |r| &r[range.clone()])
+            {
+                stmt.execute(params![
+                    repo,
+                    rel.as_str(),
+                    row.src.label.as_str(),
+                    key(&row.src),
+                    row.dst.label.as_str(),
+                    key(&row.dst),
+                    row.file,
+                    run,
+                    to_json(&row.props)?
+                ])?;
+                written += 1;
+            }
+        }
+    }
+    tx.commit()?;
+    Ok(written)
+}
+
+fn to_json<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, GraphError> {
+    serde_json::to_string(value).map_err(|e| GraphError::Other(e.to_string()))
+}
+
+fn from_json(text: &str) -> Result<Props, GraphError> {
+    serde_json::from_str(text)
+        .map_err(|e| GraphError::Other(format!("stored properties are not valid: {e}")))
+}
+
+fn join_error(err: tokio::task::JoinError) -> GraphError {
+    GraphError::Other(format!("embedded store task failed: {err}"))
+}

@@ -1,0 +1,176 @@
+//! The code knowledge graph store: what [`crate::parse`] found, written to Neo4j or to an
+//! embedded SQLite file behind one type, [`GraphStore`]. Activities call it; nothing here
+//! talks to Temporal. Both backends pass one contract suite (`tests/graph_store.rs`).
+//!
+//! # Model (also in `docs/graph.md`)
+//!
+//! Every node has `repo_id`, `key` (unique per repository and label), `run_id` (the index run
+//! that last wrote it) and, when it belongs to a file, `file` (repo-relative path). Labels and
+//! keys: `Repository` (the repo_id), `IndexRun` (the run id), `File` (the path), `Class`,
+//! `Struct`, `Enum`, `Trait`, `Interface`, `Function`, `Method` (the qualified name),
+//! `Directory` (a directory path an internal reference resolved to, e.g. a Go package),
+//! `External` (a name not found in the repository).
+//!
+//! Every relationship has `repo_id`, `run_id` and `file` (the file its fact came from):
+//! - `(Repository)-[:CONTAINS]->(File)`, `(Repository)-[:HAS_RUN]->(IndexRun)`;
+//! - `(File)-[:DEFINES]->(definition)` for top-level definitions;
+//! - `(type)-[:HAS_METHOD]->(Method)` when the method's owner (or enclosing definition) is a
+//!   type of the repository;
+//! - `(definition)-[:CONTAINS]->(definition)` for anything else nested: a class in a class, a
+//!   function in a function or method. A definition hangs under its `owner` when the repository
+//!   defines it, else under the nearest enclosing definition of its qualified name, else under
+//!   its file (`DEFINES`).
+//! - `(definition or File)-[:CALLS {lines}]->(target)`, one per caller and target;
+//! - `(File)-[:IMPORTS {module, names, lines}]->(target)`, one per file and target (`module`
+//!   is that of the earliest line);
+//! - `(type)-[:EXTENDS {parent}]->(target)` and `[:IMPLEMENTS {parent}]`, `parent` as written.
+//!
+//! A target `Internal(x)` is the definition with qualified name `x`, else the File `x`, else
+//! the Directory `x`; `External(x)` is the External node `x`. Calls whose caller and bases
+//! whose child the parse does not define are left out.
+
+mod dump;
+mod embedded;
+mod error;
+mod neo4j;
+mod records;
+mod rows;
+mod settings;
+mod value;
+
+use std::path::Path;
+
+pub use dump::{DumpNode, DumpRelationship, GraphDump};
+pub use error::GraphError;
+pub use records::{
+    DeleteReport, GraphCounts, IndexRunRecord, LanguageCount, RepositoryRecord, RunStatus,
+    WriteReport,
+};
+pub use rows::{GraphRows, Label, NodeRef, NodeRow, REPOSITORY_KEY, RelRow, RelType};
+pub use settings::{GraphBackend, GraphSettings};
+pub use value::{Props, Value};
+
+use embedded::EmbeddedStore;
+use neo4j::Neo4jStore;
+
+/// Which stale nodes and relationships a cleanup removes.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum CleanupScope {
+    /// Everything of the repository not written by the current run, except the `Repository`
+    /// and `IndexRun` nodes and `HAS_RUN`.
+    All,
+    /// Only nodes and relationships whose `file` is one of these paths (and not written by the
+    /// current run): for an incremental run that re-wrote some files.
+    Files(Vec<String>),
+}
+
+/// The graph store: one of the two backends, chosen by [`GraphSettings::backend`].
+pub struct GraphStore {
+    backend: Backend,
+}
+
+enum Backend {
+    Embedded(EmbeddedStore),
+    Neo4j(Neo4jStore),
+}
+
+impl GraphStore {
+    /// Opens the store of `settings` (the embedded file relative to `data_dir`), connects and
+    /// creates the schema if missing.
+    pub async fn open(settings: &GraphSettings, data_dir: &Path) -> Result<Self, GraphError> {
+        let backend = match settings.backend {
+            GraphBackend::Embedded => Backend::Embedded(
+                EmbeddedStore::open(&settings.embedded_path(data_dir), settings.batch_rows())
+                    .await?,
+            ),
+            GraphBackend::Neo4j => Backend::Neo4j(Neo4jStore::open(settings).await?),
+        };
+        Ok(Self { backend })
+    }
+
+    /// `"embedded"` or `"neo4j"`.
+    pub fn backend_name(&self) -> &'static str {
+        match self.backend {
+            Backend::Embedded(_) => "embedded",
+            Backend::Neo4j(_) => "neo4j",
+        }
+    }
+
+    /// Upserts the repository (when given) and the run, linked by `HAS_RUN`. `repo` is none
+    /// for a run that failed before the repository was known; the run is still recorded.
+    pub async fn persist_metadata(
+        &self,
+        repo: Option<&RepositoryRecord>,
+        run: &IndexRunRecord,
+    ) -> Result<(), GraphError> {
+        match &self.backend {
+            Backend::Embedded(store) => store.persist_metadata(repo, run).await,
+            Backend::Neo4j(store) => store.persist_metadata(repo, run).await,
+        }
+    }
+
+    /// Writes `rows` as the graph of `repo_id`, stamped with `run_id`: nodes first, then
+    /// relationships, in batches; `progress(written, total)` after each committed batch.
+    /// Idempotent: writing the same rows again leaves the same graph.
+    pub async fn persist_graph(
+        &self,
+        repo_id: &str,
+        run_id: &str,
+        rows: &GraphRows,
+        progress: &(dyn Fn(u64, u64) + Send + Sync),
+    ) -> Result<WriteReport, GraphError> {
+        match &self.backend {
+            Backend::Embedded(store) => store.persist_graph(repo_id, run_id, rows, progress).await,
+            Backend::Neo4j(store) => store.persist_graph(repo_id, run_id, rows, progress).await,
+        }
+    }
+
+    /// Deletes what earlier runs wrote and `run_id` did not (see [`CleanupScope`]), then the
+    /// Directory and External nodes nothing points at any more. Never touches another
+    /// repository.
+    pub async fn cleanup_stale(
+        &self,
+        repo_id: &str,
+        run_id: &str,
+        scope: &CleanupScope,
+    ) -> Result<DeleteReport, GraphError> {
+        match &self.backend {
+            Backend::Embedded(store) => store.cleanup_stale(repo_id, run_id, scope).await,
+            Backend::Neo4j(store) => store.cleanup_stale(repo_id, run_id, scope).await,
+        }
+    }
+
+    /// The repository's metadata, if [`Self::persist_metadata`] wrote it.
+    pub async fn repository(&self, repo_id: &str) -> Result<Option<RepositoryRecord>, GraphError> {
+        match &self.backend {
+            Backend::Embedded(store) => store.repository(repo_id).await,
+            Backend::Neo4j(store) => store.repository(repo_id).await,
+        }
+    }
+
+    /// The repository's index runs, oldest first (by start time, then id).
+    pub async fn index_runs(&self, repo_id: &str) -> Result<Vec<IndexRunRecord>, GraphError> {
+        let mut runs = match &self.backend {
+            Backend::Embedded(store) => store.index_runs(repo_id).await?,
+            Backend::Neo4j(store) => store.index_runs(repo_id).await?,
+        };
+        runs.sort_by(|a, b| (a.started_at_ms, &a.run_id).cmp(&(b.started_at_ms, &b.run_id)));
+        Ok(runs)
+    }
+
+    /// Nodes per label and relationships per type of the repository, metadata included.
+    pub async fn counts(&self, repo_id: &str) -> Result<GraphCounts, GraphError> {
+        match &self.backend {
+            Backend::Embedded(store) => store.counts(repo_id).await,
+            Backend::Neo4j(store) => store.counts(repo_id).await,
+        }
+    }
+
+    /// The repository's code graph, canonical (see [`GraphDump`]).
+    pub async fn dump(&self, repo_id: &str) -> Result<GraphDump, GraphError> {
+        match &self.backend {
+            Backend::Embedded(store) => store.dump(repo_id).await,
+            Backend::Neo4j(store) => store.dump(repo_id).await,
+        }
+    }
+}

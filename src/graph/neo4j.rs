@@ -1,0 +1,554 @@
+//! The Neo4j backend, over Bolt with `neo4rs`. Writes are `UNWIND $rows … MERGE` statements of
+//! `batch_size` rows, one per label (nodes) or per (type, source label, target label)
+//! (relationships) so every lookup uses the `(repo_id, key)` uniqueness constraint of a label;
+//! statements are committed every `max_rows_per_transaction` rows. Deletes run as
+//! `CALL (x) { … } IN TRANSACTIONS`, which only works in auto-commit transactions
+//! (`Graph::run`/`Graph::execute`).
+
+use std::collections::BTreeMap;
+
+use neo4rs::{
+    BoltList, BoltMap, BoltNull, BoltString, BoltType, ConfigBuilder, Graph, Query, query,
+};
+
+use super::dump::{DumpNode, DumpRelationship, GraphDump};
+use super::error::Neo4jTarget;
+use super::records::{DeleteReport, GraphCounts, IndexRunRecord, RepositoryRecord, WriteReport};
+use super::rows::{GraphRows, Label, NodeRef, REPOSITORY_KEY, RelRow, RelType};
+use super::settings::GraphSettings;
+use super::value::{Props, Value};
+use super::{CleanupScope, GraphError};
+
+/// Properties every node and relationship carries besides its own.
+const IDENTITY: [&str; 4] = ["repo_id", "key", "run_id", "file"];
+
+/// The Neo4j store. Holds no password (the driver keeps it for reconnects).
+pub(crate) struct Neo4jStore {
+    graph: Graph,
+    uri: String,
+    user: String,
+    password_env: String,
+    batch_rows: usize,
+    transaction_rows: usize,
+}
+
+impl Neo4jStore {
+    /// Connects and creates the schema (idempotent).
+    pub(crate) async fn open(settings: &GraphSettings) -> Result<Self, GraphError> {
+        let target = Neo4jTarget {
+            uri: &settings.uri,
+            user: &settings.user,
+            password_env: &settings.password_env,
+        };
+        let password = std::env::var(&settings.password_env).map_err(|_| {
+            target.auth(format!(
+                "environment variable {} is not set",
+                settings.password_env
+            ))
+        })?;
+        let mut config = ConfigBuilder::default()
+            .uri(settings.uri.as_str())
+            .user(settings.user.as_str())
+            .password(password)
+            .fetch_size(1000)
+            .max_connections(4);
+        if let Some(db) = &settings.database {
+            config = config.db(db.as_str());
+        }
+        let config = config.build().map_err(|e| target.error(e))?;
+        let graph = Graph::connect(config).await.map_err(|e| target.error(e))?;
+        let store = Self {
+            graph,
+            uri: settings.uri.clone(),
+            user: settings.user.clone(),
+            password_env: settings.password_env.clone(),
+            batch_rows: settings.batch_rows(),
+            transaction_rows: settings.transaction_rows(),
+        };
+        store.ensure_schema().await?;
+        Ok(store)
+    }
+
+    fn error(&self, err: neo4rs::Error) -> GraphError {
+        Neo4jTarget {
+            uri: &self.uri,
+            user: &self.user,
+            password_env: &self.password_env,
+        }
+        .error(err)
+    }
+
+    async fn run(&self, q: Query) -> Result<(), GraphError> {
+        self.graph.run(q).await.map_err(|e| self.error(e))
+    }
+
+    /// Runs a read and returns its rows.
+    async fn rows(&self, q: Query) -> Result<Vec<neo4rs::Row>, GraphError> {
+        let mut stream = self.graph.execute(q).await.map_err(|e| self.error(e))?;
+        let mut rows = Vec::new();
+        while let Some(row) = stream.next().await.map_err(|e| self.error(e))? {
+            rows.push(row);
+        }
+        Ok(rows)
+    }
+
+    async fn ensure_schema(&self) -> Result<(), GraphError> {
+        for label in Label::ALL {
+            let (name, l) = (label.as_str().to_ascii_lowercase(), label.as_str());
+            self.create_schema_rule(format!(
+                "CREATE CONSTRAINT graph_{name}_key IF NOT EXISTS FOR (n:{l}) REQUIRE (n.repo_id, n.key) IS UNIQUE"
+            ))
+            .await?;
+            self.create_schema_rule(format!(
+                "CREATE INDEX graph_{name}_run IF NOT EXISTS FOR (n:{l}) ON (n.repo_id, n.run_id)"
+            ))
+            .await?;
+        }
+        self.run(query("CALL db.awaitIndexes(300)")).await
+    }
+
+    /// Runs one `CREATE … IF NOT EXISTS`. Two stores opening at once can race on the same
+    /// rule: the loser is told an equivalent rule exists, which is the outcome it wanted.
+    async fn create_schema_rule(&self, cypher: String) -> Result<(), GraphError> {
+        match self.graph.run(query(&cypher)).await {
+            Err(neo4rs::Error::Neo4j(e))
+                if e.code() == "Neo.ClientError.Schema.EquivalentSchemaRuleAlreadyExists" =>
+            {
+                Ok(())
+            }
+            outcome => outcome.map_err(|e| self.error(e)),
+        }
+    }
+
+    pub(crate) async fn persist_metadata(
+        &self,
+        repo: Option<&RepositoryRecord>,
+        run: &IndexRunRecord,
+    ) -> Result<(), GraphError> {
+        if let Some(repo) = repo {
+            self.run(
+                query(
+                    "MERGE (n:Repository {repo_id: $repo, key: $repo})
+                     SET n = $props, n.repo_id = $repo, n.key = $repo, n.run_id = $run",
+                )
+                .param("repo", repo.repo_id.as_str())
+                .param("run", run.run_id.as_str())
+                .param("props", props_to_bolt(&repo.to_props()?)),
+            )
+            .await?;
+        }
+        self.run(
+            query(
+                "MERGE (r:Repository {repo_id: $repo, key: $repo})
+                 ON CREATE SET r.run_id = $run
+                 MERGE (n:IndexRun {repo_id: $repo, key: $run})
+                 SET n = $props, n.repo_id = $repo, n.key = $run, n.run_id = $run
+                 MERGE (r)-[e:HAS_RUN]->(n)
+                 SET e.repo_id = $repo, e.run_id = $run",
+            )
+            .param("repo", run.repo_id.as_str())
+            .param("run", run.run_id.as_str())
+            .param("props", props_to_bolt(&run.to_props()?)),
+        )
+        .await
+    }
+
+    pub(crate) async fn persist_graph(
+        &self,
+        repo_id: &str,
+        run_id: &str,
+        rows: &GraphRows,
+        progress: &(dyn Fn(u64, u64) + Send + Sync),
+    ) -> Result<WriteReport, GraphError> {
+        let total = rows.node_count() + rows.relationship_count();
+        self.run(
+            query("MERGE (n:Repository {repo_id: $repo, key: $repo}) SET n.run_id = $run")
+                .param("repo", repo_id)
+                .param("run", run_id),
+        )
+        .await?;
+        progress(0, total);
+
+        let mut statements: Vec<(String, Vec<BoltType>)> = Vec::new();
+        for (label, list) in &rows.nodes {
+            let cypher = format!(
+                "UNWIND $rows AS r MERGE (n:{l} {{repo_id: $repo, key: r.k}})
+                 SET n = r.p, n.repo_id = $repo, n.key = r.k, n.file = r.f, n.run_id = $run",
+                l = label.as_str()
+            );
+            for chunk in list.chunks(self.batch_rows) {
+                let rows = chunk
+                    .iter()
+                    .map(|row| {
+                        bolt_map([
+                            ("k", BoltType::from(row.key.as_str())),
+                            ("f", row.file.as_deref().into()),
+                            ("p", props_to_bolt(&row.props)),
+                        ])
+                    })
+                    .collect();
+                statements.push((cypher.clone(), rows));
+            }
+        }
+        let mut groups: BTreeMap<(RelType, Label, Label), Vec<&RelRow>> = BTreeMap::new();
+        for (rel, list) in &rows.relationships {
+            for row in list {
+                groups
+                    .entry((*rel, row.src.label, row.dst.label))
+                    .or_default()
+                    .push(row);
+            }
+        }
+        for ((rel, src, dst), list) in groups {
+            let cypher = format!(
+                "UNWIND $rows AS r
+                 MATCH (a:{s} {{repo_id: $repo, key: r.s}})
+                 MATCH (b:{d} {{repo_id: $repo, key: r.d}})
+                 MERGE (a)-[e:{t}]->(b)
+                 SET e = r.p, e.repo_id = $repo, e.file = r.f, e.run_id = $run",
+                s = src.as_str(),
+                d = dst.as_str(),
+                t = rel.as_str()
+            );
+            let key = |node: &NodeRef| -> BoltType {
+                if node.label == Label::Repository {
+                    repo_id.into()
+                } else {
+                    node.key.as_str().into()
+                }
+            };
+            for chunk in list.chunks(self.batch_rows) {
+                let rows = chunk
+                    .iter()
+                    .map(|row| {
+                        bolt_map([
+                            ("s", key(&row.src)),
+                            ("d", key(&row.dst)),
+                            ("f", row.file.as_str().into()),
+                            ("p", props_to_bolt(&row.props)),
+                        ])
+                    })
+                    .collect();
+                statements.push((cypher.clone(), rows));
+            }
+        }
+
+        let batches = statements.len() as u64;
+        let mut written = 0;
+        let mut in_txn = 0;
+        let mut txn = None;
+        for (cypher, list) in statements {
+            let count = list.len() as u64;
+            let tx = match &mut txn {
+                Some(tx) => tx,
+                None => txn.insert(self.graph.start_txn().await.map_err(|e| self.error(e))?),
+            };
+            tx.run(
+                query(&cypher)
+                    .param("rows", BoltType::List(BoltList::from(list)))
+                    .param("repo", repo_id)
+                    .param("run", run_id),
+            )
+            .await
+            .map_err(|e| self.error(e))?;
+            in_txn += count;
+            if in_txn >= self.transaction_rows as u64
+                && let Some(tx) = txn.take()
+            {
+                tx.commit().await.map_err(|e| self.error(e))?;
+                written += std::mem::take(&mut in_txn);
+                progress(written, total);
+            }
+        }
+        if let Some(tx) = txn.take() {
+            tx.commit().await.map_err(|e| self.error(e))?;
+            written += in_txn;
+        }
+        progress(written, total);
+        Ok(WriteReport::of(rows, batches))
+    }
+
+    pub(crate) async fn cleanup_stale(
+        &self,
+        repo_id: &str,
+        run_id: &str,
+        scope: &CleanupScope,
+    ) -> Result<DeleteReport, GraphError> {
+        let (files_filter, files): (&str, Vec<String>) = match scope {
+            CleanupScope::All => ("", Vec::new()),
+            CleanupScope::Files(files) => (" AND x.file IN $files", files.clone()),
+        };
+        let n = self.batch_rows;
+        let with_params = |cypher: String| {
+            query(&cypher)
+                .param("repo", repo_id)
+                .param("run", run_id)
+                .param("files", files.clone())
+        };
+        let mut report = DeleteReport::default();
+        for label in Label::ALL.into_iter().filter(|l| *l != Label::IndexRun) {
+            let cypher = format!(
+                "MATCH (a:{l} {{repo_id: $repo}})-[x]->()
+                 WHERE x.run_id <> $run AND type(x) <> 'HAS_RUN'{files_filter}
+                 CALL (x) {{ DELETE x }} IN TRANSACTIONS OF {n} ROWS
+                 RETURN count(*) AS deleted",
+                l = label.as_str()
+            );
+            report.relationships += self.count(with_params(cypher), "deleted").await?;
+        }
+        for label in Label::ALL.into_iter().filter(|l| !l.is_metadata()) {
+            let cypher = format!(
+                "MATCH (x:{l} {{repo_id: $repo}}) WHERE x.run_id <> $run{files_filter}
+                 CALL (x) {{ WITH x, COUNT {{ (x)--() }} AS d DETACH DELETE x RETURN d }}
+                 IN TRANSACTIONS OF {n} ROWS
+                 RETURN count(*) AS nodes, coalesce(sum(d), 0) AS relationships",
+                l = label.as_str()
+            );
+            for row in self.rows(with_params(cypher)).await? {
+                report.nodes += get_u64(&row, "nodes")?;
+                report.relationships += get_u64(&row, "relationships")?;
+            }
+        }
+        for label in [Label::Directory, Label::External] {
+            let cypher = format!(
+                "MATCH (x:{l} {{repo_id: $repo}}) WHERE NOT (x)--()
+                 CALL (x) {{ DELETE x }} IN TRANSACTIONS OF {n} ROWS
+                 RETURN count(*) AS deleted",
+                l = label.as_str()
+            );
+            report.nodes += self.count(with_params(cypher), "deleted").await?;
+        }
+        Ok(report)
+    }
+
+    /// Runs a query that returns one count.
+    async fn count(&self, q: Query, column: &str) -> Result<u64, GraphError> {
+        let mut total = 0;
+        for row in self.rows(q).await? {
+            total += get_u64(&row, column)?;
+        }
+        Ok(total)
+    }
+
+    pub(crate) async fn repository(
+        &self,
+        repo_id: &str,
+    ) -> Result<Option<RepositoryRecord>, GraphError> {
+        let rows = self
+            .rows(
+                query(
+                    "MATCH (n:Repository {repo_id: $repo, key: $repo}) RETURN properties(n) AS p",
+                )
+                .param("repo", repo_id),
+            )
+            .await?;
+        match rows.first() {
+            Some(row) => RepositoryRecord::from_props(repo_id, &props_of(row, "p")?),
+            None => Ok(None),
+        }
+    }
+
+    pub(crate) async fn index_runs(
+        &self,
+        repo_id: &str,
+    ) -> Result<Vec<IndexRunRecord>, GraphError> {
+        let rows = self
+            .rows(
+                query("MATCH (n:IndexRun {repo_id: $repo}) RETURN n.key AS k, properties(n) AS p")
+                    .param("repo", repo_id),
+            )
+            .await?;
+        rows.iter()
+            .map(|row| {
+                IndexRunRecord::from_props(repo_id, &get_str(row, "k")?, &props_of(row, "p")?)
+            })
+            .collect()
+    }
+
+    pub(crate) async fn counts(&self, repo_id: &str) -> Result<GraphCounts, GraphError> {
+        let mut counts = GraphCounts::default();
+        for label in Label::ALL {
+            let l = label.as_str();
+            let nodes = self
+                .count(
+                    query(&format!(
+                        "MATCH (n:{l} {{repo_id: $repo}}) RETURN count(n) AS c"
+                    ))
+                    .param("repo", repo_id),
+                    "c",
+                )
+                .await?;
+            if nodes > 0 {
+                counts.nodes.insert(l.to_owned(), nodes);
+            }
+            let rows = self
+                .rows(
+                    query(&format!(
+                        "MATCH (n:{l} {{repo_id: $repo}})-[e]->() RETURN type(e) AS t, count(e) AS c"
+                    ))
+                    .param("repo", repo_id),
+                )
+                .await?;
+            for row in rows {
+                *counts.relationships.entry(get_str(&row, "t")?).or_default() +=
+                    get_u64(&row, "c")?;
+            }
+        }
+        Ok(counts)
+    }
+
+    pub(crate) async fn dump(&self, repo_id: &str) -> Result<GraphDump, GraphError> {
+        let mut nodes = Vec::new();
+        let mut relationships = Vec::new();
+        let endpoint = |label: &str, key: String| {
+            if label == Label::Repository.as_str() {
+                REPOSITORY_KEY.to_owned()
+            } else {
+                key
+            }
+        };
+        for label in Label::ALL.into_iter().filter(|l| *l != Label::IndexRun) {
+            let l = label.as_str();
+            let rows = self
+                .rows(
+                    query(&format!(
+                        "MATCH (n:{l} {{repo_id: $repo}}) RETURN n.key AS k, n.file AS f, properties(n) AS p"
+                    ))
+                    .param("repo", repo_id),
+                )
+                .await?;
+            for row in rows {
+                let repository = label == Label::Repository;
+                nodes.push(DumpNode {
+                    label: l.to_owned(),
+                    key: endpoint(l, get_str(&row, "k")?),
+                    file: get_opt_str(&row, "f")?,
+                    props: if repository {
+                        Props::new()
+                    } else {
+                        props_of(&row, "p")?
+                    },
+                });
+            }
+            let rows = self
+                .rows(
+                    query(&format!(
+                        "MATCH (a:{l} {{repo_id: $repo}})-[e]->(b) WHERE type(e) <> 'HAS_RUN'
+                         RETURN type(e) AS t, a.key AS s, labels(b)[0] AS dl, b.key AS d,
+                                e.file AS f, properties(e) AS p"
+                    ))
+                    .param("repo", repo_id),
+                )
+                .await?;
+            for row in rows {
+                let dst_label = get_str(&row, "dl")?;
+                relationships.push(DumpRelationship {
+                    rel_type: get_str(&row, "t")?,
+                    src_label: l.to_owned(),
+                    src_key: endpoint(l, get_str(&row, "s")?),
+                    dst_key: endpoint(&dst_label, get_str(&row, "d")?),
+                    dst_label,
+                    file: get_opt_str(&row, "f")?,
+                    props: props_of(&row, "p")?,
+                });
+            }
+        }
+        Ok(GraphDump::new(nodes, relationships))
+    }
+}
+
+fn bolt_map<const N: usize>(entries: [(&str, BoltType); N]) -> BoltType {
+    let mut map = BoltMap::with_capacity(N);
+    for (key, value) in entries {
+        map.put(BoltString::new(key), value);
+    }
+    BoltType::Map(map)
+}
+
+fn props_to_bolt(props: &Props) -> BoltType {
+    let mut map = BoltMap::with_capacity(props.len());
+    for (name, value) in props {
+        let value = match value {
+            Value::Bool(b) => BoltType::from(*b),
+            Value::Int(i) => BoltType::from(*i),
+            Value::Str(s) => BoltType::from(s.as_str()),
+            Value::Ints(list) => BoltType::from(list.clone()),
+            Value::Strs(list) => BoltType::from(list.clone()),
+        };
+        map.put(BoltString::new(name), value);
+    }
+    BoltType::Map(map)
+}
+
+/// A stored property map, without the identity properties.
+fn props_of(row: &neo4rs::Row, column: &str) -> Result<Props, GraphError> {
+    let map = match row.get::<BoltType>(column) {
+        Ok(BoltType::Map(map)) => map,
+        other => {
+            return Err(GraphError::Other(format!(
+                "column {column} is not a map: {other:?}"
+            )));
+        }
+    };
+    let mut props = Props::new();
+    for (name, value) in map.value {
+        if IDENTITY.contains(&name.value.as_str()) {
+            continue;
+        }
+        let value = match value {
+            BoltType::Boolean(b) => Value::Bool(b.value),
+            BoltType::Integer(i) => Value::Int(i.value),
+            BoltType::String(s) => Value::Str(s.value),
+            BoltType::Null(BoltNull) => continue,
+            BoltType::List(list) => list_value(&name.value, list)?,
+            other => {
+                return Err(GraphError::Other(format!(
+                    "property {} has an unexpected type: {other:?}",
+                    name.value
+                )));
+            }
+        };
+        props.insert(name.value, value);
+    }
+    Ok(props)
+}
+
+fn list_value(name: &str, list: BoltList) -> Result<Value, GraphError> {
+    let unexpected = || GraphError::Other(format!("property {name} is a list of mixed types"));
+    match list.value.first() {
+        Some(BoltType::Integer(_)) => list
+            .value
+            .into_iter()
+            .map(|v| match v {
+                BoltType::Integer(i) => Ok(i.value),
+                _ => Err(unexpected()),
+            })
+            .collect::<Result<_, _>>()
+            .map(Value::Ints),
+        _ => list
+            .value
+            .into_iter()
+            .map(|v| match v {
+                BoltType::String(s) => Ok(s.value),
+                _ => Err(unexpected()),
+            })
+            .collect::<Result<_, _>>()
+            .map(Value::Strs),
+    }
+}
+
+fn get_str(row: &neo4rs::Row, column: &str) -> Result<String, GraphError> {
+    row.get::<String>(column)
+        .map_err(|e| GraphError::Other(format!("column {column}: {e}")))
+}
+
+fn get_opt_str(row: &neo4rs::Row, column: &str) -> Result<Option<String>, GraphError> {
+    row.get::<Option<String>>(column)
+        .map_err(|e| GraphError::Other(format!("column {column}: {e}")))
+}
+
+fn get_u64(row: &neo4rs::Row, column: &str) -> Result<u64, GraphError> {
+    row.get::<i64>(column)
+        .map(|n| u64::try_from(n).unwrap_or_default())
+        .map_err(|e| GraphError::Other(format!("column {column}: {e}")))
+}

@@ -1,0 +1,650 @@
+//! Turning a [`ParseOutput`] into the rows of the graph: nodes grouped by label, relationships
+//! grouped by type, each in a deterministic order. Pure and backend-independent: both stores
+//! write these rows, and tests compare what a store reads back with them.
+//!
+//! The repository node is the endpoint of `(Repository)-[:CONTAINS]->(File)`; its key is the
+//! `repo_id`, which the rows do not know, so it is written as the empty key [`REPOSITORY_KEY`]
+//! and each store substitutes the repository it writes to.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use serde::Serialize;
+
+use super::value::{Props, Value};
+use crate::parse::{DefinitionKind, InheritKind, ParseOutput, Target};
+
+/// How rows refer to the repository node (see the module doc).
+pub const REPOSITORY_KEY: &str = "";
+
+/// A node label of the graph.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum Label {
+    Repository,
+    IndexRun,
+    File,
+    Class,
+    Struct,
+    Enum,
+    Trait,
+    Interface,
+    Function,
+    Method,
+    Directory,
+    External,
+}
+
+impl Label {
+    /// Every label, in a fixed order.
+    pub const ALL: [Label; 12] = [
+        Label::Repository,
+        Label::IndexRun,
+        Label::File,
+        Label::Class,
+        Label::Struct,
+        Label::Enum,
+        Label::Trait,
+        Label::Interface,
+        Label::Function,
+        Label::Method,
+        Label::Directory,
+        Label::External,
+    ];
+
+    /// The label as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Label::Repository => "Repository",
+            Label::IndexRun => "IndexRun",
+            Label::File => "File",
+            Label::Class => "Class",
+            Label::Struct => "Struct",
+            Label::Enum => "Enum",
+            Label::Trait => "Trait",
+            Label::Interface => "Interface",
+            Label::Function => "Function",
+            Label::Method => "Method",
+            Label::Directory => "Directory",
+            Label::External => "External",
+        }
+    }
+
+    /// The label of a stored name.
+    pub fn parse(name: &str) -> Option<Label> {
+        Label::ALL.into_iter().find(|label| label.as_str() == name)
+    }
+
+    /// The label of a definition kind.
+    pub fn of_kind(kind: DefinitionKind) -> Label {
+        match kind {
+            DefinitionKind::Class => Label::Class,
+            DefinitionKind::Struct => Label::Struct,
+            DefinitionKind::Enum => Label::Enum,
+            DefinitionKind::Trait => Label::Trait,
+            DefinitionKind::Interface => Label::Interface,
+            DefinitionKind::Function => Label::Function,
+            DefinitionKind::Method => Label::Method,
+        }
+    }
+
+    /// Labels whose nodes are metadata, kept by every cleanup.
+    pub fn is_metadata(self) -> bool {
+        matches!(self, Label::Repository | Label::IndexRun)
+    }
+
+    /// Labels whose nodes only exist as targets: removed by a cleanup once nothing points at them.
+    pub fn is_target_only(self) -> bool {
+        matches!(self, Label::Directory | Label::External)
+    }
+}
+
+/// A relationship type of the graph (serialized as stored: `HAS_METHOD`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RelType {
+    Contains,
+    Defines,
+    HasMethod,
+    Calls,
+    Imports,
+    Extends,
+    Implements,
+    HasRun,
+}
+
+impl RelType {
+    /// Every type, in a fixed order.
+    pub const ALL: [RelType; 8] = [
+        RelType::Contains,
+        RelType::Defines,
+        RelType::HasMethod,
+        RelType::Calls,
+        RelType::Imports,
+        RelType::Extends,
+        RelType::Implements,
+        RelType::HasRun,
+    ];
+
+    /// The type as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RelType::Contains => "CONTAINS",
+            RelType::Defines => "DEFINES",
+            RelType::HasMethod => "HAS_METHOD",
+            RelType::Calls => "CALLS",
+            RelType::Imports => "IMPORTS",
+            RelType::Extends => "EXTENDS",
+            RelType::Implements => "IMPLEMENTS",
+            RelType::HasRun => "HAS_RUN",
+        }
+    }
+
+    /// The type of a stored name.
+    pub fn parse(name: &str) -> Option<RelType> {
+        RelType::ALL.into_iter().find(|t| t.as_str() == name)
+    }
+}
+
+/// A node by label and key.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct NodeRef {
+    pub label: Label,
+    pub key: String,
+}
+
+impl NodeRef {
+    fn new(label: Label, key: impl Into<String>) -> Self {
+        Self {
+            label,
+            key: key.into(),
+        }
+    }
+}
+
+/// One node to write (its label is the group it is in).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NodeRow {
+    pub key: String,
+    /// The file the node belongs to; none for directories and external names.
+    pub file: Option<String>,
+    pub props: Props,
+}
+
+/// One relationship to write (its type is the group it is in).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RelRow {
+    pub src: NodeRef,
+    pub dst: NodeRef,
+    /// The file the fact came from.
+    pub file: String,
+    pub props: Props,
+}
+
+/// The whole graph of one parse, ready to write.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct GraphRows {
+    /// Nodes per label, sorted by key.
+    pub nodes: BTreeMap<Label, Vec<NodeRow>>,
+    /// Relationships per type, sorted by source then target.
+    pub relationships: BTreeMap<RelType, Vec<RelRow>>,
+}
+
+impl GraphRows {
+    /// Number of node rows.
+    pub fn node_count(&self) -> u64 {
+        self.nodes.values().map(|rows| rows.len() as u64).sum()
+    }
+
+    /// Number of relationship rows.
+    pub fn relationship_count(&self) -> u64 {
+        self.relationships
+            .values()
+            .map(|rows| rows.len() as u64)
+            .sum()
+    }
+
+    /// Builds the graph of a parse (see the module doc of [`crate::graph`] for the model).
+    pub fn from_parse(output: &ParseOutput) -> GraphRows {
+        Builder::new(output).build(output)
+    }
+}
+
+/// A definition's label and file, by qualified name.
+struct DefInfo<'a> {
+    label: Label,
+    file: &'a str,
+}
+
+/// A relationship being aggregated: its file and the lines, names and modules seen.
+#[derive(Default)]
+struct Aggregate {
+    file: String,
+    lines: BTreeSet<i64>,
+    names: BTreeSet<String>,
+    /// (line, module) of the first import, to keep the module of the earliest line.
+    first_module: Option<(u32, String)>,
+    parent: Option<String>,
+}
+
+struct Builder<'a> {
+    defs: HashMap<&'a str, DefInfo<'a>>,
+    files: HashSet<&'a str>,
+    nodes: BTreeMap<Label, BTreeMap<String, NodeRow>>,
+    relationships: BTreeMap<RelType, BTreeMap<(NodeRef, NodeRef), Aggregate>>,
+}
+
+impl<'a> Builder<'a> {
+    fn new(output: &'a ParseOutput) -> Self {
+        let mut defs = HashMap::new();
+        let mut files = HashSet::new();
+        for file in &output.files {
+            files.insert(file.path.as_str());
+            for def in &file.definitions {
+                defs.entry(def.qualified_name.as_str()).or_insert(DefInfo {
+                    label: Label::of_kind(def.kind),
+                    file: file.path.as_str(),
+                });
+            }
+        }
+        Self {
+            defs,
+            files,
+            nodes: BTreeMap::new(),
+            relationships: BTreeMap::new(),
+        }
+    }
+
+    fn build(mut self, output: &'a ParseOutput) -> GraphRows {
+        for file in &output.files {
+            let props = Props::from([
+                ("language".to_owned(), Value::from(language_name(file))),
+                ("lines".to_owned(), Value::from(file.lines)),
+                ("bytes".to_owned(), Value::from(file.bytes)),
+                ("has_errors".to_owned(), Value::from(file.has_errors)),
+            ]);
+            self.node(Label::File, &file.path, Some(&file.path), props);
+            let file_ref = NodeRef::new(Label::File, &file.path);
+            self.relate(
+                RelType::Contains,
+                NodeRef::new(Label::Repository, REPOSITORY_KEY),
+                file_ref.clone(),
+                &file.path,
+            );
+            for def in &file.definitions {
+                let label = Label::of_kind(def.kind);
+                let props = Props::from([
+                    ("name".to_owned(), Value::from(def.name.as_str())),
+                    ("start_line".to_owned(), Value::from(def.start_line)),
+                    ("end_line".to_owned(), Value::from(def.end_line)),
+                ]);
+                self.node(label, &def.qualified_name, Some(&file.path), props);
+                let (parent, rel) = match self.parent_of(&def.qualified_name, def.owner.as_deref())
+                {
+                    None => (file_ref.clone(), RelType::Defines),
+                    Some(parent) if parent.label == Label::File => (parent, RelType::Defines),
+                    Some(parent) if def.kind == DefinitionKind::Method && is_type(parent.label) => {
+                        (parent, RelType::HasMethod)
+                    }
+                    Some(parent) => (parent, RelType::Contains),
+                };
+                self.relate(
+                    rel,
+                    parent,
+                    NodeRef::new(label, &def.qualified_name),
+                    &file.path,
+                );
+            }
+        }
+        for call in &output.calls {
+            let Some((src, file)) = self.source_of(&call.caller) else {
+                continue;
+            };
+            let dst = self.target(&call.target);
+            let agg = self.relate(RelType::Calls, src, dst, &file);
+            agg.lines.insert(i64::from(call.line));
+        }
+        for import in &output.imports {
+            if !self.files.contains(import.file.as_str()) {
+                continue;
+            }
+            let src = NodeRef::new(Label::File, &import.file);
+            let dst = self.target(&import.target);
+            let agg = self.relate(RelType::Imports, src, dst, &import.file);
+            agg.lines.insert(i64::from(import.line));
+            if let Some(name) = &import.name {
+                agg.names.insert(name.clone());
+            }
+            if agg
+                .first_module
+                .as_ref()
+                .is_none_or(|(line, _)| import.line < *line)
+            {
+                agg.first_module = Some((import.line, import.module.clone()));
+            }
+        }
+        for inherit in &output.inherits {
+            let Some(child) = self.defs.get(inherit.child.as_str()) else {
+                continue;
+            };
+            let src = NodeRef::new(child.label, &inherit.child);
+            let file = child.file.to_owned();
+            let dst = self.target(&inherit.target);
+            let rel = match inherit.kind {
+                InheritKind::Extends => RelType::Extends,
+                InheritKind::Implements => RelType::Implements,
+            };
+            let agg = self.relate(rel, src, dst, &file);
+            agg.parent.get_or_insert_with(|| inherit.parent.clone());
+        }
+        self.finish()
+    }
+
+    /// The node a definition hangs under: its owner when the repository defines it, else the
+    /// nearest enclosing definition of its qualified name; none means the file.
+    fn parent_of(&self, qualified_name: &str, owner: Option<&str>) -> Option<NodeRef> {
+        if let Some(owner) = owner.filter(|o| *o != qualified_name)
+            && let Some(info) = self.defs.get(owner)
+        {
+            return Some(NodeRef::new(info.label, owner));
+        }
+        let (path, mut chain) = qualified_name.split_once("::")?;
+        while let Some((head, _)) = chain.rsplit_once('.') {
+            let candidate = format!("{path}::{head}");
+            if let Some(info) = self.defs.get(candidate.as_str()) {
+                return Some(NodeRef::new(info.label, candidate));
+            }
+            chain = head;
+        }
+        None
+    }
+
+    /// The caller's node and file: its definition, or the file for top-level code.
+    fn source_of(&self, caller: &str) -> Option<(NodeRef, String)> {
+        if let Some(info) = self.defs.get(caller) {
+            return Some((NodeRef::new(info.label, caller), info.file.to_owned()));
+        }
+        let path = caller.split_once("::").map_or(caller, |(path, _)| path);
+        self.files
+            .contains(path)
+            .then(|| (NodeRef::new(Label::File, path), path.to_owned()))
+    }
+
+    /// The node a resolved reference points at, creating Directory and External nodes.
+    fn target(&mut self, target: &Target) -> NodeRef {
+        match target {
+            Target::Internal(name) => {
+                if let Some(info) = self.defs.get(name.as_str()) {
+                    NodeRef::new(info.label, name)
+                } else if self.files.contains(name.as_str()) {
+                    NodeRef::new(Label::File, name)
+                } else {
+                    self.node(Label::Directory, name, None, Props::new());
+                    NodeRef::new(Label::Directory, name)
+                }
+            }
+            Target::External(name) => {
+                self.node(Label::External, name, None, Props::new());
+                NodeRef::new(Label::External, name)
+            }
+        }
+    }
+
+    fn node(&mut self, label: Label, key: &str, file: Option<&str>, props: Props) {
+        self.nodes
+            .entry(label)
+            .or_default()
+            .entry(key.to_owned())
+            .or_insert_with(|| NodeRow {
+                key: key.to_owned(),
+                file: file.map(str::to_owned),
+                props,
+            });
+    }
+
+    fn relate(&mut self, rel: RelType, src: NodeRef, dst: NodeRef, file: &str) -> &mut Aggregate {
+        self.relationships
+            .entry(rel)
+            .or_default()
+            .entry((src, dst))
+            .or_insert_with(|| Aggregate {
+                file: file.to_owned(),
+                ..Aggregate::default()
+            })
+    }
+
+    fn finish(self) -> GraphRows {
+        let nodes = self
+            .nodes
+            .into_iter()
+            .map(|(label, rows)| (label, rows.into_values().collect()))
+            .collect();
+        let relationships = self
+            .relationships
+            .into_iter()
+            .map(|(rel, rows)| {
+                let rows = rows
+                    .into_iter()
+                    .map(|((src, dst), agg)| RelRow {
+                        src,
+                        dst,
+                        file: agg.file,
+                        props: aggregate_props(agg.lines, agg.names, agg.first_module, agg.parent),
+                    })
+                    .collect();
+                (rel, rows)
+            })
+            .collect();
+        GraphRows {
+            nodes,
+            relationships,
+        }
+    }
+}
+
+fn aggregate_props(
+    lines: BTreeSet<i64>,
+    names: BTreeSet<String>,
+    first_module: Option<(u32, String)>,
+    parent: Option<String>,
+) -> Props {
+    let mut props = Props::new();
+    if !lines.is_empty() {
+        props.insert("lines".to_owned(), Value::Ints(lines.into_iter().collect()));
+    }
+    if !names.is_empty() {
+        props.insert("names".to_owned(), Value::Strs(names.into_iter().collect()));
+    }
+    if let Some((_, module)) = first_module {
+        props.insert("module".to_owned(), Value::Str(module));
+    }
+    if let Some(parent) = parent {
+        props.insert("parent".to_owned(), Value::Str(parent));
+    }
+    props
+}
+
+fn is_type(label: Label) -> bool {
+    matches!(
+        label,
+        Label::Class | Label::Struct | Label::Enum | Label::Trait | Label::Interface
+    )
+}
+
+fn language_name(file: &crate::parse::FileFacts) -> String {
+    serde_json::to_value(file.language)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::{
+        CallEdge, Definition, FileFacts, ImportEdge, InheritEdge, Language, ParseOutput, Via,
+    };
+
+    fn def(kind: DefinitionKind, qualified_name: &str, owner: Option<&str>) -> Definition {
+        let name = qualified_name
+            .rsplit(['.', ':'])
+            .next()
+            .unwrap_or(qualified_name);
+        Definition {
+            kind,
+            name: name.to_owned(),
+            qualified_name: qualified_name.to_owned(),
+            owner: owner.map(str::to_owned),
+            start_line: 1,
+            end_line: 2,
+        }
+    }
+
+    fn file(path: &str, definitions: Vec<Definition>) -> FileFacts {
+        FileFacts {
+            path: path.to_owned(),
+            language: Language::Python,
+            bytes: 10,
+            lines: 3,
+            has_errors: false,
+            definitions,
+            imports: vec![],
+            calls: vec![],
+            inherits: vec![],
+        }
+    }
+
+    fn sample() -> ParseOutput {
+        ParseOutput {
+            files: vec![
+                file(
+                    "a.py",
+                    vec![
+                        def(DefinitionKind::Class, "a.py::A", None),
+                        def(DefinitionKind::Method, "a.py::A.run", Some("a.py::A")),
+                        def(DefinitionKind::Class, "a.py::A.Inner", Some("a.py::A")),
+                        def(DefinitionKind::Function, "a.py::A.run.helper", None),
+                    ],
+                ),
+                file("b.py", vec![def(DefinitionKind::Function, "b.py::f", None)]),
+            ],
+            calls: vec![
+                CallEdge {
+                    caller: "a.py::A.run".into(),
+                    callee: "f".into(),
+                    receiver: None,
+                    line: 5,
+                    target: Target::Internal("b.py::f".into()),
+                    via: Via::Import,
+                },
+                CallEdge {
+                    caller: "a.py::A.run".into(),
+                    callee: "f".into(),
+                    receiver: None,
+                    line: 4,
+                    target: Target::Internal("b.py::f".into()),
+                    via: Via::Import,
+                },
+                CallEdge {
+                    caller: "b.py".into(),
+                    callee: "join".into(),
+                    receiver: Some("os.path".into()),
+                    line: 9,
+                    target: Target::External("os.path.join".into()),
+                    via: Via::Unresolved,
+                },
+            ],
+            imports: vec![
+                ImportEdge {
+                    file: "a.py".into(),
+                    module: "b".into(),
+                    name: Some("f".into()),
+                    line: 1,
+                    target: Target::Internal("b.py::f".into()),
+                    via: Via::ModulePath,
+                },
+                ImportEdge {
+                    file: "a.py".into(),
+                    module: "pkg".into(),
+                    name: None,
+                    line: 2,
+                    target: Target::Internal("pkg".into()),
+                    via: Via::ModulePath,
+                },
+            ],
+            inherits: vec![InheritEdge {
+                child: "a.py::A".into(),
+                parent: "Base".into(),
+                kind: InheritKind::Extends,
+                target: Target::External("Base".into()),
+                via: Via::Unresolved,
+            }],
+            ..ParseOutput::default()
+        }
+    }
+
+    fn rel<'r>(rows: &'r GraphRows, rel: RelType, src: &str, dst: &str) -> Option<&'r RelRow> {
+        rows.relationships
+            .get(&rel)?
+            .iter()
+            .find(|r| r.src.key == src && r.dst.key == dst)
+    }
+
+    #[test]
+    fn definitions_hang_under_owners_enclosing_definitions_or_files() {
+        let rows = GraphRows::from_parse(&sample());
+        assert!(rel(&rows, RelType::Defines, "a.py", "a.py::A").is_some());
+        assert!(rel(&rows, RelType::HasMethod, "a.py::A", "a.py::A.run").is_some());
+        assert!(rel(&rows, RelType::Contains, "a.py::A", "a.py::A.Inner").is_some());
+        assert!(
+            rel(
+                &rows,
+                RelType::Contains,
+                "a.py::A.run",
+                "a.py::A.run.helper"
+            )
+            .is_some()
+        );
+        assert!(rel(&rows, RelType::Contains, REPOSITORY_KEY, "b.py").is_some());
+        assert_eq!(rows.nodes[&Label::Class].len(), 2);
+        assert_eq!(rows.nodes[&Label::File][0].file.as_deref(), Some("a.py"));
+    }
+
+    #[test]
+    fn calls_and_imports_aggregate_per_pair_and_targets_get_nodes() {
+        let rows = GraphRows::from_parse(&sample());
+        let call = rel(&rows, RelType::Calls, "a.py::A.run", "b.py::f").expect("call");
+        assert_eq!(call.props["lines"], Value::Ints(vec![4, 5]));
+        assert_eq!(call.file, "a.py");
+        let top = rel(&rows, RelType::Calls, "b.py", "os.path.join").expect("top-level call");
+        assert_eq!(top.src.label, Label::File);
+        assert_eq!(top.dst.label, Label::External);
+        let import = rel(&rows, RelType::Imports, "a.py", "b.py::f").expect("import");
+        assert_eq!(import.props["names"], Value::Strs(vec!["f".into()]));
+        assert_eq!(import.props["module"], Value::from("b"));
+        let dir = rel(&rows, RelType::Imports, "a.py", "pkg").expect("directory import");
+        assert_eq!(dir.dst.label, Label::Directory);
+        assert!(!dir.props.contains_key("names"));
+        let base = rel(&rows, RelType::Extends, "a.py::A", "Base").expect("base");
+        assert_eq!(base.props["parent"], Value::from("Base"));
+        assert_eq!(rows.nodes[&Label::External].len(), 2);
+        assert_eq!(rows.nodes[&Label::Directory][0].file, None);
+    }
+
+    #[test]
+    fn rows_are_deterministic_and_counted() {
+        let output = sample();
+        let mut reversed = output.clone();
+        reversed.calls.reverse();
+        reversed.imports.reverse();
+        let rows = GraphRows::from_parse(&output);
+        assert_eq!(rows, GraphRows::from_parse(&reversed));
+        // Files, classes, methods, functions, directories, external names.
+        assert_eq!(rows.node_count(), 2 + 2 + 1 + 2 + 1 + 2);
+        assert_eq!(
+            rows.relationship_count(),
+            // CONTAINS, DEFINES, HAS_METHOD, CALLS, IMPORTS, EXTENDS.
+            4 + 2 + 1 + 2 + 2 + 1,
+            "{:#?}",
+            rows.relationships
+        );
+    }
+}
