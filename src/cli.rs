@@ -60,6 +60,9 @@ enum Command {
         /// Task queue of the workflow.
         #[arg(long, default_value = crate::indexing::DEFAULT_QUEUE)]
         queue: String,
+        /// Parse and write everything, not only what changed since the last indexed commit.
+        #[arg(long)]
+        full: bool,
         /// Print the workflow and run id once started, and exit.
         #[arg(long)]
         no_wait: bool,
@@ -100,6 +103,7 @@ pub fn main(registry: Registry) -> ExitCode {
             reference,
             repo_id,
             queue,
+            full,
             no_wait,
             json,
             config,
@@ -112,6 +116,7 @@ pub fn main(registry: Registry) -> ExitCode {
                 reference,
                 repo_id,
                 queue,
+                full,
                 no_wait,
                 json,
             };

@@ -33,6 +33,8 @@ pub struct IndexOptions {
     pub repo_id: Option<String>,
     /// Task queue of the workflow.
     pub queue: String,
+    /// Parse and write everything, not only what changed since the last indexed commit.
+    pub full: bool,
     /// Return once the workflow started.
     pub no_wait: bool,
     /// Print the result as JSON.
@@ -46,6 +48,7 @@ impl Default for IndexOptions {
             reference: None,
             repo_id: None,
             queue: DEFAULT_QUEUE.to_owned(),
+            full: false,
             no_wait: false,
             json: false,
         }
@@ -113,6 +116,7 @@ fn request_for(options: &IndexOptions) -> IndexRequest {
         repo_url,
         reference: options.reference.clone(),
         repo_id: options.repo_id.clone(),
+        full: options.full,
         timeouts: None,
     }
 }
@@ -179,8 +183,12 @@ pub fn render(s: &IndexSummary) -> String {
             .join(", ")
     };
     let total = s.durations_ms.get("total").copied().unwrap_or_default();
+    let mode = match &s.base_commit {
+        Some(base) => format!("incremental from {}", &base[..base.len().min(12)]),
+        None => s.mode.clone(),
+    };
     let mut out = format!(
-        "indexed {} at {}{} in {} (host {}, attempt {})\n",
+        "indexed {} at {}{} in {} ({mode}; host {}, attempt {})\n",
         s.repo_id,
         s.commit,
         s.default_branch
@@ -193,8 +201,9 @@ pub fn render(s: &IndexSummary) -> String {
     );
     let skipped: u64 = s.skipped.values().sum();
     out += &format!(
-        "  files:  {} parsed ({}); {} skipped ({})\n",
+        "  files:  {} in the graph, {} parsed now ({}); {} skipped ({})\n",
         s.files,
+        s.files_parsed,
         list(s.languages.iter().map(|(l, st)| (l.clone(), st.files)).collect()),
         skipped,
         list(s.skipped.iter().map(|(r, n)| (r.clone(), *n)).collect()),

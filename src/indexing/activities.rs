@@ -5,9 +5,10 @@
 use super::{
     metrics::IndexingMetrics,
     failure::{CLONE_MISSING, NOT_ROUTABLE, fatal, transient},
+    incremental::{CacheDir, MAX_AFFECTED_FILES, delta, read_facts, tree_blobs, write_facts},
     messages::{
         CleanupRepoInput, CleanupStaleInput, CloneInput, CloneResult, MetadataInput, ParseInput,
-        ParseResult, PersistInput, ProgressCounter, SKIPPED_LISTED,
+        ParseResult, PersistInput, PersistResult, ProgressCounter, SKIPPED_LISTED,
     },
     progress::{Counters, blocking, with_progress},
     store_cache::StoreCache,
@@ -16,8 +17,8 @@ use super::{
 use crate::{
     clone::{CloneError, CloneLimits, CloneRequest, clone_repository},
     config::HostConfig,
-    graph::{CleanupScope, DeleteReport, GraphError, GraphRows, GraphStore, WriteReport},
-    parse::{ParseError, ParseOptions, ParseOutput, parse_repository, read_output, write_output},
+    graph::{CleanupScope, DeleteReport, GraphError, GraphRows, GraphStore},
+    parse::{ParseOptions, ParseOutput, parse_repository_reusing, read_output, write_output},
     services::HostServices,
 };
 use std::{collections::BTreeMap, sync::Arc};
@@ -162,7 +163,8 @@ impl IndexingActivities {
         })
     }
 
-    /// Parse the clone on every core into the run's parse output file.
+    /// Parse the clone on every core into the run's parse output file. Files unchanged since
+    /// the last indexed commit reuse the facts this host cached then (see [`super::incremental`]).
     #[activity(name = "parse_repo_activity")]
     pub async fn parse_repo_activity(
         self: Arc<Self>,
@@ -175,26 +177,54 @@ impl IndexingActivities {
         if !repo.is_dir() {
             return Err(self.missing_clone("clone", &input.run_key));
         }
+        let cache = CacheDir::of(&config.host.data_dir, &input.repo_id);
+        let base_commit = match (input.full, cache.commit()) {
+            (false, Some(cached)) => {
+                let last = self
+                    .store()
+                    .await?
+                    .repository(&input.repo_id)
+                    .await
+                    .map_err(graph_failure)?
+                    .and_then(|r| r.last_indexed_commit);
+                (last.as_deref() == Some(cached.as_str())).then_some(cached)
+            }
+            _ => None,
+        };
         let options = ParseOptions {
             max_file_bytes: config.indexing.max_file_bytes,
             threads: config.indexing.parse_threads,
             ..ParseOptions::default()
         };
-        let out = folder.parse_output();
         let counters = Counters::default();
         let work = blocking({
             let counters = counters.clone();
-            move || -> Result<ParseResult, ParseError> {
-                let output = parse_repository(&repo, &options, |done, total| {
-                    counters.set(done as u64, total as u64)
-                })?;
-                write_output(&out, &output)?;
-                Ok(parse_result(&output, out.display().to_string()))
+            move || -> Result<ParseResult, String> {
+                let blobs = tree_blobs(&repo).map_err(|e| format!("cannot list the clone: {e}"))?;
+                let cached = base_commit
+                    .as_ref()
+                    .and_then(|_| read_facts(&cache.facts()))
+                    .filter(|c| Some(&c.commit) == base_commit.as_ref());
+                let parsed = parse_repository_reusing(
+                    &repo,
+                    &options,
+                    |path| cached.as_ref()?.reusable(path, &blobs),
+                    |done, total| counters.set(done as u64, total as u64),
+                )
+                .map_err(|e| e.to_string())?;
+                let out = folder.parse_output();
+                write_output(&out, &parsed.output).map_err(|e| e.to_string())?;
+                write_facts(&folder.facts(), &input.commit, &blobs, &parsed.unresolved)
+                    .map_err(|e| format!("cannot write {}: {e}", folder.facts().display()))?;
+                let mut result = parse_result(&parsed.output, out.display().to_string());
+                result.files_parsed = result.files.saturating_sub(parsed.reused);
+                result.base_commit = cached.map(|c| c.commit);
+                Ok(result)
             }
         });
         let result = with_progress(&ctx, ProgressCounter::FilesParsed, &counters, work).await??;
-        let result = result.map_err(|e| transient("ParseFailed", e.to_string()))?;
-        self.metrics.parsed(result.files);
+        let result = result.map_err(|e| transient("ParseFailed", e))?;
+        self.metrics.parsed(result.files_parsed);
         Ok(result)
     }
 
@@ -212,22 +242,38 @@ impl IndexingActivities {
             .map_err(graph_failure)
     }
 
-    /// Write the parsed graph, batched and idempotent, tagged with the run.
+    /// Write the parsed graph, batched and idempotent, tagged with the run: everything, or for
+    /// an incremental run only the rows of the files whose rows changed.
     #[activity(name = "persist_kg_activity")]
     pub async fn persist_kg_activity(
         self: Arc<Self>,
         ctx: ActivityContext,
         input: PersistInput,
-    ) -> Result<WriteReport, ActivityError> {
+    ) -> Result<PersistResult, ActivityError> {
         let config = self.services.config();
         let folder = Self::folder(&config, &input.run_key)?;
         let path = folder.parse_output();
         if !path.is_file() {
             return Err(self.missing_clone("parse output", &input.run_key));
         }
-        let rows = blocking(move || read_output(&path).map(|o| GraphRows::from_parse(&o)))
-            .await?
-            .map_err(|e| transient("ParseOutputUnreadable", e.to_string()))?;
+        let cache = CacheDir::of(&config.host.data_dir, &input.repo_id);
+        let base = input.base_commit.clone();
+        let (rows, affected) = blocking(move || -> Result<_, String> {
+            let rows = GraphRows::from_parse(&read_output(&path).map_err(|e| e.to_string())?);
+            let old = base
+                .filter(|b| cache.commit().as_ref() == Some(b))
+                .and_then(|_| read_output(&cache.graph()).ok());
+            let Some(old) = old else {
+                return Ok((rows, None));
+            };
+            let delta = delta(&GraphRows::from_parse(&old), &rows);
+            if delta.affected_files.len() > MAX_AFFECTED_FILES {
+                return Ok((rows, None));
+            }
+            Ok((delta.rows, Some(delta.affected_files.into_iter().collect())))
+        })
+        .await?
+        .map_err(|e| transient("ParseOutputUnreadable", e))?;
         let store = self.store().await?;
         let counters = Counters::default();
         let progress = {
@@ -235,27 +281,41 @@ impl IndexingActivities {
             move |done, total| counters.set(done, total)
         };
         let work = store.persist_graph(&input.repo_id, &input.run_id, &rows, &progress);
-        let report = with_progress(&ctx, ProgressCounter::ElementsWritten, &counters, work)
+        let written = with_progress(&ctx, ProgressCounter::ElementsWritten, &counters, work)
             .await?
             .map_err(graph_failure)?;
-        self.metrics.written(report.nodes, report.relationships);
-        Ok(report)
+        self.metrics.written(written.nodes, written.relationships);
+        Ok(PersistResult {
+            written,
+            affected_files: affected,
+        })
     }
 
-    /// Delete the repository's nodes and relationships that this run did not write.
+    /// Delete the repository's nodes and relationships that this run did not write (in the
+    /// affected files only, for an incremental run); then keep the run's facts and graph as
+    /// this host's cache of the repository.
     #[activity(name = "cleanup_stale_kg_nodes_activity")]
     pub async fn cleanup_stale_kg_nodes_activity(
         self: Arc<Self>,
         _ctx: ActivityContext,
         input: CleanupStaleInput,
     ) -> Result<DeleteReport, ActivityError> {
+        let scope = input.files.map_or(CleanupScope::All, CleanupScope::Files);
         let report = self
             .store()
             .await?
-            .cleanup_stale(&input.repo_id, &input.run_id, &CleanupScope::All)
+            .cleanup_stale(&input.repo_id, &input.run_id, &scope)
             .await
             .map_err(graph_failure)?;
         self.metrics.deleted(report.nodes, report.relationships);
+        let config = self.services.config();
+        let folder = Self::folder(&config, &input.run_key)?;
+        let cache = CacheDir::of(&config.host.data_dir, &input.repo_id);
+        let promoted = blocking(move || cache.promote(&folder.facts(), &folder.parse_output()))
+            .await?;
+        if let Err(e) = promoted {
+            tracing::warn!(error = %e, "cannot keep the run's facts; the next run is a full one");
+        }
         Ok(report)
     }
 
@@ -299,7 +359,9 @@ fn graph_failure(e: GraphError) -> ActivityError {
 fn parse_result(output: &ParseOutput, output_path: String) -> ParseResult {
     ParseResult {
         output_path,
+        base_commit: None,
         files: output.files.len() as u64,
+        files_parsed: output.files.len() as u64,
         definitions: output
             .files
             .iter()

@@ -21,6 +21,10 @@ pub struct IndexRequest {
     /// (`github.com/owner/repo`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repo_id: Option<String>,
+    /// Parse and write everything, even when the last run's facts could be reused. Default
+    /// `false`: only what changed since the last indexed commit is parsed and written.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub full: bool,
     /// Tuning of the run's timeouts; defaults fit production.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeouts: Option<RunTimeouts>,
@@ -85,6 +89,13 @@ pub struct CloneResult {
 pub struct ParseInput {
     /// The run's folder name (as given to the clone).
     pub run_key: String,
+    /// The repository (its cached facts are looked up by id).
+    pub repo_id: String,
+    /// The indexed commit.
+    pub commit: String,
+    /// Parse every file even if cached facts could be reused.
+    #[serde(default)]
+    pub full: bool,
 }
 
 /// Result of `parse_repo_activity`.
@@ -92,8 +103,13 @@ pub struct ParseInput {
 pub struct ParseResult {
     /// The parse output file (JSON lines) on the host.
     pub output_path: String,
-    /// Files parsed.
+    /// The commit whose cached facts were reused (an incremental run), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_commit: Option<String>,
+    /// Files in the graph (parsed now or reused).
     pub files: u64,
+    /// Files parsed by this run (the others' facts were reused).
+    pub files_parsed: u64,
     /// Definitions found.
     pub definitions: u64,
     /// Call, import and inheritance edges.
@@ -128,6 +144,20 @@ pub struct PersistInput {
     pub run_id: String,
     /// The run's folder name: the parse output is read from it.
     pub run_key: String,
+    /// Write only what changed since this commit's graph (cached on the host).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_commit: Option<String>,
+}
+
+/// Result of `persist_kg_activity`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersistResult {
+    /// What was written.
+    pub written: WriteReport,
+    /// An incremental write: the files whose rows changed; stale rows are only looked for
+    /// there. `None`: everything was written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub affected_files: Option<Vec<String>>,
 }
 
 /// Input of `cleanup_stale_kg_nodes_activity`.
@@ -136,6 +166,11 @@ pub struct CleanupStaleInput {
     pub repo_id: String,
     /// Nodes and relationships not written by this run are stale.
     pub run_id: String,
+    /// Look only in these files (an incremental run); `None`: everywhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files: Option<Vec<String>>,
+    /// The run's folder: once the graph matches the run, its facts become the host's cache.
+    pub run_key: String,
 }
 
 /// Input of `cleanup_repo_activity`.
@@ -192,8 +227,15 @@ pub struct IndexSummary {
     /// The host that held the clone, and how many times the run started from the clone.
     pub host_id: String,
     pub attempts: u32,
-    /// Files parsed, per language, and skipped files per reason (with the first few by name).
+    /// `full`, or `incremental` when only what changed since `base_commit` was parsed and
+    /// written.
+    pub mode: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_commit: Option<String>,
+    /// Files in the graph, files parsed by this run, per language, and skipped files per
+    /// reason (with the first few by name).
     pub files: u64,
+    pub files_parsed: u64,
     pub languages: BTreeMap<String, LanguageStats>,
     pub skipped: BTreeMap<String, u64>,
     pub skipped_files: Vec<SkippedFile>,

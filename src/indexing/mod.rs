@@ -8,6 +8,7 @@
 
 pub mod activities;
 mod failure;
+pub mod incremental;
 pub mod metrics;
 pub mod messages;
 mod progress;

@@ -178,6 +178,9 @@ async fn index(
             IndexingActivities::parse_repo_activity,
             ParseInput {
                 run_key: key.to_owned(),
+                repo_id: run.repo_id.clone(),
+                commit: cloned.commit_sha.clone(),
+                full: run.request.full,
             },
             local(super::PARSE, 3600, true, 3),
         )
@@ -215,19 +218,22 @@ async fn index(
 
     ctx.state_mut(|s| s.progress.stage = "persisting_graph".into());
     let started = now_ms(ctx);
-    let written = ctx
+    let persisted = ctx
         .execute_activity(
             IndexingActivities::persist_kg_activity,
             PersistInput {
                 repo_id: run.repo_id.clone(),
                 run_id: run.run_id.clone(),
                 run_key: key.to_owned(),
+                base_commit: parsed.base_commit.clone(),
             },
             local(super::PERSIST_KG, 3600, true, 20),
         )
         .await
         .map_err(|e| failed(Cause::of(&e)))?;
     stage_done(ctx, run, "persist_graph", started);
+    let incremental = persisted.affected_files.is_some();
+    let written = persisted.written;
 
     ctx.state_mut(|s| s.progress.stage = "cleaning_stale_nodes".into());
     let started = now_ms(ctx);
@@ -237,6 +243,8 @@ async fn index(
             CleanupStaleInput {
                 repo_id: run.repo_id.clone(),
                 run_id: run.run_id.clone(),
+                files: persisted.affected_files.clone(),
+                run_key: key.to_owned(),
             },
             local(super::CLEANUP_STALE, 1800, false, 20),
         )
@@ -251,6 +259,7 @@ async fn index(
 
     let mut record = run_record(ctx, run, Some(&cloned.commit_sha), RunStatus::Succeeded, None);
     record.counts.insert("files".into(), parsed.files);
+    record.counts.insert("files_parsed".into(), parsed.files_parsed);
     record.counts.insert("nodes".into(), written.nodes);
     record.counts.insert("relationships".into(), written.relationships);
     record.counts.insert("stale_nodes_deleted".into(), stale.nodes);
@@ -272,7 +281,10 @@ async fn index(
         default_branch: cloned.default_branch.clone(),
         host_id: cloned.host_id.clone(),
         attempts: attempt,
+        mode: if incremental { "incremental" } else { "full" }.into(),
+        base_commit: parsed.base_commit.filter(|_| incremental),
         files: parsed.files,
+        files_parsed: parsed.files_parsed,
         languages: parsed.languages,
         skipped: parsed.skipped,
         skipped_files: parsed.skipped_files,

@@ -43,6 +43,11 @@ impl RunFolder {
     pub fn parse_output(&self) -> PathBuf {
         self.root.join("graph.jsonl")
     }
+
+    /// The unresolved facts and blob ids, for the next run's reuse.
+    pub fn facts(&self) -> PathBuf {
+        self.root.join("facts.jsonl")
+    }
 }
 
 /// The run key of attempt `attempt` of the workflow run `run_id`.

@@ -138,6 +138,41 @@ pub fn parse_repository(
     options: &ParseOptions,
     progress: impl Fn(usize, usize) + Sync,
 ) -> Result<ParseOutput, ParseError> {
+    parse(root, options, |_| None, false, progress).map(|parsed| parsed.output)
+}
+
+/// What [`parse_repository_reusing`] returns.
+#[derive(Debug, Clone)]
+pub struct Reparsed {
+    /// The resolved output, as [`parse_repository`] gives it.
+    pub output: ParseOutput,
+    /// Every file's facts before resolution (what `reuse` can hand back next time), sorted by
+    /// path.
+    pub unresolved: Vec<FileFacts>,
+    /// Files whose facts came from `reuse` instead of the parser.
+    pub reused: u64,
+}
+
+/// Like [`parse_repository`], but a file for which `reuse(path)` returns facts is not read
+/// or parsed: those facts (unresolved, as [`Reparsed::unresolved`] gave them for the same
+/// content) are used. Resolution always runs over every file.
+pub fn parse_repository_reusing(
+    root: &Path,
+    options: &ParseOptions,
+    reuse: impl Fn(&str) -> Option<FileFacts> + Sync,
+    progress: impl Fn(usize, usize) + Sync,
+) -> Result<Reparsed, ParseError> {
+    parse(root, options, reuse, true, progress)
+}
+
+fn parse(
+    root: &Path,
+    options: &ParseOptions,
+    reuse: impl Fn(&str) -> Option<FileFacts> + Sync,
+    keep_unresolved: bool,
+    progress: impl Fn(usize, usize) + Sync,
+) -> Result<Reparsed, ParseError> {
+    let reused = AtomicUsize::new(0);
     let root = root.canonicalize().map_err(|source| ParseError::Root {
         path: root.to_owned(),
         source,
@@ -154,7 +189,13 @@ pub fn parse_repository(
             .candidates
             .par_iter()
             .map_init(Extractor::new, |extractor, candidate| {
-                let outcome = parse_candidate(extractor, candidate, options);
+                let outcome = match reuse(&candidate.path) {
+                    Some(facts) => {
+                        reused.fetch_add(1, Ordering::Relaxed);
+                        Ok(Ok(facts))
+                    }
+                    None => parse_candidate(extractor, candidate, options),
+                };
                 progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
                 outcome
             })
@@ -199,8 +240,13 @@ pub fn parse_repository(
         stats.lines += u64::from(file.lines);
         stats.bytes += file.bytes;
     }
+    let unresolved = if keep_unresolved {
+        files.clone()
+    } else {
+        Vec::new()
+    };
     let resolved = resolve::resolve(files);
-    Ok(ParseOutput {
+    let output = ParseOutput {
         files: resolved.files,
         calls: resolved.calls,
         imports: resolved.imports,
@@ -208,6 +254,11 @@ pub fn parse_repository(
         skipped,
         skipped_files,
         languages,
+    };
+    Ok(Reparsed {
+        output,
+        unresolved,
+        reused: reused.into_inner() as u64,
     })
 }
 

@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test file uses a different part of this module
 
 pub mod git;
+pub mod indexer;
 
 use serde_json::Value as Json;
 use std::{

@@ -1,0 +1,157 @@
+//! Incremental re-indexing through the real workflow: after each commit of a series (add,
+//! modify, delete, rename, a change that breaks a cross-file call) the incrementally indexed
+//! graph equals, in a canonical dump, a full index of the same commit; the same commit twice
+//! writes and deletes nothing.
+
+mod common;
+
+use common::indexer::{Indexer, Store, path_str};
+use common::{git, unique};
+use serde_json::Value as Json;
+
+const BASE: &[(&str, &str)] = &[
+    (
+        "lib/shapes.py",
+        "class Shape:\n    def area(self):\n        return 0\n\n\nclass Square(Shape):\n    def area(self):\n        return side() * side()\n\n\ndef side():\n    return 2\n",
+    ),
+    (
+        "lib/report.py",
+        "from lib.shapes import Square, side\n\n\ndef report():\n    return Square().area() + side()\n",
+    ),
+    ("lib/util.py", "def clamp(x):\n    return max(0, x)\n"),
+    (
+        "src/main.rs",
+        "mod geo;\nfn main() {\n    let p = geo::Point::new(1, 2);\n    p.norm();\n}\n",
+    ),
+    (
+        "src/geo.rs",
+        "pub struct Point { x: i32, y: i32 }\nimpl Point {\n    pub fn new(x: i32, y: i32) -> Self { Point { x, y } }\n    pub fn norm(&self) -> i32 { self.x + self.y }\n}\n",
+    ),
+];
+
+/// Index `repo` incrementally as `repo_id`, index the same commit in full as a fresh
+/// repository, and check both graphs are the same. Returns the incremental summary.
+async fn index_and_compare(indexer: &Indexer, repo: &std::path::Path, repo_id: &str) -> Json {
+    let summary = indexer.index_ok(repo, repo_id);
+    let fresh = unique("full");
+    let out = indexer.index(path_str(repo), &["--repo-id", &fresh, "--full"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let incremental = indexer.dump(repo_id).await;
+    let full = indexer.dump(&fresh).await;
+    if incremental != full {
+        let only_inc: Vec<_> = incremental.nodes.iter().filter(|n| !full.nodes.contains(n)).collect();
+        let only_full: Vec<_> = full.nodes.iter().filter(|n| !incremental.nodes.contains(n)).collect();
+        let rel_inc: Vec<_> = incremental
+            .relationships
+            .iter()
+            .filter(|r| !full.relationships.contains(r))
+            .collect();
+        let rel_full: Vec<_> = full
+            .relationships
+            .iter()
+            .filter(|r| !incremental.relationships.contains(r))
+            .collect();
+        panic!(
+            "incremental graph differs from a full index:\nnodes only incremental {only_inc:#?}\n\
+             nodes only full {only_full:#?}\nrels only incremental {rel_inc:#?}\nrels only full {rel_full:#?}\n\
+             summary {summary:#}"
+        );
+    }
+    summary
+}
+
+fn written(summary: &Json) -> u64 {
+    summary["written"]["nodes"].as_u64().unwrap_or(u64::MAX)
+        + summary["written"]["relationships"].as_u64().unwrap_or(u64::MAX)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_incremental_run_equals_a_full_index() {
+    let repo = git::repo(BASE);
+    let indexer = Indexer::start(Store::Embedded);
+    let repo_id = unique("inc");
+    let first = index_and_compare(&indexer, repo.path(), &repo_id).await;
+    assert_eq!(first["mode"], "full", "{first:#}");
+    let everything = written(&first);
+
+    // Add a file that calls into an existing one.
+    git::commit(
+        repo.path(),
+        &[("lib/extra.py", "from lib.util import clamp\n\n\ndef extra():\n    return clamp(3)\n")],
+        &[],
+        "add",
+    );
+    let s = index_and_compare(&indexer, repo.path(), &repo_id).await;
+    assert_eq!(s["mode"], "incremental", "{s:#}");
+    assert_eq!(s["files_parsed"], 1, "only the new file is parsed: {s:#}");
+    assert!(written(&s) < everything, "only what changed is written: {s:#}");
+
+    // Modify a file's body.
+    git::commit(
+        repo.path(),
+        &[("lib/util.py", "def clamp(x):\n    return min(10, max(0, x))\n")],
+        &[],
+        "modify",
+    );
+    let s = index_and_compare(&indexer, repo.path(), &repo_id).await;
+    assert_eq!(s["files_parsed"], 1, "{s:#}");
+
+    // Rename a file (delete + add).
+    std::fs::rename(repo.path().join("src/geo.rs"), repo.path().join("src/geometry.rs"))
+        .expect("rename");
+    git::commit(
+        repo.path(),
+        &[("src/main.rs", "mod geometry;\nfn main() {\n    let p = geometry::Point::new(1, 2);\n    p.norm();\n}\n")],
+        &[],
+        "rename",
+    );
+    let s = index_and_compare(&indexer, repo.path(), &repo_id).await;
+    assert!(s["stale_deleted"]["nodes"].as_u64() > Some(0), "{s:#}");
+
+    // Break a cross-file call: `side` is renamed, report.py still calls `side`.
+    git::commit(
+        repo.path(),
+        &[(
+            "lib/shapes.py",
+            "class Shape:\n    def area(self):\n        return 0\n\n\nclass Square(Shape):\n    def area(self):\n        return edge() * edge()\n\n\ndef edge():\n    return 2\n",
+        )],
+        &[],
+        "rename side to edge",
+    );
+    let s = index_and_compare(&indexer, repo.path(), &repo_id).await;
+    let affected_report = indexer
+        .dump(&repo_id)
+        .await
+        .relationships
+        .iter()
+        .any(|r| r.rel_type == "CALLS" && r.src_key == "lib/report.py::report" && r.dst_label == "External");
+    assert!(affected_report, "report()'s call of side() now points outside: {s:#}");
+
+    // Delete a file.
+    git::commit(repo.path(), &[], &["lib/extra.py"], "delete");
+    index_and_compare(&indexer, repo.path(), &repo_id).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_same_commit_twice_writes_and_deletes_nothing() {
+    let repo = git::repo(BASE);
+    let indexer = Indexer::start(Store::Embedded);
+    let repo_id = unique("same");
+    let first = indexer.index_ok(repo.path(), &repo_id);
+    assert!(written(&first) > 0);
+    let before = indexer.dump(&repo_id).await;
+    let again = indexer.index_ok(repo.path(), &repo_id);
+    assert_eq!(again["mode"], "incremental", "{again:#}");
+    assert_eq!(again["files_parsed"], 0, "{again:#}");
+    assert_eq!(written(&again), 0, "{again:#}");
+    assert_eq!(again["stale_deleted"]["nodes"], 0, "{again:#}");
+    assert_eq!(again["stale_deleted"]["relationships"], 0, "{again:#}");
+    assert_eq!(before, indexer.dump(&repo_id).await);
+
+    let full = indexer.index(path_str(repo.path()), &["--repo-id", &repo_id, "--full"]);
+    assert!(full.status.success());
+    let full: Json = serde_json::from_slice(&full.stdout).expect("summary");
+    assert_eq!(full["mode"], "full");
+    assert_eq!(full["files_parsed"], 5);
+    assert_eq!(before, indexer.dump(&repo_id).await);
+}
