@@ -12,9 +12,12 @@ pub mod clone;
 pub mod config;
 pub mod host;
 pub mod http;
+pub mod http_get;
 pub mod parse;
 pub mod registry;
+pub mod sdk_metrics;
 pub mod status;
+pub mod status_command;
 pub mod supervisor;
 pub mod temporal;
 
