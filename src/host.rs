@@ -105,8 +105,16 @@ async fn serve(path: &Path, config: HostConfig, registry: Registry) -> Result<Ex
         .unwrap_or_else(default_identity);
     let status = HostStatus::new();
     crate::http::serve(&config.host.listen, status.clone(), sdk_metrics).await?;
-    temporal::reachability::watch(client.clone(), config.temporal.address.clone(), status.clone());
-    temporal::queue_depth::watch(client.clone(), config.temporal.namespace.clone(), status.clone());
+    temporal::reachability::watch(
+        client.clone(),
+        config.temporal.address.clone(),
+        status.clone(),
+    );
+    temporal::queue_depth::watch(
+        client.clone(),
+        config.temporal.namespace.clone(),
+        status.clone(),
+    );
     let factory = WorkerFactory::new(runtime, client, registry.clone(), identity, status.clone());
     let mut reloads = ReloadRequests::start(path, config.host.reload)?;
     let mut supervisor = Supervisor::new(factory);

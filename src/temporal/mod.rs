@@ -16,8 +16,8 @@ use temporalio_client::{request_extensions::NoRetryOnMatching, tonic::Request};
 /// connection's retries, and the next check comes soon anyway.
 fn without_retries<T>(message: T) -> Request<T> {
     let mut request = Request::new(message);
-    request
-        .extensions_mut()
-        .insert(NoRetryOnMatching { predicate: |_| true });
+    request.extensions_mut().insert(NoRetryOnMatching {
+        predicate: |_| true,
+    });
     request
 }

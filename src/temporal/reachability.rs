@@ -22,9 +22,9 @@ pub fn watch(client: Client, address: String, status: HostStatus) {
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
-            let result = check(&client).await.map_err(|e| {
-                format!("Temporal at {address} unreachable: {}", one_line(&e))
-            });
+            let result = check(&client)
+                .await
+                .map_err(|e| format!("Temporal at {address} unreachable: {}", one_line(&e)));
             match (&result, was_reachable) {
                 (Err(reason), true) => tracing::warn!("{reason}; not ready until it answers"),
                 (Ok(()), false) => tracing::info!(%address, "Temporal answers again"),
