@@ -101,6 +101,8 @@ impl DemoActivities {
         input: SleepInput,
     ) -> Result<SleepReport, ActivityError> {
         let started_ms = now_ms();
+        // The host's activity span adds the workflow id, run id and activity type to this line.
+        tracing::info!(millis = input.millis, "sleeping");
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(input.millis)) => {}
             _ = ctx.cancelled() => return Err(ActivityError::cancelled()),

@@ -36,7 +36,7 @@ PY
 }
 
 # start_temporal DIR: a dev server on free ports with its database and log in DIR, completing the
-# open polls of stopping workers (see vendor/README.md). Sets
+# open polls of stopping workers (see vendor/README.md) and listing worker heartbeats. Sets
 # TEMPORAL_PORT and TEMPORAL_PID; fails loudly (with the log) when it does not come up.
 start_temporal() {
   local dir=$1
@@ -45,6 +45,7 @@ start_temporal() {
     --port "$TEMPORAL_PORT" --http-port "$(free_port)" --metrics-port "$(free_port)" \
     --db-filename "$dir/temporal.sqlite" --log-level warn \
     --dynamic-config-value frontend.enableCancelWorkerPollsOnShutdown=true \
+    --dynamic-config-value frontend.ListWorkersEnabled=true \
     >"$dir/temporal.log" 2>&1 &
   TEMPORAL_PID=$!
   if ! wait_for_port "$TEMPORAL_PORT" 60; then

@@ -6,6 +6,7 @@ use crate::{
     config::{self, Pollers, WorkerEntry},
     host::{self, EXIT_BAD_CONFIG, RunOptions},
     index_command::{self, IndexOptions},
+    status_command,
 };
 use clap::{Parser, Subcommand, ValueEnum};
 use std::{path::PathBuf, process::ExitCode};
@@ -72,6 +73,15 @@ enum Command {
         #[command(flatten)]
         config: ConfigPath,
     },
+    /// Show a running host's entries, states, uptime and queue backlog (from its /readyz);
+    /// exit 1 when it is not ready, 2 when it does not answer.
+    Status {
+        /// The host's health address; default: `[host] listen` of the config.
+        #[arg(long)]
+        addr: Option<String>,
+        #[command(flatten)]
+        config: ConfigPath,
+    },
 }
 
 #[derive(clap::Args, Debug)]
@@ -98,6 +108,9 @@ pub fn main(registry: Registry) -> ExitCode {
     };
     match cli.command {
         Command::Validate { config } => validate(&config.config, &registry),
+        Command::Status { addr, config } => {
+            status_command::run(addr.as_deref(), &config.config, &registry)
+        }
         Command::Index {
             repo,
             reference,

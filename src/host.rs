@@ -4,6 +4,7 @@
 use crate::{
     Registry,
     config::{self, HostConfig},
+    sdk_metrics::SdkMetrics,
     services::{HostServices, load_or_create_host_id},
     status::HostStatus,
     supervisor::{
@@ -28,6 +29,8 @@ pub const EXIT_BAD_CONFIG: u8 = 2;
 pub const EXIT_UNCLEAN_DRAIN: u8 = 3;
 /// How long the host keeps trying to reach Temporal at start-up.
 const CONNECT_PATIENCE: Duration = Duration::from_secs(60);
+/// How often each worker reports itself to the server (`temporal worker list`, the UI).
+const WORKER_HEARTBEAT_INTERVAL: Duration = Duration::from_secs(10);
 
 /// What `worker-host run` was asked to do.
 #[derive(Debug, Clone)]
@@ -87,8 +90,11 @@ async fn serve(path: &Path, config: HostConfig, registry: Registry) -> Result<Ex
             "cannot read namespace capabilities"
         ),
     }
+    let sdk_metrics = SdkMetrics::start()?;
     let runtime = Runtime::from_current_tokio(
         RuntimeOptions::builder()
+            .telemetry_options(sdk_metrics.telemetry_options())
+            .heartbeat_interval(Some(WORKER_HEARTBEAT_INTERVAL))
             .build()
             .map_err(anyhow::Error::msg)?,
     )
@@ -99,7 +105,17 @@ async fn serve(path: &Path, config: HostConfig, registry: Registry) -> Result<Ex
         .clone()
         .unwrap_or_else(default_identity);
     let status = HostStatus::new();
-    crate::http::serve(&config.host.listen, status.clone()).await?;
+    crate::http::serve(&config.host.listen, status.clone(), sdk_metrics).await?;
+    temporal::reachability::watch(
+        client.clone(),
+        config.temporal.address.clone(),
+        status.clone(),
+    );
+    temporal::queue_depth::watch(
+        client.clone(),
+        config.temporal.namespace.clone(),
+        status.clone(),
+    );
     let host_id = load_or_create_host_id(&config.host.data_dir)?;
     tracing::info!(host_id, "host-local queues are <task_queue>@{host_id}");
     let services = HostServices::new(

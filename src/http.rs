@@ -1,14 +1,21 @@
 //! The host's HTTP endpoints on `[host] listen` (loopback by default): `/healthz` (the process
-//! answers), `/readyz` (config loaded and every entry running; JSON with each entry and the last
-//! reload error) and `/metrics` (Prometheus text).
+//! answers), `/readyz` (config loaded, Temporal answers and every entry running; JSON with each
+//! entry, its queue's backlog, the last reload error and the reason when not ready) and
+//! `/metrics` (Prometheus text: the host's series, then the SDK's).
 
-use crate::status::HostStatus;
+use crate::{sdk_metrics::SdkMetrics, status::HostStatus};
 use anyhow::{Context, Result};
 use axum::{Json, Router, extract::State, http::StatusCode, response::IntoResponse, routing::get};
-use std::net::SocketAddr;
+use std::{net::SocketAddr, sync::Arc};
+
+#[derive(Clone)]
+struct Sources {
+    status: HostStatus,
+    sdk: Arc<SdkMetrics>,
+}
 
 /// Serve the endpoints on `listen` in the background; returns the bound address.
-pub async fn serve(listen: &str, status: HostStatus) -> Result<SocketAddr> {
+pub async fn serve(listen: &str, status: HostStatus, sdk: SdkMetrics) -> Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen} ([host] listen)"))?;
@@ -17,7 +24,10 @@ pub async fn serve(listen: &str, status: HostStatus) -> Result<SocketAddr> {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .with_state(status);
+        .with_state(Sources {
+            status,
+            sdk: Arc::new(sdk),
+        });
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!(error = %e, "the health and metrics server stopped");
@@ -27,8 +37,8 @@ pub async fn serve(listen: &str, status: HostStatus) -> Result<SocketAddr> {
     Ok(addr)
 }
 
-async fn readyz(State(status): State<HostStatus>) -> impl IntoResponse {
-    let report = status.ready_report();
+async fn readyz(State(sources): State<Sources>) -> impl IntoResponse {
+    let report = sources.status.ready_report();
     let code = if report.ready {
         StatusCode::OK
     } else {
@@ -37,9 +47,14 @@ async fn readyz(State(status): State<HostStatus>) -> impl IntoResponse {
     (code, Json(report))
 }
 
-async fn metrics(State(status): State<HostStatus>) -> impl IntoResponse {
-    (
-        [("content-type", "text/plain; version=0.0.4")],
-        status.metrics_text(),
-    )
+async fn metrics(State(sources): State<Sources>) -> impl IntoResponse {
+    let mut text = sources.status.metrics_text();
+    match sources.sdk.scrape().await {
+        Ok(sdk) => text.push_str(&sdk),
+        Err(e) => tracing::warn!(
+            error = format!("{e:#}"),
+            "SDK metrics unavailable; serving the host's alone"
+        ),
+    }
+    ([("content-type", "text/plain; version=0.0.4")], text)
 }

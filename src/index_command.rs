@@ -6,8 +6,8 @@
 use crate::{
     config::{self, HostConfig},
     indexing::{
-        DEFAULT_QUEUE, IndexProgress, IndexRequest, IndexSummary, RepoIndexingWorkflow,
-        repo_id_of, workflow_id_of,
+        DEFAULT_QUEUE, IndexProgress, IndexRequest, IndexSummary, RepoIndexingWorkflow, repo_id_of,
+        workflow_id_of,
     },
     temporal,
 };
@@ -204,7 +204,12 @@ pub fn render(s: &IndexSummary) -> String {
         "  files:  {} in the graph, {} parsed now ({}); {} skipped ({})\n",
         s.files,
         s.files_parsed,
-        list(s.languages.iter().map(|(l, st)| (l.clone(), st.files)).collect()),
+        list(
+            s.languages
+                .iter()
+                .map(|(l, st)| (l.clone(), st.files))
+                .collect()
+        ),
         skipped,
         list(s.skipped.iter().map(|(r, n)| (r.clone(), *n)).collect()),
     );
@@ -213,7 +218,13 @@ pub fn render(s: &IndexSummary) -> String {
         s.written.nodes,
         list(s.written.nodes_per_label.clone().into_iter().collect()),
         s.written.relationships,
-        list(s.written.relationships_per_type.clone().into_iter().collect()),
+        list(
+            s.written
+                .relationships_per_type
+                .clone()
+                .into_iter()
+                .collect()
+        ),
     );
     out += &format!(
         "  stale:  {} nodes, {} relationships deleted\n",

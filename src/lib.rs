@@ -13,12 +13,15 @@ pub mod config;
 pub mod graph;
 pub mod host;
 pub mod http;
+pub mod http_get;
 pub mod index_command;
 pub mod indexing;
 pub mod parse;
 pub mod registry;
+pub mod sdk_metrics;
 pub mod services;
 pub mod status;
+pub mod status_command;
 pub mod supervisor;
 pub mod temporal;
 

@@ -1,17 +1,21 @@
 //! What the host knows about itself, for `/readyz` and `/metrics`: the config generation, the
-//! outcome of reloads (with the last rejection's reason), and each entry's state, restarts and
-//! activity outcomes.
+//! outcome of reloads (with the last rejection's reason), each entry's state, restarts and
+//! activity outcomes, whether Temporal answers, and the backlog of every configured task queue.
+//!
+//! Other parts of the host add their own series with [`HostStatus::register`] (indexing totals:
+//! files parsed, nodes written, ... belong there), so one `/metrics` scrape shows everything.
 
-use prometheus::{IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
-use serde::Serialize;
+use prometheus::{GaugeVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, core::Collector};
+use serde::{Deserialize, Serialize};
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, BTreeSet},
     sync::{Arc, Mutex, MutexGuard},
     time::Instant,
 };
+use tokio::sync::Notify;
 
 /// The life of one entry's worker.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EntryState {
     /// Built, not polling yet.
@@ -25,7 +29,8 @@ pub enum EntryState {
 impl EntryState {
     const ALL: [EntryState; 3] = [Self::Starting, Self::Running, Self::Restarting];
 
-    fn label(self) -> &'static str {
+    /// Its name in metrics, JSON and `worker-host status`.
+    pub fn label(self) -> &'static str {
         match self {
             Self::Starting => "starting",
             Self::Running => "running",
@@ -42,15 +47,38 @@ struct Entry {
     since: Instant,
 }
 
+/// Whether Temporal answered the last reachability check.
+#[derive(Debug, Clone, Default)]
+enum Temporal {
+    /// Not checked yet.
+    #[default]
+    Unknown,
+    Reachable,
+    /// Why not, e.g. "Temporal at 127.0.0.1:7233 unreachable: ...".
+    Unreachable(String),
+}
+
 #[derive(Debug, Default)]
 struct State {
     generation: u64,
     last_reload_error: Option<String>,
     entries: BTreeMap<String, Entry>,
+    temporal: Temporal,
+    /// By task queue, then task type (`workflow`, `activity`).
+    backlogs: BTreeMap<String, BTreeMap<String, Backlog>>,
+}
+
+/// A task queue's backlog of one task type, as the server approximates it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Backlog {
+    /// Tasks waiting for a worker.
+    pub count: u64,
+    /// Age of the oldest waiting task, in seconds (0 when none waits).
+    pub age_seconds: f64,
 }
 
 /// One entry as `/readyz` reports it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EntryReport {
     /// Entry name.
     pub name: String,
@@ -62,13 +90,20 @@ pub struct EntryReport {
     pub restarts: u64,
     /// Seconds in the current state.
     pub uptime_seconds: u64,
+    /// Its queue's backlog by task type (`workflow`, `activity`); empty until first read.
+    #[serde(default)]
+    pub backlog: BTreeMap<String, Backlog>,
 }
 
 /// The body of `/readyz`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ReadyReport {
-    /// Config loaded and every entry running.
+    /// Config loaded, Temporal answers, and every entry running.
     pub ready: bool,
+    /// Why the host is not ready (`None` when it is).
+    pub reason: Option<String>,
+    /// Temporal answered the last check (every couple of seconds).
+    pub temporal_reachable: bool,
     /// Generation of the config running now (0: none yet).
     pub config_generation: u64,
     /// Why the last reload was rejected, if the last reload was.
@@ -89,6 +124,10 @@ pub struct HostStatus {
     restarts: IntCounterVec,
     activities: IntCounterVec,
     uptime: IntGauge,
+    temporal_reachable: IntGauge,
+    backlog: IntGaugeVec,
+    backlog_age: GaugeVec,
+    applied_notify: Arc<Notify>,
 }
 
 impl HostStatus {
@@ -131,13 +170,37 @@ impl HostStatus {
             "Seconds since the host started",
         )
         .expect("valid metric");
+        let temporal_reachable = IntGauge::new(
+            "worker_host_temporal_reachable",
+            "1 when Temporal answered the last reachability check, else 0",
+        )
+        .expect("valid metric");
+        let backlog = IntGaugeVec::new(
+            Opts::new(
+                "worker_host_task_queue_backlog",
+                "Approximate number of tasks waiting on a configured task queue (DescribeTaskQueue)",
+            ),
+            &["task_queue", "task_type"],
+        )
+        .expect("valid metric");
+        let backlog_age = GaugeVec::new(
+            Opts::new(
+                "worker_host_task_queue_backlog_age_seconds",
+                "Age of the oldest task waiting on a configured task queue",
+            ),
+            &["task_queue", "task_type"],
+        )
+        .expect("valid metric");
         for m in [
-            Box::new(generation.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(generation.clone()) as Box<dyn Collector>,
             Box::new(reloads.clone()),
             Box::new(entries.clone()),
             Box::new(restarts.clone()),
             Box::new(activities.clone()),
             Box::new(uptime.clone()),
+            Box::new(temporal_reachable.clone()),
+            Box::new(backlog.clone()),
+            Box::new(backlog_age.clone()),
         ] {
             registry.register(m).expect("metric names are unique");
         }
@@ -151,15 +214,17 @@ impl HostStatus {
             restarts,
             activities,
             uptime,
+            temporal_reachable,
+            backlog,
+            backlog_age,
+            applied_notify: Arc::default(),
         }
     }
 
-    /// Serve `collector` on `/metrics` too (a workload's own series). A collector whose names
-    /// are taken already is logged and left out.
-    pub fn register_collector(&self, collector: Box<dyn prometheus::core::Collector>) {
-        if let Err(e) = self.registry.register(collector) {
-            tracing::error!(error = %e, "cannot register metrics");
-        }
+    /// Add a collector's series to `/metrics` (e.g. indexing totals: files parsed, nodes and
+    /// relationships written). Fails if one of its names is taken.
+    pub fn register(&self, collector: Box<dyn Collector>) -> prometheus::Result<()> {
+        self.registry.register(collector)
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -175,6 +240,13 @@ impl HostStatus {
         if is_reload {
             self.reloads.with_label_values(&["applied"]).inc();
         }
+        // Read the (new) queues' backlogs now rather than at the next interval.
+        self.applied_notify.notify_one();
+    }
+
+    /// Resolves after the next config apply (or at once if one happened since the last call).
+    pub async fn config_applied(&self) {
+        self.applied_notify.notified().await;
     }
 
     /// A reload found nothing to change.
@@ -214,6 +286,54 @@ impl HostStatus {
         self.state().entries.remove(name);
     }
 
+    /// The task queues of the running config's entries.
+    pub fn task_queues(&self) -> BTreeSet<String> {
+        self.state()
+            .entries
+            .values()
+            .map(|e| e.task_queue.clone())
+            .collect()
+    }
+
+    /// Result of a Temporal reachability check: `Err` says why it failed.
+    pub fn temporal_checked(&self, result: Result<(), String>) {
+        self.temporal_reachable.set(i64::from(result.is_ok()));
+        self.state().temporal = match result {
+            Ok(()) => Temporal::Reachable,
+            Err(reason) => Temporal::Unreachable(reason),
+        };
+    }
+
+    /// The backlog of `task_type` tasks on `task_queue`, just read from the server.
+    pub fn backlog_read(&self, task_queue: &str, task_type: &str, backlog: Backlog) {
+        self.backlog
+            .with_label_values(&[task_queue, task_type])
+            .set(backlog.count as i64);
+        self.backlog_age
+            .with_label_values(&[task_queue, task_type])
+            .set(backlog.age_seconds);
+        self.state()
+            .backlogs
+            .entry(task_queue.to_owned())
+            .or_default()
+            .insert(task_type.to_owned(), backlog);
+    }
+
+    /// Forget the backlogs of queues outside `configured` (entries removed by a reload).
+    pub fn retain_backlogs(&self, configured: &BTreeSet<String>) {
+        let mut s = self.state();
+        s.backlogs.retain(|queue, by_type| {
+            let keep = configured.contains(queue);
+            if !keep {
+                for task_type in by_type.keys() {
+                    let _ = self.backlog.remove_label_values(&[queue, task_type]);
+                    let _ = self.backlog_age.remove_label_values(&[queue, task_type]);
+                }
+            }
+            keep
+        });
+    }
+
     /// An activity attempt of `entry` finished with `outcome`.
     pub fn activity_finished(&self, entry: &str, activity_type: &str, outcome: &str) {
         self.activities
@@ -233,10 +353,30 @@ impl HostStatus {
                 state: e.state,
                 restarts: e.restarts,
                 uptime_seconds: e.since.elapsed().as_secs(),
+                backlog: s.backlogs.get(&e.task_queue).cloned().unwrap_or_default(),
             })
             .collect();
+        let mut reasons = Vec::new();
+        if s.generation == 0 {
+            reasons.push("no config loaded yet".to_owned());
+        }
+        match &s.temporal {
+            Temporal::Reachable => {}
+            Temporal::Unknown => reasons.push("Temporal not checked yet".to_owned()),
+            Temporal::Unreachable(why) => reasons.push(why.clone()),
+        }
+        let not_running: Vec<String> = entries
+            .iter()
+            .filter(|e| e.state != EntryState::Running)
+            .map(|e| format!("{} ({})", e.name, e.state.label()))
+            .collect();
+        if !not_running.is_empty() {
+            reasons.push(format!("entries not running: {}", not_running.join(", ")));
+        }
         ReadyReport {
-            ready: s.generation > 0 && entries.iter().all(|e| e.state == EntryState::Running),
+            ready: reasons.is_empty(),
+            reason: (!reasons.is_empty()).then(|| reasons.join("; ")),
+            temporal_reachable: matches!(s.temporal, Temporal::Reachable),
             config_generation: s.generation,
             last_reload_error: s.last_reload_error.clone(),
             entries,

@@ -35,12 +35,24 @@ async fn index_and_compare(indexer: &Indexer, repo: &std::path::Path, repo_id: &
     let summary = indexer.index_ok(repo, repo_id);
     let fresh = unique("full");
     let out = indexer.index(path_str(repo), &["--repo-id", &fresh, "--full"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let incremental = indexer.dump(repo_id).await;
     let full = indexer.dump(&fresh).await;
     if incremental != full {
-        let only_inc: Vec<_> = incremental.nodes.iter().filter(|n| !full.nodes.contains(n)).collect();
-        let only_full: Vec<_> = full.nodes.iter().filter(|n| !incremental.nodes.contains(n)).collect();
+        let only_inc: Vec<_> = incremental
+            .nodes
+            .iter()
+            .filter(|n| !full.nodes.contains(n))
+            .collect();
+        let only_full: Vec<_> = full
+            .nodes
+            .iter()
+            .filter(|n| !incremental.nodes.contains(n))
+            .collect();
         let rel_inc: Vec<_> = incremental
             .relationships
             .iter()
@@ -62,7 +74,9 @@ async fn index_and_compare(indexer: &Indexer, repo: &std::path::Path, repo_id: &
 
 fn written(summary: &Json) -> u64 {
     summary["written"]["nodes"].as_u64().unwrap_or(u64::MAX)
-        + summary["written"]["relationships"].as_u64().unwrap_or(u64::MAX)
+        + summary["written"]["relationships"]
+            .as_u64()
+            .unwrap_or(u64::MAX)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -77,19 +91,28 @@ async fn each_incremental_run_equals_a_full_index() {
     // Add a file that calls into an existing one.
     git::commit(
         repo.path(),
-        &[("lib/extra.py", "from lib.util import clamp\n\n\ndef extra():\n    return clamp(3)\n")],
+        &[(
+            "lib/extra.py",
+            "from lib.util import clamp\n\n\ndef extra():\n    return clamp(3)\n",
+        )],
         &[],
         "add",
     );
     let s = index_and_compare(&indexer, repo.path(), &repo_id).await;
     assert_eq!(s["mode"], "incremental", "{s:#}");
     assert_eq!(s["files_parsed"], 1, "only the new file is parsed: {s:#}");
-    assert!(written(&s) < everything, "only what changed is written: {s:#}");
+    assert!(
+        written(&s) < everything,
+        "only what changed is written: {s:#}"
+    );
 
     // Modify a file's body.
     git::commit(
         repo.path(),
-        &[("lib/util.py", "def clamp(x):\n    return min(10, max(0, x))\n")],
+        &[(
+            "lib/util.py",
+            "def clamp(x):\n    return min(10, max(0, x))\n",
+        )],
         &[],
         "modify",
     );
@@ -97,11 +120,17 @@ async fn each_incremental_run_equals_a_full_index() {
     assert_eq!(s["files_parsed"], 1, "{s:#}");
 
     // Rename a file (delete + add).
-    std::fs::rename(repo.path().join("src/geo.rs"), repo.path().join("src/geometry.rs"))
-        .expect("rename");
+    std::fs::rename(
+        repo.path().join("src/geo.rs"),
+        repo.path().join("src/geometry.rs"),
+    )
+    .expect("rename");
     git::commit(
         repo.path(),
-        &[("src/main.rs", "mod geometry;\nfn main() {\n    let p = geometry::Point::new(1, 2);\n    p.norm();\n}\n")],
+        &[(
+            "src/main.rs",
+            "mod geometry;\nfn main() {\n    let p = geometry::Point::new(1, 2);\n    p.norm();\n}\n",
+        )],
         &[],
         "rename",
     );
@@ -119,13 +148,13 @@ async fn each_incremental_run_equals_a_full_index() {
         "rename side to edge",
     );
     let s = index_and_compare(&indexer, repo.path(), &repo_id).await;
-    let affected_report = indexer
-        .dump(&repo_id)
-        .await
-        .relationships
-        .iter()
-        .any(|r| r.rel_type == "CALLS" && r.src_key == "lib/report.py::report" && r.dst_label == "External");
-    assert!(affected_report, "report()'s call of side() now points outside: {s:#}");
+    let affected_report = indexer.dump(&repo_id).await.relationships.iter().any(|r| {
+        r.rel_type == "CALLS" && r.src_key == "lib/report.py::report" && r.dst_label == "External"
+    });
+    assert!(
+        affected_report,
+        "report()'s call of side() now points outside: {s:#}"
+    );
 
     // Delete a file.
     git::commit(repo.path(), &[], &["lib/extra.py"], "delete");

@@ -51,21 +51,35 @@ fn assert_expected_graph(dump: &GraphDump) {
     ] {
         assert!(has_node(dump, label, key), "missing {label} {key}");
     }
-    assert!(!has_node(dump, "File", "README.md"), "README.md is not code");
+    assert!(
+        !has_node(dump, "File", "README.md"),
+        "README.md is not code"
+    );
     for (rel, src, dst) in [
         ("EXTENDS", "app/models.py::User", "app/models.py::Base"),
-        ("HAS_METHOD", "app/models.py::User", "app/models.py::User.greet"),
+        (
+            "HAS_METHOD",
+            "app/models.py::User",
+            "app/models.py::User.greet",
+        ),
         ("CALLS", "app/models.py::Base.save", "app/models.py::helper"),
-        ("CALLS", "app/models.py::User.greet", "app/models.py::Base.save"),
+        (
+            "CALLS",
+            "app/models.py::User.greet",
+            "app/models.py::Base.save",
+        ),
         ("CALLS", "app/main.py::run", "app/models.py::helper"),
         ("CALLS", "web/index.js::show", "web/util.js::fmt"),
     ] {
-        assert!(has_rel(dump, rel, src, dst), "missing {src} -[{rel}]-> {dst}");
+        assert!(
+            has_rel(dump, rel, src, dst),
+            "missing {src} -[{rel}]-> {dst}"
+        );
     }
     assert!(
-        dump.relationships
-            .iter()
-            .any(|r| r.rel_type == "CALLS" && r.src_key == "app/main.py::run" && r.dst_label == "External"),
+        dump.relationships.iter().any(|r| r.rel_type == "CALLS"
+            && r.src_key == "app/main.py::run"
+            && r.dst_label == "External"),
         "the call of os.path.join stays as an external reference"
     );
     assert!(
@@ -88,8 +102,18 @@ async fn end_to_end(store: Store) {
     assert_eq!(summary["languages"]["javascript"]["files"], 2);
     assert_eq!(summary["skipped"]["unknown_language"], 1);
     assert_eq!(summary["attempts"], 1);
-    for stage in ["clone", "parse", "persist_metadata", "persist_graph", "cleanup_stale", "cleanup_repo"] {
-        assert!(summary["durations_ms"][stage].is_u64(), "stage {stage} in {summary:#}");
+    for stage in [
+        "clone",
+        "parse",
+        "persist_metadata",
+        "persist_graph",
+        "cleanup_stale",
+        "cleanup_repo",
+    ] {
+        assert!(
+            summary["durations_ms"][stage].is_u64(),
+            "stage {stage} in {summary:#}"
+        );
     }
     let dump = indexer.dump(&repo_id).await;
     assert_expected_graph(&dump);
@@ -106,7 +130,10 @@ async fn end_to_end(store: Store) {
         .await
         .expect("repository")
         .expect("repository recorded");
-    assert_eq!(repository.last_indexed_commit.as_deref(), summary["commit"].as_str());
+    assert_eq!(
+        repository.last_indexed_commit.as_deref(),
+        summary["commit"].as_str()
+    );
     let runs = store_handle.index_runs(&repo_id).await.expect("runs");
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0].status, RunStatus::Succeeded);
@@ -135,13 +162,30 @@ async fn the_temporal_cli_starts_the_same_indexing() {
     let ours_summary = indexer.index_ok(repo.path(), &ours);
     let input = serde_json::json!({ "repo_url": path_str(repo.path()), "repo_id": theirs });
     let out = Command::new("temporal")
-        .args(["workflow", "execute", "--type", "RepoIndexingWorkflow", "--task-queue"])
+        .args([
+            "workflow",
+            "execute",
+            "--type",
+            "RepoIndexingWorkflow",
+            "--task-queue",
+        ])
         .arg(&indexer.queue)
-        .args(["--workflow-id", &unique("cli"), "--input", &input.to_string(), "-o", "json"])
+        .args([
+            "--workflow-id",
+            &unique("cli"),
+            "--input",
+            &input.to_string(),
+            "-o",
+            "json",
+        ])
         .args(["--address", &temporal_address()])
         .output()
         .expect("run temporal");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     let result: Json = serde_json::from_str(&text).expect("temporal's JSON output");
     let theirs_summary = &result["result"];
@@ -161,7 +205,10 @@ async fn a_bad_url_fails_clearly_and_is_recorded() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("unsupported repository URL"), "{stderr}");
     let workflow_id = worker_host::indexing::workflow_id_of(&repo_id);
-    assert!(history_has(&workflow_id, "cleanup_repo_activity"), "cleanup ran");
+    assert!(
+        history_has(&workflow_id, "cleanup_repo_activity"),
+        "cleanup ran"
+    );
     let runs = indexer
         .open_store()
         .await
@@ -171,7 +218,10 @@ async fn a_bad_url_fails_clearly_and_is_recorded() {
     assert_eq!(runs.len(), 1, "{runs:?}");
     assert_eq!(runs[0].status, RunStatus::Failed);
     assert!(
-        runs[0].error.as_deref().is_some_and(|e| e.contains("unsupported repository URL")),
+        runs[0]
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("unsupported repository URL")),
         "{runs:?}"
     );
 }
@@ -194,21 +244,35 @@ async fn reindexing_removes_what_the_new_commit_deleted() {
         "delete util.js, rename helper",
     );
     let summary = indexer.index_ok(repo.path(), &repo_id);
-    assert!(summary["stale_deleted"]["nodes"].as_u64() > Some(0), "{summary:#}");
+    assert!(
+        summary["stale_deleted"]["nodes"].as_u64() > Some(0),
+        "{summary:#}"
+    );
     let dump = indexer.dump(&repo_id).await;
     assert!(!has_node(&dump, "File", "web/util.js"));
     assert!(!has_node(&dump, "Function", "web/util.js::fmt"));
     assert!(!has_node(&dump, "Function", "app/models.py::helper"));
     assert!(has_node(&dump, "Function", "app/models.py::helper2"));
-    assert!(!dump
-        .relationships
-        .iter()
-        .any(|r| r.file.as_deref() == Some("web/util.js") || r.dst_key == "web/util.js::fmt"));
+    assert!(
+        !dump
+            .relationships
+            .iter()
+            .any(|r| r.file.as_deref() == Some("web/util.js") || r.dst_key == "web/util.js::fmt")
+    );
 
     let fresh = unique("fresh");
     indexer.index_ok(repo.path(), &fresh);
-    assert_eq!(dump, indexer.dump(&fresh).await, "same graph as a fresh index");
-    let runs = indexer.open_store().await.index_runs(&repo_id).await.expect("runs");
+    assert_eq!(
+        dump,
+        indexer.dump(&fresh).await,
+        "same graph as a fresh index"
+    );
+    let runs = indexer
+        .open_store()
+        .await
+        .index_runs(&repo_id)
+        .await
+        .expect("runs");
     assert_eq!(runs.len(), 2);
 }
 
@@ -225,7 +289,10 @@ async fn a_host_killed_during_parse_finishes_after_a_restart() {
         })
         .collect();
     files.push(("app/models.py".into(), FILES[0].1.into()));
-    let borrowed: Vec<(&str, &str)> = files.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let borrowed: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
     let repo = git::repo(&borrowed);
     let dir = tempfile::tempdir().expect("tempdir");
     let queue = unique("kill");
@@ -262,7 +329,11 @@ async fn a_host_killed_during_parse_finishes_after_a_restart() {
     let dump = indexer.dump(&repo_id).await;
     let fresh = unique("fresh");
     indexer.index_ok(repo.path(), &fresh);
-    assert_eq!(dump, indexer.dump(&fresh).await, "no duplicates, nothing missing");
+    assert_eq!(
+        dump,
+        indexer.dump(&fresh).await,
+        "no duplicates, nothing missing"
+    );
 }
 
 /// Wait until the `progress` query of workflow `id` reports `stage`.
@@ -270,14 +341,27 @@ async fn wait_for_stage(id: &str, stage: &str) {
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     loop {
         let out = Command::new("temporal")
-            .args(["workflow", "query", "--workflow-id", id, "--name", "progress", "-o", "json"])
+            .args([
+                "workflow",
+                "query",
+                "--workflow-id",
+                id,
+                "--name",
+                "progress",
+                "-o",
+                "json",
+            ])
             .args(["--address", &temporal_address()])
             .output()
             .expect("temporal workflow query");
         if String::from_utf8_lossy(&out.stdout).contains(&format!("\"stage\": \"{stage}\"")) {
             return;
         }
-        assert!(std::time::Instant::now() < deadline, "stage {stage} not reached: {}", String::from_utf8_lossy(&out.stdout));
+        assert!(
+            std::time::Instant::now() < deadline,
+            "stage {stage} not reached: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

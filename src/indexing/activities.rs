@@ -3,13 +3,13 @@
 //! clone and the parse output, which never leave the host.
 
 use super::{
-    metrics::IndexingMetrics,
     failure::{CLONE_MISSING, NOT_ROUTABLE, fatal, transient},
     incremental::{CacheDir, MAX_AFFECTED_FILES, delta, read_facts, tree_blobs, write_facts},
     messages::{
         CleanupRepoInput, CleanupStaleInput, CloneInput, CloneResult, MetadataInput, ParseInput,
         ParseResult, PersistInput, PersistResult, ProgressCounter, SKIPPED_LISTED,
     },
+    metrics::IndexingMetrics,
     progress::{Counters, blocking, with_progress},
     store_cache::StoreCache,
     workspace::RunFolder,
@@ -57,11 +57,8 @@ impl IndexingActivities {
     }
 
     fn folder(config: &HostConfig, run_key: &str) -> Result<RunFolder, ActivityError> {
-        RunFolder::new(
-            &config.indexing.workspace(&config.host.data_dir),
-            run_key,
-        )
-        .map_err(|m| fatal("BadRunKey", m))
+        RunFolder::new(&config.indexing.workspace(&config.host.data_dir), run_key)
+            .map_err(|m| fatal("BadRunKey", m))
     }
 
     async fn store(&self) -> Result<Arc<GraphStore>, ActivityError> {
@@ -311,8 +308,8 @@ impl IndexingActivities {
         let config = self.services.config();
         let folder = Self::folder(&config, &input.run_key)?;
         let cache = CacheDir::of(&config.host.data_dir, &input.repo_id);
-        let promoted = blocking(move || cache.promote(&folder.facts(), &folder.parse_output()))
-            .await?;
+        let promoted =
+            blocking(move || cache.promote(&folder.facts(), &folder.parse_output())).await?;
         if let Err(e) = promoted {
             tracing::warn!(error = %e, "cannot keep the run's facts; the next run is a full one");
         }

@@ -3,8 +3,8 @@
 //! the workflow reads those types back to decide whether to start over on another host.
 
 use temporalio_common::error::IncomingError;
-use temporalio_sdk::{ActivityExecutionError, ApplicationFailure, TimeoutType};
 use temporalio_sdk::activities::ActivityError;
+use temporalio_sdk::{ActivityExecutionError, ApplicationFailure, TimeoutType};
 
 /// Failure type of a host-local activity that finds no clone (the host lost its files): the
 /// run starts over from the clone.
@@ -55,7 +55,9 @@ impl Cause {
         let message = message_of(err);
         match err.cause() {
             Some(IncomingError::Timeout(t)) if t.timeout_type() == TimeoutType::ScheduleToStart => {
-                Cause::HostLost(format!("the host holding the clone did not answer: {message}"))
+                Cause::HostLost(format!(
+                    "the host holding the clone did not answer: {message}"
+                ))
             }
             Some(IncomingError::Application(a)) if a.type_name() == Some(CLONE_MISSING) => {
                 Cause::HostLost(message)

@@ -225,7 +225,11 @@ pub fn delta(old: &GraphRows, new: &GraphRows) -> Delta {
         }
     }
 
-    type RelId<'a> = (RelType, &'a crate::graph::NodeRef, &'a crate::graph::NodeRef);
+    type RelId<'a> = (
+        RelType,
+        &'a crate::graph::NodeRef,
+        &'a crate::graph::NodeRef,
+    );
     let old_rels: HashMap<RelId<'_>, &RelRow> = old
         .relationships
         .iter()

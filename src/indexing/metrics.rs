@@ -35,9 +35,15 @@ impl IndexingMetrics {
             &["element"],
         )
         .expect("valid metric");
-        status.register_collector(Box::new(files_parsed.clone()));
-        status.register_collector(Box::new(written.clone()));
-        status.register_collector(Box::new(stale_deleted.clone()));
+        for collector in [
+            Box::new(files_parsed.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(written.clone()),
+            Box::new(stale_deleted.clone()),
+        ] {
+            if let Err(e) = status.register(collector) {
+                tracing::error!(error = %e, "cannot register the indexing metrics");
+            }
+        }
         Self {
             files_parsed,
             written,
@@ -60,7 +66,9 @@ impl IndexingMetrics {
 
     /// Nodes and relationships deleted as stale.
     pub fn deleted(&self, nodes: u64, relationships: u64) {
-        self.stale_deleted.with_label_values(&["node"]).inc_by(nodes);
+        self.stale_deleted
+            .with_label_values(&["node"])
+            .inc_by(nodes);
         self.stale_deleted
             .with_label_values(&["relationship"])
             .inc_by(relationships);

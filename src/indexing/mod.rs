@@ -9,8 +9,8 @@
 pub mod activities;
 mod failure;
 pub mod incremental;
-pub mod metrics;
 pub mod messages;
+pub mod metrics;
 mod progress;
 pub mod repo_id;
 pub mod settings;

@@ -19,13 +19,19 @@ pub fn repo_id_of(url: &str) -> String {
     } else if url.starts_with('/') || url.starts_with('.') {
         ("local", url)
     } else if let Some((user_host, path)) = url.split_once(':') {
-        (user_host.rsplit_once('@').map_or(user_host, |(_, h)| h), path)
+        (
+            user_host.rsplit_once('@').map_or(user_host, |(_, h)| h),
+            path,
+        )
     } else {
         ("local", url)
     };
     let host = host.split(':').next().unwrap_or(host).to_ascii_lowercase();
     let path = path.trim_matches('/');
-    let path = path.strip_suffix(".git").unwrap_or(path).trim_end_matches('/');
+    let path = path
+        .strip_suffix(".git")
+        .unwrap_or(path)
+        .trim_end_matches('/');
     if path.is_empty() {
         host
     } else {

@@ -10,9 +10,9 @@ use super::{
     activities::IndexingActivities,
     failure::Cause,
     messages::{
-        CleanupRepoInput, CleanupStaleInput, CloneInput, CloneResult, IndexProgress,
-        IndexRequest, IndexSummary, MetadataInput, ParseInput, PersistInput, ProgressCounter,
-        ProgressUpdate, RunTimeouts,
+        CleanupRepoInput, CleanupStaleInput, CloneInput, CloneResult, IndexProgress, IndexRequest,
+        IndexSummary, MetadataInput, ParseInput, PersistInput, ProgressCounter, ProgressUpdate,
+        RunTimeouts,
     },
     repo_id::repo_id_of,
     workspace::run_key,
@@ -116,11 +116,17 @@ impl RepoIndexingWorkflow {
 
     /// Sent by the activities as they go.
     #[signal]
-    pub fn progress_update(&mut self, _ctx: &mut SyncWorkflowContext<Self>, update: ProgressUpdate) {
+    pub fn progress_update(
+        &mut self,
+        _ctx: &mut SyncWorkflowContext<Self>,
+        update: ProgressUpdate,
+    ) {
         let p = &mut self.progress;
         match update.counter {
             ProgressCounter::ObjectsReceived => {}
-            ProgressCounter::FilesParsed => (p.files_parsed, p.files_total) = (update.done, update.total),
+            ProgressCounter::FilesParsed => {
+                (p.files_parsed, p.files_total) = (update.done, update.total)
+            }
             ProgressCounter::ElementsWritten => {
                 (p.elements_written, p.elements_total) = (update.done, update.total)
             }
@@ -152,7 +158,11 @@ async fn index(
     let options = activity(Some(shared), Duration::from_secs(3600), Some(hb), None, 5);
     let started = now_ms(ctx);
     let cloned = ctx
-        .execute_activity(IndexingActivities::clone_repo_activity, clone_input, options)
+        .execute_activity(
+            IndexingActivities::clone_repo_activity,
+            clone_input,
+            options,
+        )
         .await
         .map_err(|e| lost(Cause::of(&e)))?;
     stage_done(ctx, run, "clone", started);
@@ -211,9 +221,16 @@ async fn index(
     let mut record = run_record(ctx, run, Some(&cloned.commit_sha), RunStatus::Running, None);
     record.counts.insert("files".into(), parsed.files);
     let started = now_ms(ctx);
-    persist_metadata(ctx, run, Some(repository.clone()), record, Some(&cloned), false)
-        .await
-        .map_err(|c| failed(c))?;
+    persist_metadata(
+        ctx,
+        run,
+        Some(repository.clone()),
+        record,
+        Some(&cloned),
+        false,
+    )
+    .await
+    .map_err(&failed)?;
     stage_done(ctx, run, "persist_metadata", started);
 
     ctx.state_mut(|s| s.progress.stage = "persisting_graph".into());
@@ -254,15 +271,29 @@ async fn index(
 
     ctx.state_mut(|s| s.progress.stage = "cleaning_up".into());
     cleanup_repo(ctx, run, key, Some(&cloned)).await;
-    run.durations_ms
-        .insert("total".into(), now_ms(ctx).saturating_sub(run.started_at_ms));
+    run.durations_ms.insert(
+        "total".into(),
+        now_ms(ctx).saturating_sub(run.started_at_ms),
+    );
 
-    let mut record = run_record(ctx, run, Some(&cloned.commit_sha), RunStatus::Succeeded, None);
+    let mut record = run_record(
+        ctx,
+        run,
+        Some(&cloned.commit_sha),
+        RunStatus::Succeeded,
+        None,
+    );
     record.counts.insert("files".into(), parsed.files);
-    record.counts.insert("files_parsed".into(), parsed.files_parsed);
+    record
+        .counts
+        .insert("files_parsed".into(), parsed.files_parsed);
     record.counts.insert("nodes".into(), written.nodes);
-    record.counts.insert("relationships".into(), written.relationships);
-    record.counts.insert("stale_nodes_deleted".into(), stale.nodes);
+    record
+        .counts
+        .insert("relationships".into(), written.relationships);
+    record
+        .counts
+        .insert("stale_nodes_deleted".into(), stale.nodes);
     record
         .counts
         .insert("stale_relationships_deleted".into(), stale.relationships);
@@ -273,7 +304,7 @@ async fn index(
     };
     persist_metadata(ctx, run, Some(repository), record, Some(&cloned), false)
         .await
-        .map_err(|c| failed(c))?;
+        .map_err(failed)?;
     Ok(IndexSummary {
         repo_id: run.repo_id.clone(),
         run_id: run.run_id.clone(),
@@ -398,7 +429,12 @@ fn run_record(
     }
 }
 
-fn stage_done(ctx: &WorkflowContext<RepoIndexingWorkflow>, run: &mut Run, stage: &str, started: u64) {
+fn stage_done(
+    ctx: &WorkflowContext<RepoIndexingWorkflow>,
+    run: &mut Run,
+    stage: &str,
+    started: u64,
+) {
     run.durations_ms
         .insert(stage.to_owned(), now_ms(ctx).saturating_sub(started));
 }

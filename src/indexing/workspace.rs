@@ -54,7 +54,13 @@ impl RunFolder {
 pub fn run_key(run_id: &str, attempt: u32) -> String {
     let id: String = run_id
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     format!("{id}.{attempt}")
 }

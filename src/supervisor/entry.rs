@@ -68,9 +68,11 @@ impl EntryHandle {
         let ledger = Ledger::default();
         let control = Rc::new(Control::default());
         gate.set_limit(entry.activity_slots() as usize);
-        factory
-            .status()
-            .entry_state(&entry.name, &factory.polled_queue(&entry), EntryState::Starting);
+        factory.status().entry_state(
+            &entry.name,
+            &factory.polled_queue(&entry),
+            EntryState::Starting,
+        );
         let first = factory.build(&entry, grace, &ledger, &gate);
         let task = tokio::task::spawn_local(supervise(
             factory.clone(),
@@ -141,9 +143,11 @@ async fn supervise(
                     control.stop();
                 }
                 tracing::info!(entry = %entry.name, task_queue = %factory.polled_queue(&entry), "worker polling");
-                factory
-                    .status()
-                    .entry_state(&entry.name, &factory.polled_queue(&entry), EntryState::Running);
+                factory.status().entry_state(
+                    &entry.name,
+                    &factory.polled_queue(&entry),
+                    EntryState::Running,
+                );
                 let started = Instant::now();
                 let result = worker.run().await;
                 control.shutdown.borrow_mut().take();
@@ -169,9 +173,11 @@ async fn supervise(
                 tracing::error!(entry = %entry.name, error = format!("{e:#}"), ?backoff, "cannot start worker; retrying")
             }
         }
-        factory
-            .status()
-            .entry_state(&entry.name, &factory.polled_queue(&entry), EntryState::Restarting);
+        factory.status().entry_state(
+            &entry.name,
+            &factory.polled_queue(&entry),
+            EntryState::Restarting,
+        );
         tokio::select! {
             _ = tokio::time::sleep(backoff) => {}
             _ = control.stop.cancelled() => return,

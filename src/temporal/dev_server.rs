@@ -14,8 +14,12 @@ use tokio::process::{Child, Command};
 pub const TEMPORAL_CLI_VAR: &str = "TEMPORAL_CLI";
 
 /// Server settings the host relies on: stopping workers get their open polls completed, so no
-/// task is handed to a worker that is going away.
-pub const SERVER_SETTINGS: [&str; 1] = ["frontend.enableCancelWorkerPollsOnShutdown=true"];
+/// task is handed to a worker that is going away; and the workers' heartbeats can be listed
+/// (`temporal worker list`, the UI's workers page), which the dev server turns off by default.
+pub const SERVER_SETTINGS: [&str; 2] = [
+    "frontend.enableCancelWorkerPollsOnShutdown=true",
+    "frontend.ListWorkersEnabled=true",
+];
 
 /// A running dev server that this process started; stopped by [`DevServer::stop`] or on drop.
 pub struct DevServer {

@@ -37,7 +37,9 @@ impl Store {
 
 fn neo4j_uri() -> String {
     std::env::var("TEST_NEO4J_URI").unwrap_or_else(|_| {
-        panic!("TEST_NEO4J_URI is not set: run the tests through scripts/test.sh, which starts Neo4j")
+        panic!(
+            "TEST_NEO4J_URI is not set: run the tests through scripts/test.sh, which starts Neo4j"
+        )
     })
 }
 
@@ -95,11 +97,7 @@ impl Indexer {
     }
 
     pub async fn dump(&self, repo_id: &str) -> GraphDump {
-        self.open_store()
-            .await
-            .dump(repo_id)
-            .await
-            .expect("dump")
+        self.open_store().await.dump(repo_id).await.expect("dump")
     }
 
     /// Folders left in the workspace (clones and parse outputs of runs).
@@ -136,4 +134,3 @@ pub fn has_rel(dump: &GraphDump, rel: &str, src: &str, dst: &str) -> bool {
         .iter()
         .any(|r| r.rel_type == rel && r.src_key == src && r.dst_key == dst)
 }
-

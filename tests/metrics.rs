@@ -1,0 +1,133 @@
+//! `/metrics` after real work: the host's activity counts equal the work done, the SDK's own
+//! `temporal_*` series are there for the entry's task queue, and the worker's heartbeat makes
+//! the entry visible in `temporal worker list` with its slots.
+
+mod common;
+
+use common::*;
+use serde_json::Value as Json;
+use std::{process::Command, time::Duration};
+
+#[tokio::test]
+async fn metrics_show_the_work_done_and_the_sdk_series_of_each_queue() {
+    let (q1, q2) = (unique("metrics-a"), unique("metrics-b"));
+    let host = Host::start(
+        "custom_host",
+        &format!(
+            "{}{}{}",
+            config_header("5s"),
+            sleep_entry("alpha", &q1, 3),
+            sleep_entry("beta", &q2, 2)
+        ),
+    );
+    let addr = host.http_addr();
+    let client = client().await;
+    let ids: Vec<String> = (0..4).map(|i| unique(&format!("metrics-{i}"))).collect();
+    for id in &ids {
+        start_sleep(&client, &q1, id, 10).await;
+    }
+    for id in &ids {
+        result_within(&client, id, Duration::from_secs(30))
+            .await
+            .unwrap();
+    }
+
+    let text = http_get(&addr, "/metrics").1;
+    assert_eq!(
+        metric(
+            &text,
+            "worker_host_activities_total{activity_type=\"sleep\",entry=\"alpha\",outcome=\"completed\"} "
+        ),
+        Some(4.0),
+        "{text}"
+    );
+    assert_eq!(
+        metric(
+            &text,
+            "worker_host_activities_total{activity_type=\"sleep\",entry=\"beta\""
+        ),
+        None,
+        "beta ran nothing"
+    );
+    assert_eq!(metric(&text, "worker_host_temporal_reachable "), Some(1.0));
+    // The SDK's own series, labelled with each entry's queue.
+    for q in [&q1, &q2] {
+        let slots = format!(
+            "temporal_worker_task_slots_available{{namespace=\"default\",task_queue=\"{q}\",worker_type=\"ActivityWorker\"}} "
+        );
+        assert_eq!(
+            metric(&text, &slots),
+            Some(if q == &q1 { 3.0 } else { 2.0 }),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("temporal_num_pollers{{namespace=\"default\",poller_type=\"activity_task\",task_queue=\"{q}\"}}")),
+            "{text}"
+        );
+    }
+    assert_eq!(
+        metric(
+            &text,
+            &format!(
+                "temporal_activity_execution_latency_count{{activity_type=\"sleep\",namespace=\"default\",task_queue=\"{q1}\",workflow_type=\"SleepWorkflow\"}} "
+            )
+        ),
+        Some(4.0),
+        "{text}"
+    );
+    assert_eq!(
+        metric(
+            &text,
+            &format!(
+                "temporal_workflow_completed_total{{namespace=\"default\",task_queue=\"{q1}\",workflow_type=\"SleepWorkflow\"}} "
+            )
+        ),
+        Some(4.0),
+        "{text}"
+    );
+
+    // Heartbeats: every entry is listed by the server with its slots (the first heartbeat
+    // goes out within the 10 s interval).
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let listed = listed_workers();
+        let of = |q: &str| listed.iter().find(|w| w["taskQueue"] == q).cloned();
+        if let (Some(a), Some(_)) = (of(&q1), of(&q2)) {
+            assert_eq!(a["status"], "WORKER_STATUS_RUNNING", "{a}");
+            assert_eq!(
+                a["activityTaskSlotsInfo"]["currentAvailableSlots"], 3,
+                "{a}"
+            );
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "entries not in `temporal worker list`: {listed:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// The heartbeats `temporal worker list` shows.
+fn listed_workers() -> Vec<Json> {
+    let out = Command::new(std::env::var("TEMPORAL_CLI").unwrap_or_else(|_| "temporal".into()))
+        .args([
+            "worker",
+            "list",
+            "-o",
+            "json",
+            "--address",
+            &temporal_address(),
+        ])
+        .output()
+        .expect("run temporal worker list");
+    assert!(
+        out.status.success(),
+        "worker list failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Json = serde_json::from_slice(&out.stdout).expect("worker list json");
+    v.as_array()
+        .map(|a| a.iter().map(|w| w["workerHeartbeat"].clone()).collect())
+        .unwrap_or_default()
+}

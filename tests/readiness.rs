@@ -1,0 +1,127 @@
+//! `/readyz` follows Temporal: 503 with a reason naming the server when it stops answering,
+//! 200 again once it is back on the same port and database. The server is a private dev server
+//! so that stopping it leaves the other tests alone.
+
+mod common;
+
+use common::*;
+use serde_json::Value as Json;
+use std::{
+    path::Path,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+#[tokio::test]
+async fn readyz_reports_temporal_going_away_and_coming_back() {
+    let port = free_port();
+    let address = format!("127.0.0.1:{port}");
+    let state = tempfile::tempdir().unwrap();
+    let db = state.path().join("temporal.sqlite");
+    let mut server = DevServer::start(port, &db);
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("workers.toml"),
+        format!(
+            "[host]\nlisten = \"127.0.0.1:0\"\n{}",
+            sleep_entry("alpha", &unique("ready"), 2)
+        ),
+    )
+    .unwrap();
+    let host = Host::start_at("custom_host", dir, &address, &[]);
+    let addr = host.http_addr();
+    let ready = wait_for_readyz(&addr, 200, Duration::from_secs(20));
+    assert_eq!(ready["temporal_reachable"], true, "{ready}");
+
+    server.stop();
+    let down = wait_for_readyz(&addr, 503, Duration::from_secs(20));
+    let reason = down["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains(&format!("Temporal at {address} unreachable")) && !reason.contains('\n'),
+        "{down}"
+    );
+    assert_eq!(down["temporal_reachable"], false);
+    let metrics = http_get(&addr, "/metrics").1;
+    assert_eq!(
+        metric(&metrics, "worker_host_temporal_reachable "),
+        Some(0.0)
+    );
+
+    let _server = DevServer::start(port, &db);
+    let back = wait_for_readyz(&addr, 200, Duration::from_secs(30));
+    assert_eq!(back["reason"], Json::Null, "{back}");
+    assert!(
+        host.log().contains("Temporal answers again"),
+        "{}",
+        host.log()
+    );
+}
+
+/// Poll `/readyz` until it answers `code`; returns the body.
+fn wait_for_readyz(addr: &str, code: u16, limit: Duration) -> Json {
+    let deadline = Instant::now() + limit;
+    loop {
+        let (got, body) = http_get(addr, "/readyz");
+        if got == code {
+            return serde_json::from_str(&body).expect("readyz json");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "/readyz did not answer {code} within {limit:?}: {got} {body}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// `temporal server start-dev` on `port` with its database in `db`.
+struct DevServer(Child);
+
+impl DevServer {
+    fn start(port: u16, db: &Path) -> Self {
+        let child =
+            Command::new(std::env::var("TEMPORAL_CLI").unwrap_or_else(|_| "temporal".into()))
+                .args([
+                    "server",
+                    "start-dev",
+                    "--headless",
+                    "--ip",
+                    "127.0.0.1",
+                    "--log-level",
+                    "error",
+                ])
+                .args(["--port", &port.to_string()])
+                .args(["--http-port", &free_port().to_string()])
+                .args(["--metrics-port", &free_port().to_string()])
+                .arg("--db-filename")
+                .arg(db)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("run temporal server start-dev");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "dev server not up on port {port}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        DevServer(child)
+    }
+
+    /// SIGTERM, and wait for the exit.
+    fn stop(&mut self) {
+        let pid = nix::unistd::Pid::from_raw(self.0.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for DevServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
