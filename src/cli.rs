@@ -50,26 +50,8 @@ enum Command {
     },
     /// Index a repository: start RepoIndexingWorkflow, show its progress, print its summary.
     Index {
-        /// Repository URL (https, ssh) or local path (needs `[indexing] allow_local_repos`).
-        repo: String,
-        /// Branch, tag or commit (default: the remote's default branch).
-        #[arg(long = "ref")]
-        reference: Option<String>,
-        /// Id of the repository in the graph (default: derived from the URL).
-        #[arg(long)]
-        repo_id: Option<String>,
-        /// Task queue of the workflow.
-        #[arg(long, default_value = crate::indexing::DEFAULT_QUEUE)]
-        queue: String,
-        /// Parse and write everything, not only what changed since the last indexed commit.
-        #[arg(long)]
-        full: bool,
-        /// Print the workflow and run id once started, and exit.
-        #[arg(long)]
-        no_wait: bool,
-        /// Print the result as JSON.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        options: IndexOptions,
         #[command(flatten)]
         config: ConfigPath,
     },
@@ -111,27 +93,9 @@ pub fn main(registry: Registry) -> ExitCode {
         Command::Status { addr, config } => {
             status_command::run(addr.as_deref(), &config.config, &registry)
         }
-        Command::Index {
-            repo,
-            reference,
-            repo_id,
-            queue,
-            full,
-            no_wait,
-            json,
-            config,
-        } => {
+        Command::Index { options, config } => {
             let Ok(runtime) = runtime() else {
                 return ExitCode::FAILURE;
-            };
-            let options = IndexOptions {
-                repo,
-                reference,
-                repo_id,
-                queue,
-                full,
-                no_wait,
-                json,
             };
             match runtime.block_on(index_command::run(&config.config, options)) {
                 Ok(()) => ExitCode::SUCCESS,

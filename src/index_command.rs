@@ -23,36 +23,28 @@ use temporalio_client::{
 const POLL_EVERY: Duration = Duration::from_millis(500);
 
 /// What `worker-host index` was asked.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct IndexOptions {
-    /// URL or local path of the repository.
+    /// Repository URL (https, ssh) or local path (needs `[indexing] allow_local_repos`).
     pub repo: String,
-    /// Branch, tag or commit.
+    /// Branch, tag or commit (default: the remote's default branch).
+    #[arg(long = "ref")]
     pub reference: Option<String>,
-    /// Graph id of the repository; default: derived from the URL.
+    /// Id of the repository in the graph (default: derived from the URL).
+    #[arg(long)]
     pub repo_id: Option<String>,
     /// Task queue of the workflow.
+    #[arg(long, default_value = DEFAULT_QUEUE)]
     pub queue: String,
     /// Parse and write everything, not only what changed since the last indexed commit.
+    #[arg(long)]
     pub full: bool,
-    /// Return once the workflow started.
+    /// Print the workflow and run id once started, and exit.
+    #[arg(long)]
     pub no_wait: bool,
     /// Print the result as JSON.
+    #[arg(long)]
     pub json: bool,
-}
-
-impl Default for IndexOptions {
-    fn default() -> Self {
-        Self {
-            repo: String::new(),
-            reference: None,
-            repo_id: None,
-            queue: DEFAULT_QUEUE.to_owned(),
-            full: false,
-            no_wait: false,
-            json: false,
-        }
-    }
 }
 
 /// Run the command with the `[temporal]` settings of `config_path` (defaults when absent).

@@ -66,7 +66,7 @@ fn every_problem_is_reported_with_its_line_and_column() {
         "F:2:1: temporal.adress: unknown key",
         "F:5:18: host.shutdown_grace: invalid type: integer `30`, expected a duration such as \"30s\"",
         "F:10:36: workers[0].workflows[1]: unknown workflow `NoSuchWorkflow`; registered workflows: HostCanaryWorkflow",
-        "F:11:15: workers[0].activities[0]: unknown activity or activity set `no_such_activity`; activity sets: (none); activities: host_canary",
+        "F:11:15: workers[0].activities[0]: unknown activity or activity set `no_such_activity`; activity sets: repo_indexing; activities: cleanup_repo_activity, cleanup_stale_kg_nodes_activity, clone_repo_activity, host_canary, parse_repo_activity",
         "F:12:29: workers[0].max_concurrent_activities: must be a whole number from 1 to 4294967295 (got 0)",
         "F:13:33: workers[0].max_concurrent_workflow_tasks: must be a whole number from 1 to 4294967295 (got -2)",
         "F:14:1: workers[0].colour: unknown key",
@@ -153,4 +153,51 @@ fn other_worker_host_variables_are_not_config_keys() {
     ];
     let (code, _, err) = worker_host("validate", "[host]\nreload = false\n", &env);
     assert_eq!(code, 0, "{err}");
+}
+
+#[test]
+fn host_local_entries_are_checked() {
+    let config = r#"[[workers]]
+name = "wf"
+task_queue = "q"
+host_local = true
+workflows = ["RepoIndexingWorkflow"]
+
+[[workers]]
+name = "a"
+task_queue = "p"
+host_local = true
+activities = ["parse_repo_activity"]
+
+[[workers]]
+name = "b"
+task_queue = "p"
+host_local = true
+activities = ["repo_indexing"]
+
+[[workers]]
+name = "shared"
+task_queue = "p"
+activities = ["repo_indexing"]
+
+[indexing]
+max_file_bytes = "big"
+"#;
+    let (code, _, err) = validate(config);
+    assert_eq!(code, 2, "{err}");
+    for e in [
+        "F:4:14: workers[0].host_local: a host-local entry runs activities only",
+        "F:15:14: workers[2].task_queue: entries `a` and `b` both run activities on task queue `p@<host id>`",
+        "F:25:18: indexing.max_file_bytes:",
+    ] {
+        assert!(err.contains(e), "missing `{e}` in:\n{err}");
+    }
+    assert!(
+        !err.contains("`b` and `shared`") && !err.contains("`a` and `shared`"),
+        "a host-local queue is not the shared one: {err}"
+    );
+    let (_, out, _) = validate(
+        "[[workers]]\nname = \"p\"\ntask_queue = \"p\"\nhost_local = true\nactivities = [\"parse_repo_activity\"]\n",
+    );
+    assert!(out.contains("p: queue p@<host id>"), "{out}");
 }

@@ -8,7 +8,7 @@ use common::indexer::{Indexer, Store, config, has_node, has_rel, path_str};
 use common::{Host, client, git, history_has, temporal_address, unique};
 use serde_json::Value as Json;
 use std::{process::Command, time::Duration};
-use worker_host::graph::{GraphDump, RunStatus};
+use worker_host::graph::{GraphDump, GraphStore, RunStatus};
 
 /// A small repository in two languages: classes, a nested class, methods, free functions,
 /// inheritance, imports, and calls within and across files.
@@ -364,4 +364,293 @@ async fn wait_for_stage(id: &str, stage: &str) {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// A Neo4j of this test's own, started and stopped with `scripts/neo4j.sh`.
+struct PrivateNeo4j {
+    port: u16,
+    data: tempfile::TempDir,
+}
+
+impl PrivateNeo4j {
+    fn start() -> Self {
+        let server = Self {
+            port: common::free_port(),
+            data: tempfile::tempdir().expect("tempdir"),
+        };
+        server.up();
+        server
+    }
+
+    fn uri(&self) -> String {
+        format!("bolt://127.0.0.1:{}", self.port)
+    }
+
+    fn script(&self, args: &[&str]) {
+        let out = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/neo4j.sh"))
+            .args(args)
+            .args(["--port", &self.port.to_string()])
+            .output()
+            .expect("run scripts/neo4j.sh");
+        assert!(
+            out.status.success(),
+            "neo4j.sh {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn up(&self) {
+        self.script(&["start", "--data", path_str(self.data.path())]);
+    }
+
+    fn down(&self) {
+        self.script(&["stop"]);
+    }
+}
+
+impl Drop for PrivateNeo4j {
+    fn drop(&mut self) {
+        let _ = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/neo4j.sh"))
+            .args(["stop", "--port", &self.port.to_string()])
+            .output();
+    }
+}
+
+/// Neo4j goes away between two runs (the host holds pooled connections to it) and comes back
+/// while the second run is retrying its writes: the run completes and the graph is right.
+#[tokio::test(flavor = "multi_thread")]
+async fn neo4j_down_during_persist_is_waited_for() {
+    let neo4j = PrivateNeo4j::start();
+    let repo = git::repo(FILES);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let queue = unique("neo");
+    let graph = format!("backend = \"neo4j\"\nuri = \"{}\"\n", neo4j.uri());
+    let text = config(&queue, Store::Embedded).replace("backend = \"embedded\"\n", &graph);
+    std::fs::write(dir.path().join("workers.toml"), text).expect("config");
+    let host = Host::start_in("worker-host", dir);
+    let indexer = Indexer {
+        host,
+        queue,
+        store: Store::Neo4j,
+    };
+    let repo_id = unique("outage");
+    indexer.index_ok(repo.path(), &repo_id);
+
+    neo4j.down();
+    git::commit(
+        repo.path(),
+        &[("app/extra.py", "def extra():\n    return 2\n")],
+        &[],
+        "more",
+    );
+    let out = indexer.index(path_str(repo.path()), &["--repo-id", &repo_id, "--no-wait"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let workflow_id = worker_host::indexing::workflow_id_of(&repo_id);
+    wait_for_describe(&workflow_id, "GraphStoreUnavailable").await;
+    neo4j.up();
+    let client = client().await;
+    let summary = common::result_within(&client, &workflow_id, Duration::from_secs(180))
+        .await
+        .unwrap_or_else(|e| panic!("{e}\nhost log:\n{}", indexer.host.log()));
+    assert_eq!(summary["files"], 5, "{summary:#}");
+
+    let settings = worker_host::graph::GraphSettings {
+        uri: neo4j.uri(),
+        ..Store::Neo4j.settings()
+    };
+    let store = GraphStore::open(&settings, &indexer.data_dir())
+        .await
+        .expect("open");
+    let dump = store.dump(&repo_id).await.expect("dump");
+    assert_expected_graph(&dump);
+    assert!(has_node(&dump, "Function", "app/extra.py::extra"));
+}
+
+/// Wait until `temporal workflow describe` of workflow `id` mentions `needle` (e.g. the failure
+/// type of a pending activity's last attempt).
+async fn wait_for_describe(id: &str, needle: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        let out = Command::new("temporal")
+            .args(["workflow", "describe", "--workflow-id", id, "-o", "json"])
+            .args(["--address", &temporal_address()])
+            .output()
+            .expect("temporal workflow describe");
+        let text = String::from_utf8_lossy(&out.stdout);
+        if text.contains(needle) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{needle} not seen in:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// One small file per language, indexed through the workflow: definitions of every kind,
+/// methods under their types, inheritance and calls across files land in the graph.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_language_goes_through_the_workflow() {
+    let repo = git::repo(&[
+        (
+            "py/shapes.py",
+            "class Shape:\n    def area(self):\n        return 0\n\n\nclass Box(Shape):\n    def area(self):\n        return unit()\n\n\ndef unit():\n    return 1\n",
+        ),
+        (
+            "src/lib.rs",
+            "pub trait Named { fn name(&self) -> String; }\npub struct Store;\nimpl Store {\n    pub fn get(&self) -> u32 { helper() }\n}\nimpl Named for Store {\n    fn name(&self) -> String { String::new() }\n}\nfn helper() -> u32 { 1 }\n",
+        ),
+        (
+            "api/server.go",
+            "package api\n\ntype Server struct{}\n\nfunc (s *Server) Handle() int {\n\treturn count()\n}\n\nfunc count() int { return 1 }\n",
+        ),
+        (
+            "web/widget.js",
+            "class Base {}\nclass Widget extends Base {\n  render() { return draw(); }\n}\nfunction draw() { return 1; }\n",
+        ),
+        (
+            "ts/service.ts",
+            "interface Runner { run(): number; }\nexport class Service implements Runner {\n  run(): number { return tick(); }\n}\nfunction tick(): number { return 1; }\n",
+        ),
+        (
+            "ui/app.tsx",
+            "export function App() {\n  return <div>{label()}</div>;\n}\nfunction label() { return \"x\"; }\n",
+        ),
+        (
+            "java/Main.java",
+            "class Animal {}\npublic class Main extends Animal {\n  public static void main(String[] a) { greet(); }\n  static void greet() {}\n}\n",
+        ),
+    ]);
+    let indexer = Indexer::start(Store::Embedded);
+    let repo_id = unique("langs");
+    let summary = indexer.index_ok(repo.path(), &repo_id);
+    for lang in [
+        "python",
+        "rust",
+        "go",
+        "javascript",
+        "typescript",
+        "tsx",
+        "java",
+    ] {
+        assert_eq!(
+            summary["languages"][lang]["files"], 1,
+            "{lang}: {summary:#}"
+        );
+    }
+    let dump = indexer.dump(&repo_id).await;
+    for (label, key) in [
+        ("Class", "py/shapes.py::Box"),
+        ("Method", "py/shapes.py::Box.area"),
+        ("Trait", "src/lib.rs::Named"),
+        ("Struct", "src/lib.rs::Store"),
+        ("Method", "src/lib.rs::Store.get"),
+        ("Struct", "api/server.go::Server"),
+        ("Method", "api/server.go::Server.Handle"),
+        ("Class", "web/widget.js::Widget"),
+        ("Method", "web/widget.js::Widget.render"),
+        ("Interface", "ts/service.ts::Runner"),
+        ("Method", "ts/service.ts::Service.run"),
+        ("Function", "ui/app.tsx::App"),
+        ("Method", "java/Main.java::Main.main"),
+    ] {
+        assert!(has_node(&dump, label, key), "missing {label} {key}");
+    }
+    for (rel, src, dst) in [
+        ("EXTENDS", "py/shapes.py::Box", "py/shapes.py::Shape"),
+        ("CALLS", "py/shapes.py::Box.area", "py/shapes.py::unit"),
+        ("IMPLEMENTS", "src/lib.rs::Store", "src/lib.rs::Named"),
+        ("CALLS", "src/lib.rs::Store.get", "src/lib.rs::helper"),
+        (
+            "HAS_METHOD",
+            "api/server.go::Server",
+            "api/server.go::Server.Handle",
+        ),
+        (
+            "CALLS",
+            "api/server.go::Server.Handle",
+            "api/server.go::count",
+        ),
+        ("EXTENDS", "web/widget.js::Widget", "web/widget.js::Base"),
+        (
+            "IMPLEMENTS",
+            "ts/service.ts::Service",
+            "ts/service.ts::Runner",
+        ),
+        ("CALLS", "ui/app.tsx::App", "ui/app.tsx::label"),
+        ("EXTENDS", "java/Main.java::Main", "java/Main.java::Animal"),
+        (
+            "CALLS",
+            "java/Main.java::Main.main",
+            "java/Main.java::Main.greet",
+        ),
+    ] {
+        assert!(
+            has_rel(&dump, rel, src, dst),
+            "missing {src} -[{rel}]-> {dst}"
+        );
+    }
+}
+
+/// Files a parser must not choke on are skipped with a counted reason; the rest is indexed.
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_files_are_skipped_and_counted() {
+    let deep = format!("x = {}1{}\n", "[".repeat(3000), "]".repeat(3000));
+    let repo = git::repo(&[
+        ("ok.py", "def fine():\n    return 1\n"),
+        ("deep.py", deep.as_str()),
+    ]);
+    std::fs::write(repo.path().join("latin1.py"), b"s = '\xe9t\xe9'\n").expect("write");
+    std::fs::write(repo.path().join("blob.py"), b"\x00\x01\x02binary\x00").expect("write");
+    let big = vec![b'#'; 50 * 1024 * 1024];
+    std::fs::write(repo.path().join("big.py"), &big).expect("write");
+    std::os::unix::fs::symlink("/etc/passwd", repo.path().join("outside.py")).expect("symlink");
+    git::commit(repo.path(), &[], &[], "bad files");
+
+    let indexer = Indexer::start(Store::Embedded);
+    let repo_id = unique("badfiles");
+    let summary = indexer.index_ok(repo.path(), &repo_id);
+    assert_eq!(summary["files"], 2, "ok.py and deep.py: {summary:#}");
+    for reason in ["invalid_utf8", "binary", "oversized", "symlink"] {
+        assert_eq!(summary["skipped"][reason], 1, "{reason}: {summary:#}");
+    }
+    assert!(has_node(
+        &indexer.dump(&repo_id).await,
+        "Function",
+        "ok.py::fine"
+    ));
+}
+
+/// An empty repository and an unknown branch fail with clear messages.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_empty_repository_and_an_unknown_branch_fail_clearly() {
+    let indexer = Indexer::start(Store::Embedded);
+    let empty = tempfile::tempdir().expect("tempdir");
+    git::git(empty.path(), &["init", "-q"]);
+    let out = indexer.index(path_str(empty.path()), &["--repo-id", &unique("empty")]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("empty repository"), "{stderr}");
+
+    let repo = git::repo(FILES);
+    let out = indexer.index(
+        path_str(repo.path()),
+        &["--repo-id", &unique("ref"), "--ref", "no-such-branch"],
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("unknown ref") && stderr.contains("no-such-branch"),
+        "{stderr}"
+    );
+    assert_eq!(
+        indexer.workspace_entries(),
+        0,
+        "failed runs leave no folder"
+    );
 }

@@ -283,20 +283,16 @@ async fn index(
         RunStatus::Succeeded,
         None,
     );
-    record.counts.insert("files".into(), parsed.files);
-    record
-        .counts
-        .insert("files_parsed".into(), parsed.files_parsed);
-    record.counts.insert("nodes".into(), written.nodes);
-    record
-        .counts
-        .insert("relationships".into(), written.relationships);
-    record
-        .counts
-        .insert("stale_nodes_deleted".into(), stale.nodes);
-    record
-        .counts
-        .insert("stale_relationships_deleted".into(), stale.relationships);
+    for (name, count) in [
+        ("files", parsed.files),
+        ("files_parsed", parsed.files_parsed),
+        ("nodes", written.nodes),
+        ("relationships", written.relationships),
+        ("stale_nodes_deleted", stale.nodes),
+        ("stale_relationships_deleted", stale.relationships),
+    ] {
+        record.counts.insert(name.into(), count);
+    }
     let repository = RepositoryRecord {
         last_indexed_commit: Some(cloned.commit_sha.clone()),
         updated_at_ms: now_ms(ctx),

@@ -16,7 +16,7 @@ pub enum Store {
 }
 
 impl Store {
-    fn settings(self) -> GraphSettings {
+    pub fn settings(self) -> GraphSettings {
         match self {
             Store::Embedded => GraphSettings::default(),
             Store::Neo4j => GraphSettings {
