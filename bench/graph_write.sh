@@ -4,7 +4,7 @@
 # (scripts/neo4j.sh, temp data directory) by:
 #
 #   (a) ours     GraphStore::persist_graph (examples/graph_bench.rs, release build): UNWIND
-#                batches of 10,000 rows, committed every 50,000 rows;
+#                batches of 10,000 rows, one transaction per batch (the defaults);
 #   (b) unwind   the Python `neo4j` driver (bench/graph_load.py unwind): the same rows and
 #                Cypher, UNWIND batches of 10,000, one auto-commit transaction per batch;
 #   (c) per-row  the Python driver, one MERGE statement per row (bench/graph_load.py per-row),
