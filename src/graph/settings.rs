@@ -1,5 +1,5 @@
 //! The graph store's settings: which backend, where it is, and how large the writes are. The
-//! host's config adds them as its `[graph]` section; every key has a default, so an empty
+//! host's config holds them as its `[indexing.graph]` section; every key has a default, so an empty
 //! section (or none) means the embedded store in the host's data directory.
 
 use std::path::PathBuf;
@@ -26,8 +26,8 @@ pub enum GraphBackend {
     Neo4j,
 }
 
-/// The `[graph]` section. No password here: it is read from the environment variable named by
-/// `password_env` when the store opens.
+/// The `[indexing.graph]` section. No password here: it is read from the environment variable
+/// named by `password_env` when the store opens.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct GraphSettings {
