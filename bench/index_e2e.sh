@@ -104,6 +104,7 @@ echo "load avg:    $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min, before the run;
 echo "worker-host: $BIN ($(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- src || echo '+changes'))"
 echo "temporal:    $("${TEMPORAL_CLI:-temporal}" --version)"
 echo "stdlib:      $STDLIB"
+[[ "${BENCH_NEO4J:-1}" != 0 ]] && echo "neo4j:       scripts/neo4j.sh, heap ${NEO4J_HEAP:-1g}, page cache ${NEO4J_PAGECACHE:-128m} (NEO4J_HEAP, NEO4J_PAGECACHE)"
 echo
 
 # --- Temporal dev server ------------------------------------------------------------------------
@@ -152,6 +153,7 @@ PY
 }
 
 start_host() {  # config logfile
+    : >"$2"
     RUST_LOG="${RUST_LOG:-info}" "$BIN" run --config "$1" 2>"$2" &
     HOST_PID=$!
     local entries i
