@@ -53,10 +53,18 @@ HOST_PID=""
 TEMPORAL_PID=""
 NEO4J_PORT=""
 ok=0
+# stop_neo4j NAME: stop our Neo4j; keep its log in the work directory, drop its run directory.
+stop_neo4j() {
+    local rd="${NEO4J_RUN_DIR:-${TMPDIR:-/tmp}/worker-host-neo4j}/$NEO4J_PORT"
+    "$ROOT/scripts/neo4j.sh" stop --port "$NEO4J_PORT" >/dev/null 2>&1 || true
+    mv "$rd/neo4j.log" "$WORK/neo4j-$1.log" 2>/dev/null || true
+    rm -rf "$rd"
+    NEO4J_PORT=""
+}
 cleanup() {
     set +e
     [[ -n "$HOST_PID" ]] && { stop_pid "$HOST_PID"; wait "$HOST_PID" 2>/dev/null; }
-    [[ -n "$NEO4J_PORT" ]] && "$ROOT/scripts/neo4j.sh" stop --port "$NEO4J_PORT" >/dev/null 2>&1
+    [[ -n "$NEO4J_PORT" ]] && stop_neo4j failed
     [[ -n "$TEMPORAL_PID" ]] && { stop_pid "$TEMPORAL_PID"; wait "$TEMPORAL_PID" 2>/dev/null; }
     if [[ "$ok" == 1 && -z "${BENCH_KEEP:-}" ]]; then
         rm -rf "$WORK"
@@ -219,8 +227,7 @@ for corpus in "${CORPORA[@]}"; do
         log "host on Neo4j $uri (pid $HOST_PID, Neo4j pid $neo4j_pid); indexing $corpus"
         index_runs "$corpus" neo4j "$neo4j_pid"
         stop_host
-        "$ROOT/scripts/neo4j.sh" stop --port "$NEO4J_PORT" >/dev/null 2>&1
-        NEO4J_PORT=""
+        stop_neo4j "$corpus"
         du -sm "$WORK/neo4j-$corpus" | cut -f1 >"$WORK/graph-$corpus-neo4j.size"
         rm -rf "$WORK/neo4j-$corpus"
     fi
