@@ -100,9 +100,12 @@ fn fixture() -> Fixture {
     }
 }
 
+/// Local sources allowed, fetched like remote ones (not borrowed), so that the transfer is
+/// what these tests watch.
 fn local() -> CloneLimits {
     CloneLimits {
         allow_local: true,
+        borrow_local_objects: false,
         ..CloneLimits::default()
     }
 }
@@ -288,8 +291,7 @@ fn too_large_stops_the_transfer_and_cleans_up() {
     fs::create_dir(&empty).expect("mkdir");
     let limits = CloneLimits {
         max_bytes: 256 << 10,
-        allow_local: true,
-        ..CloneLimits::default()
+        ..local()
     };
     for dest in [&absent, &empty] {
         let err =
@@ -787,4 +789,27 @@ fn smart_http_failures_are_typed() {
     assert_eq!(err.kind(), "AuthFailed");
     assert!(!err.is_retryable());
     assert!(!dest.exists());
+}
+
+#[test]
+fn a_local_source_lends_its_objects() {
+    let f = fixture();
+    let out = tempfile::tempdir().expect("tempdir");
+    let dest = out.path().join("clone");
+    let limits = CloneLimits {
+        allow_local: true,
+        ..CloneLimits::default()
+    };
+    let outcome =
+        clone_repository(&request(path_url(&f), None), &dest, &limits, |_| true).expect("clone");
+    assert_eq!(outcome.commit_sha, f.main.to_string());
+    assert_eq!(outcome.bytes_received, 0, "nothing is transferred");
+    assert_eq!(
+        fs::read_to_string(dest.join("README.md")).expect("file"),
+        "one\n"
+    );
+    // A new handle on the clone (as a later activity opens it) reads the borrowed objects.
+    let repo = git2::Repository::open(&dest).expect("open the clone");
+    let head = repo.head().expect("head").peel_to_commit().expect("commit");
+    assert_eq!(head.id(), f.main);
 }

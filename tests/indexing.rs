@@ -280,28 +280,10 @@ async fn reindexing_removes_what_the_new_commit_deleted() {
 /// the run up again (its host-local queues and clone survive) and the graph has no duplicates.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_host_killed_during_parse_finishes_after_a_restart() {
-    let mut files: Vec<(String, String)> = (0..3000)
-        .map(|i| {
-            (
-                format!("pkg/m{i}.py"),
-                format!("import os\n\nclass C{i}:\n    def f(self):\n        return g{i}()\n\n\ndef g{i}():\n    return os.getcwd()\n"),
-            )
-        })
-        .collect();
-    files.push(("app/models.py".into(), FILES[0].1.into()));
-    let borrowed: Vec<(&str, &str)> = files
-        .iter()
-        .map(|(a, b)| (a.as_str(), b.as_str()))
-        .collect();
-    let repo = git::repo(&borrowed);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let queue = unique("kill");
-    let slow = config(&queue, Store::Embedded).replace(
-        "allow_local_repos = true\n",
-        "allow_local_repos = true\nparse_threads = 1\n",
-    );
-    std::fs::write(dir.path().join("workers.toml"), &slow).expect("config");
-    let mut host = Host::start_in("worker-host", dir);
+    let repo = big_repo();
+    let Indexer {
+        mut host, queue, ..
+    } = slow_indexer();
     let repo_id = unique("killed");
     let workflow_id = worker_host::indexing::workflow_id_of(&repo_id);
     let input = serde_json::json!({
@@ -333,6 +315,95 @@ async fn a_host_killed_during_parse_finishes_after_a_restart() {
         dump,
         indexer.dump(&fresh).await,
         "no duplicates, nothing missing"
+    );
+}
+
+/// 3,001 Python files: slow enough to parse on one thread that a test can act meanwhile.
+fn big_repo() -> tempfile::TempDir {
+    let mut files: Vec<(String, String)> = (0..3000)
+        .map(|i| {
+            (
+                format!("pkg/m{i}.py"),
+                format!("import os\n\nclass C{i}:\n    def f(self):\n        return g{i}()\n\n\ndef g{i}():\n    return os.getcwd()\n"),
+            )
+        })
+        .collect();
+    files.push(("app/models.py".into(), FILES[0].1.into()));
+    let borrowed: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    git::repo(&borrowed)
+}
+
+/// A host that parses on one thread.
+fn slow_indexer() -> Indexer {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let queue = unique("slow");
+    let slow = config(&queue, Store::Embedded).replace(
+        "allow_local_repos = true\n",
+        "allow_local_repos = true\nparse_threads = 1\n",
+    );
+    std::fs::write(dir.path().join("workers.toml"), &slow).expect("config");
+    Indexer {
+        host: Host::start_in("worker-host", dir),
+        queue,
+        store: Store::Embedded,
+    }
+}
+
+/// A run cancelled while it parses: the workflow ends cancelled, the cleanup still ran, the run
+/// is recorded as failed (cancelled), and no folder is left.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cancelled_run_still_cleans_up() {
+    let repo = big_repo();
+    let indexer = slow_indexer();
+    let repo_id = unique("cancel");
+    let workflow_id = worker_host::indexing::workflow_id_of(&repo_id);
+    let out = indexer.index(path_str(repo.path()), &["--repo-id", &repo_id, "--no-wait"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_for_stage(&workflow_id, "parsing").await;
+    let cancel = Command::new("temporal")
+        .args(["workflow", "cancel", "--workflow-id", &workflow_id])
+        .args(["--address", &temporal_address()])
+        .output()
+        .expect("temporal workflow cancel");
+    assert!(
+        cancel.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cancel.stderr)
+    );
+    let client = client().await;
+    let outcome = common::result_within(&client, &workflow_id, Duration::from_secs(60)).await;
+    assert!(
+        outcome.as_ref().is_err_and(|e| e.contains("Cancel")),
+        "{outcome:?}"
+    );
+    assert!(
+        history_has(&workflow_id, "cleanup_repo_activity"),
+        "cleanup ran"
+    );
+    let runs = indexer
+        .open_store()
+        .await
+        .index_runs(&repo_id)
+        .await
+        .expect("runs");
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0].status, RunStatus::Failed);
+    assert_eq!(runs[0].error.as_deref(), Some("cancelled"));
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while indexer.workspace_entries() > 0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        indexer.workspace_entries(),
+        0,
+        "the run's folder is removed"
     );
 }
 

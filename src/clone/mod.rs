@@ -78,6 +78,10 @@ pub struct CloneLimits {
     /// Accept plain `http://` URLs (no TLS; the token is never sent over them). Default
     /// `false`.
     pub allow_http: bool,
+    /// A local source lends its objects to the clone (git alternates) instead of sending them:
+    /// nothing is transferred (and `max_bytes` does not apply), which saves the seconds libgit2
+    /// spends compressing a pack of a large tree. Default `true`.
+    pub borrow_local_objects: bool,
 }
 
 impl Default for CloneLimits {
@@ -86,6 +90,7 @@ impl Default for CloneLimits {
             max_bytes: 1 << 30,
             allow_local: false,
             allow_http: false,
+            borrow_local_objects: true,
         }
     }
 }
@@ -207,7 +212,11 @@ struct Cloner<'a> {
 
 impl<'a> Cloner<'a> {
     fn run(&self, reference: Option<&str>) -> Result<CloneOutcome, CloneError> {
-        let repo = Repository::init(self.path).map_err(|e| self.git(&e, Phase::Write))?;
+        Repository::init(self.path).map_err(|e| self.git(&e, Phase::Write))?;
+        if self.source.transport() == Transport::Local && self.limits.borrow_local_objects {
+            self.borrow_objects();
+        }
+        let repo = Repository::open(self.path).map_err(|e| self.git(&e, Phase::Write))?;
         // Anonymous: the URL (which may hold a user name) is written nowhere under `.git`.
         let mut remote = repo
             .remote_anonymous(self.source.git_url())
@@ -227,6 +236,25 @@ impl<'a> Cloner<'a> {
             objects: transfer.objects,
             shallow: repo.is_shallow(),
         })
+    }
+
+    /// A local source lends its objects to the clone (git alternates) instead of packing them
+    /// for a fetch, which costs seconds of compression for a large tree: the fetch then finds
+    /// the wanted commits present and transfers nothing. The clone lives only as long as the
+    /// run, and reads the source's objects without ever writing them.
+    fn borrow_objects(&self) {
+        let url = self.source.git_url();
+        let path = url.strip_prefix("file://").unwrap_or(url);
+        let Ok(source) = Repository::open(path) else {
+            return; // not a repository: the fetch reports it
+        };
+        let info = self.path.join(".git").join("objects").join("info");
+        let alternates = format!("{}\n", source.path().join("objects").display());
+        if let Err(e) = std::fs::create_dir_all(&info)
+            .and_then(|()| std::fs::write(info.join("alternates"), alternates))
+        {
+            tracing::debug!(error = %e, "cannot borrow the local source's objects; fetching them");
+        }
     }
 
     /// The refs the remote advertises.

@@ -117,6 +117,7 @@ impl IndexingActivities {
             max_bytes: settings.max_repo_bytes,
             allow_local: settings.allow_local_repos,
             allow_http: settings.allow_http,
+            borrow_local_objects: true,
         };
         let request = CloneRequest {
             url: input.repo_url,
