@@ -20,8 +20,7 @@
 //! rewritten to the type's definition when the repository has exactly one candidate (in the
 //! same directory first).
 
-use std::collections::{HashMap, HashSet};
-
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use rayon::prelude::*;
 
 use super::language::LanguageSpec;
