@@ -34,6 +34,9 @@ pub const HOST_LOCAL: [&str; 5] = [
     super::CLEANUP_REPO,
 ];
 
+/// How long the parse waits for the store to say which commit it holds.
+const STORE_LOOKUP_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// State of the indexing activities: the host's services, the shared graph store, the
 /// indexing counters.
 pub struct IndexingActivities {
@@ -86,6 +89,22 @@ impl IndexingActivities {
                 )),
             })
             .collect()
+    }
+
+    /// The store's last indexed commit of `repo_id`, if the store answers within
+    /// [`STORE_LOOKUP_PATIENCE`]: without it the run is a full one, which is always correct.
+    async fn last_indexed_commit(&self, repo_id: &str) -> Option<String> {
+        let lookup = async {
+            let store = self.store().await.ok()?;
+            store.repository(repo_id).await.ok().flatten()
+        };
+        match tokio::time::timeout(STORE_LOOKUP_PATIENCE, lookup).await {
+            Ok(repository) => repository.and_then(|r| r.last_indexed_commit),
+            Err(_) => {
+                tracing::warn!("the graph store did not answer; parsing every file");
+                None
+            }
+        }
     }
 
     fn missing_clone(&self, what: &str, run_key: &str) -> ActivityError {
@@ -178,13 +197,7 @@ impl IndexingActivities {
         let cache = CacheDir::of(&config.host.data_dir, &input.repo_id);
         let base_commit = match (input.full, cache.commit()) {
             (false, Some(cached)) => {
-                let last = self
-                    .store()
-                    .await?
-                    .repository(&input.repo_id)
-                    .await
-                    .map_err(graph_failure)?
-                    .and_then(|r| r.last_indexed_commit);
+                let last = self.last_indexed_commit(&input.repo_id).await;
                 (last.as_deref() == Some(cached.as_str())).then_some(cached)
             }
             _ => None,
@@ -272,16 +285,22 @@ impl IndexingActivities {
         })
         .await?
         .map_err(|e| transient("ParseOutputUnreadable", e))?;
-        let store = self.store().await?;
         let counters = Counters::default();
         let progress = {
             let counters = counters.clone();
             move |done, total| counters.set(done, total)
         };
-        let work = store.persist_graph(&input.repo_id, &input.run_id, &rows, &progress);
-        let written = with_progress(&ctx, ProgressCounter::ElementsWritten, &counters, work)
-            .await?
-            .map_err(graph_failure)?;
+        // Connecting is inside the heartbeated part: a store that is slow to answer is waited
+        // for (and reported as unavailable), not mistaken for a dead worker.
+        let work = async {
+            self.store()
+                .await?
+                .persist_graph(&input.repo_id, &input.run_id, &rows, &progress)
+                .await
+                .map_err(graph_failure)
+        };
+        let written =
+            with_progress(&ctx, ProgressCounter::ElementsWritten, &counters, work).await??;
         self.metrics.written(written.nodes, written.relationships);
         Ok(PersistResult {
             written,

@@ -23,10 +23,10 @@
 //! tree-sitter, so parent walks are quadratic on deeply nested code, and this is linear.
 
 use std::cell::Cell;
-use std::collections::HashMap;
 use std::ops::ControlFlow;
 use std::time::Instant;
 
+use foldhash::{HashMap, HashMapExt};
 use tree_sitter::{
     Node, ParseOptions, ParseState, Parser, QueryCursor, QueryCursorOptions, QueryCursorState,
     StreamingIterator,

@@ -184,7 +184,15 @@ fn parse(
     let total = walked.candidates.len();
     progress(0, total);
     let done = AtomicUsize::new(0);
-    let parse_all = || {
+    let pool = match options.threads {
+        0 => None,
+        threads => Some(
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()?,
+        ),
+    };
+    let outcomes = in_pool(pool.as_ref(), || {
         walked
             .candidates
             .par_iter()
@@ -200,15 +208,7 @@ fn parse(
                 outcome
             })
             .collect::<Vec<_>>()
-    };
-    let outcomes = if options.threads == 0 {
-        parse_all()
-    } else {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(options.threads)
-            .build()?
-            .install(parse_all)
-    };
+    });
 
     let mut files = Vec::with_capacity(outcomes.len());
     let mut skipped_files = walked.skipped;
@@ -245,7 +245,7 @@ fn parse(
     } else {
         Vec::new()
     };
-    let resolved = resolve::resolve(files);
+    let resolved = in_pool(pool.as_ref(), || resolve::resolve(files));
     let output = ParseOutput {
         files: resolved.files,
         calls: resolved.calls,
@@ -260,6 +260,14 @@ fn parse(
         unresolved,
         reused: reused.into_inner() as u64,
     })
+}
+
+/// Runs `work` on `pool`, or on rayon's global pool.
+fn in_pool<R: Send>(pool: Option<&rayon::ThreadPool>, work: impl FnOnce() -> R + Send) -> R {
+    match pool {
+        Some(pool) => pool.install(work),
+        None => work(),
+    }
 }
 
 /// Reads and parses one file: its facts, or why it was skipped. Only a broken grammar is an

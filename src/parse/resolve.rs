@@ -20,7 +20,8 @@
 //! rewritten to the type's definition when the repository has exactly one candidate (in the
 //! same directory first).
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
+use rayon::prelude::*;
 
 use super::language::LanguageSpec;
 use super::model::{
@@ -41,15 +42,20 @@ pub struct Resolved {
     pub inherits: Vec<InheritEdge>,
 }
 
-/// Resolves the references of all files against each other.
+/// Resolves the references of all files against each other, on the current rayon pool.
 pub fn resolve(mut files: Vec<FileFacts>) -> Resolved {
     fix_owners(&mut files);
     let index = Index::new(&files);
-    let mut resolved = Resolved::default();
-    let scopes: Vec<FileScope> = (0..files.len())
-        .map(|file| index.import_file(file, &mut resolved.imports))
-        .collect();
+    let (scopes, imports): (Vec<FileScope>, Vec<Vec<ImportEdge>>) = (0..files.len())
+        .into_par_iter()
+        .map(|file| {
+            let mut edges = Vec::new();
+            let scope = index.import_file(file, &mut edges);
+            (scope, edges)
+        })
+        .unzip();
     let mut bases: HashMap<&str, Vec<String>> = HashMap::new();
+    let mut inherits = Vec::new();
     for (file, facts) in files.iter().enumerate() {
         for inherit in &facts.inherits {
             let (target, via) = index.resolve_type(file, &scopes[file], &inherit.parent);
@@ -59,7 +65,7 @@ pub fn resolve(mut files: Vec<FileFacts>) -> Resolved {
                     .or_default()
                     .push(parent.clone());
             }
-            resolved.inherits.push(InheritEdge {
+            inherits.push(InheritEdge {
                 child: inherit.child.clone(),
                 parent: inherit.parent.clone(),
                 kind: inherit.kind,
@@ -68,21 +74,30 @@ pub fn resolve(mut files: Vec<FileFacts>) -> Resolved {
             });
         }
     }
-    for (file, facts) in files.iter().enumerate() {
-        for call in &facts.calls {
-            let (target, via) = index.resolve_call(file, &scopes[file], &bases, call);
-            resolved.calls.push(CallEdge {
-                caller: call.caller.clone(),
-                callee: call.callee.clone(),
-                receiver: call.receiver.clone(),
-                line: call.line,
-                target,
-                via,
-            });
-        }
+    let calls = files
+        .par_iter()
+        .enumerate()
+        .flat_map_iter(|(file, facts)| {
+            let (index, scope, bases) = (&index, &scopes[file], &bases);
+            facts.calls.iter().map(move |call| {
+                let (target, via) = index.resolve_call(file, scope, bases, call);
+                CallEdge {
+                    caller: call.caller.clone(),
+                    callee: call.callee.clone(),
+                    receiver: call.receiver.clone(),
+                    line: call.line,
+                    target,
+                    via,
+                }
+            })
+        })
+        .collect();
+    Resolved {
+        calls,
+        imports: imports.into_iter().flatten().collect(),
+        inherits,
+        files,
     }
-    resolved.files = files;
-    resolved
 }
 
 /// Languages whose files import each other.
