@@ -13,8 +13,9 @@
 # Per corpus and store: a fresh host (fresh data_dir; for Neo4j a fresh server from
 # scripts/neo4j.sh on a free port) on a generated config (allow_local_repos = true, the three
 # indexing entries of the shipped workers.toml, listen on a free port), then BENCH_RUNS (2)
-# times `worker-host index <corpus> --json`: run 1 writes into an empty graph, run 2 re-indexes
-# the same commit (rewrites every node and relationship, then cleans stale ones). Wall time is
+# times `worker-host index <corpus> --json --full`: run 1 writes into an empty graph, run 2
+# re-indexes the same commit in full (rewrites every node and relationship, then cleans stale
+# ones; without --full it would be incremental and write nothing: see index_incremental.sh). Wall time is
 # from the command's start to its summary on stdout (`date +%s.%N`); the per-stage durations
 # come from the summary. CPU seconds of the host (and Neo4j) per run are read from /proc.
 # The peer runs BENCH_RUNS times on the same tree (`codegraph init --yes`, then `codegraph
@@ -189,7 +190,7 @@ index_runs() {
         out="$WORK/summary-$corpus-$store-$run.json"
         h0=$(cpu_of "$HOST_PID"); d0=0; [[ -n "$db_pid" ]] && d0=$(cpu_of "$db_pid")
         t0=$(now)
-        "$BIN" index "$WORK/corpus-$corpus" --config "$WORK/config-$corpus-$store.toml" --json \
+        "$BIN" index "$WORK/corpus-$corpus" --config "$WORK/config-$corpus-$store.toml" --json --full \
             >"$out" 2>"$WORK/index-$corpus-$store-$run.log" || {
             echo "error: worker-host index failed ($corpus, $store, run $run):" >&2
             cat "$WORK/index-$corpus-$store-$run.log" >&2

@@ -9,7 +9,8 @@
 #   full again  `index --full` of that commit, for the ratio;
 #
 # and, side by side on the same tree, a peer's update when BENCH_PEER_CMD is set (run in the
-# corpus after the same change, e.g. BENCH_PEER_CMD='npx codegraph sync').
+# corpus after the same change), after BENCH_PEER_INIT (its full index, timed too), e.g.
+#   BENCH_PEER_INIT='codegraph init --yes .' BENCH_PEER_CMD='codegraph sync'
 #
 #   bench/index_incremental.sh      # ~2 minutes after the release build
 #
@@ -72,17 +73,22 @@ PY
 }
 
 printf '%-12s %7s %-11s %6s %7s %7s %7s  %s\n' run wall_s mode parsed nodes rels deleted "stages (ms)"
+# peer NAME CMD: one timed run of a peer's command in the corpus.
+peer() {
+  local start end
+  start=$(date +%s.%N)
+  (cd "$CORPUS" && eval "$2") > "$WORK/peer.$1.log" 2>&1 || { echo "peer failed:" >&2; tail -5 "$WORK/peer.$1.log" >&2; }
+  end=$(date +%s.%N)
+  printf '%-12s %7.2f %s\n' "peer-$1" "$(echo "$end - $start" | bc)" "$2"
+}
+
 index full
 index same
+[ -n "${BENCH_PEER_INIT:-}" ] && peer full "$BENCH_PEER_INIT"
 for round in $(seq "$ROUNDS"); do
   printf '\ndef bench_added_%s(value):\n    return encode_basestring(str(value))\n' "$round" >> "$CORPUS/json/encoder.py"
   git_c commit -qam "change $round"
   index "one-file-$round"
-  if [ -n "${BENCH_PEER_CMD:-}" ]; then
-    start=$(date +%s.%N)
-    (cd "$CORPUS" && eval "$BENCH_PEER_CMD") > "$WORK/peer.$round.log" 2>&1
-    end=$(date +%s.%N)
-    printf '%-12s %7.2f %s\n' "peer-$round" "$(echo "$end - $start" | bc)" "$BENCH_PEER_CMD"
-  fi
+  [ -n "${BENCH_PEER_CMD:-}" ] && peer "$round" "$BENCH_PEER_CMD"
 done
 index full-again --full

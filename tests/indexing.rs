@@ -8,7 +8,7 @@ use common::indexer::{Indexer, Store, config, has_node, has_rel, path_str};
 use common::{Host, client, git, history_has, temporal_address, unique};
 use serde_json::Value as Json;
 use std::{process::Command, time::Duration};
-use worker_host::graph::{GraphDump, GraphStore, RunStatus};
+use worker_host::graph::{GraphDump, GraphStore, IndexRunRecord, RunStatus};
 
 /// A small repository in two languages: classes, a nested class, methods, free functions,
 /// inheritance, imports, and calls within and across files.
@@ -204,25 +204,12 @@ async fn a_bad_url_fails_clearly_and_is_recorded() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("unsupported repository URL"), "{stderr}");
-    let workflow_id = worker_host::indexing::workflow_id_of(&repo_id);
+    let run = assert_failed_run(&indexer, &repo_id).await;
     assert!(
-        history_has(&workflow_id, "cleanup_repo_activity"),
-        "cleanup ran"
-    );
-    let runs = indexer
-        .open_store()
-        .await
-        .index_runs(&repo_id)
-        .await
-        .expect("runs");
-    assert_eq!(runs.len(), 1, "{runs:?}");
-    assert_eq!(runs[0].status, RunStatus::Failed);
-    assert!(
-        runs[0]
-            .error
+        run.error
             .as_deref()
             .is_some_and(|e| e.contains("unsupported repository URL")),
-        "{runs:?}"
+        "{run:?}"
     );
 }
 
@@ -383,19 +370,8 @@ async fn a_cancelled_run_still_cleans_up() {
         outcome.as_ref().is_err_and(|e| e.contains("Cancel")),
         "{outcome:?}"
     );
-    assert!(
-        history_has(&workflow_id, "cleanup_repo_activity"),
-        "cleanup ran"
-    );
-    let runs = indexer
-        .open_store()
-        .await
-        .index_runs(&repo_id)
-        .await
-        .expect("runs");
-    assert_eq!(runs.len(), 1, "{runs:?}");
-    assert_eq!(runs[0].status, RunStatus::Failed);
-    assert_eq!(runs[0].error.as_deref(), Some("cancelled"));
+    let run = assert_failed_run(&indexer, &repo_id).await;
+    assert_eq!(run.error.as_deref(), Some("cancelled"));
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while indexer.workspace_entries() > 0 && std::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -405,6 +381,25 @@ async fn a_cancelled_run_still_cleans_up() {
         0,
         "the run's folder is removed"
     );
+}
+
+/// The run of `repo_id` failed: its cleanup ran, and its one IndexRun is recorded as failed.
+async fn assert_failed_run(indexer: &Indexer, repo_id: &str) -> IndexRunRecord {
+    let workflow_id = worker_host::indexing::workflow_id_of(repo_id);
+    assert!(
+        history_has(&workflow_id, "cleanup_repo_activity"),
+        "cleanup ran"
+    );
+    let mut runs = indexer
+        .open_store()
+        .await
+        .index_runs(repo_id)
+        .await
+        .expect("runs");
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    let run = runs.remove(0);
+    assert_eq!(run.status, RunStatus::Failed, "{run:?}");
+    run
 }
 
 /// Wait until the `progress` query of workflow `id` reports `stage`.
