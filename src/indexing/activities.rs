@@ -4,7 +4,9 @@
 
 use super::{
     failure::{CLONE_MISSING, NOT_ROUTABLE, fatal, transient},
-    incremental::{CacheDir, MAX_AFFECTED_FILES, delta, read_facts, tree_blobs, write_facts},
+    incremental::{
+        CacheDir, MAX_AFFECTED_FILES, RowsDigest, delta, read_facts, tree_blobs, write_facts,
+    },
     messages::{
         CleanupRepoInput, CleanupStaleInput, CloneInput, CloneResult, MetadataInput, ParseInput,
         ParseResult, PersistInput, PersistResult, ProgressCounter, SKIPPED_LISTED,
@@ -269,15 +271,20 @@ impl IndexingActivities {
         }
         let cache = CacheDir::of(&config.host.data_dir, &input.repo_id);
         let base = input.base_commit.clone();
+        let digest_path = folder.digest();
         let (rows, affected) = blocking(move || -> Result<_, String> {
             let rows = GraphRows::from_parse(&read_output(&path).map_err(|e| e.to_string())?);
+            let digest = RowsDigest::of(&rows);
+            digest
+                .write(&digest_path)
+                .map_err(|e| format!("cannot write {}: {e}", digest_path.display()))?;
             let old = base
                 .filter(|b| cache.commit().as_ref() == Some(b))
-                .and_then(|_| read_output(&cache.graph()).ok());
+                .and_then(|_| RowsDigest::read(&cache.digest()));
             let Some(old) = old else {
                 return Ok((rows, None));
             };
-            let delta = delta(&GraphRows::from_parse(&old), &rows);
+            let delta = delta(&old, &rows, &digest);
             if delta.affected_files.len() > MAX_AFFECTED_FILES {
                 return Ok((rows, None));
             }
@@ -328,8 +335,7 @@ impl IndexingActivities {
         let config = self.services.config();
         let folder = Self::folder(&config, &input.run_key)?;
         let cache = CacheDir::of(&config.host.data_dir, &input.repo_id);
-        let promoted =
-            blocking(move || cache.promote(&folder.facts(), &folder.parse_output())).await?;
+        let promoted = blocking(move || cache.promote(&folder.facts(), &folder.digest())).await?;
         if let Err(e) = promoted {
             tracing::warn!(error = %e, "cannot keep the run's facts; the next run is a full one");
         }

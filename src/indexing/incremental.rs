@@ -4,10 +4,10 @@
 //! - parses only the files whose git blob changed (the change is computed between the two
 //!   trees by blob id, so it is exact whatever the history did in between, force-pushes
 //!   included) and reuses the cached facts of the others; resolution runs over all files;
-//! - compares the new graph rows with the cached ones and writes only the rows of the files
-//!   whose rows changed (a file is *affected* when any node or relationship it holds was added,
-//!   changed or removed — a renamed function makes its callers' files affected too), and the
-//!   new nodes that belong to no file (external names);
+//! - compares a digest of the new graph rows (a hash per file) with the cached run's and writes
+//!   only the rows of the files whose rows changed (a file is *affected* when any node or
+//!   relationship it holds was added, changed or removed — a renamed function makes its
+//!   callers' files affected too), and the new nodes that belong to no file (external names);
 //! - deletes, in the affected files only, what the run did not write (then the external names
 //!   nothing points at).
 //!
@@ -15,7 +15,7 @@
 //! Anything unexpected (no cache, another host indexed the repository since, an unreadable
 //! cache, too many affected files) falls back to a full run.
 
-use crate::graph::{GraphRows, Label, NodeRow, RelRow, RelType};
+use crate::graph::{GraphRows, Label, NodeRow, RelRow};
 use crate::parse::FileFacts;
 use serde::{Deserialize, Serialize};
 use std::{
@@ -63,21 +63,21 @@ impl CacheDir {
         self.root.join("facts.jsonl")
     }
 
-    /// The parse output (resolved) of the cached run.
-    pub fn graph(&self) -> PathBuf {
-        self.root.join("graph.jsonl")
+    /// The digest of the cached run's graph rows.
+    pub fn digest(&self) -> PathBuf {
+        self.root.join("rows.digest.json")
     }
 
-    /// Make the run's `facts` and `graph` files the cache. The two are replaced together: they
+    /// Make the run's `facts` and `digest` files the cache. The two are replaced together: they
     /// are gathered in a new folder that takes the old one's place, so a crash leaves the old
     /// cache, the new one, or none (a full run next time) — never a mix.
-    pub fn promote(&self, facts: &Path, graph: &Path) -> std::io::Result<()> {
+    pub fn promote(&self, facts: &Path, digest: &Path) -> std::io::Result<()> {
         let fresh = self.root.with_extension("new");
         if fresh.exists() {
             std::fs::remove_dir_all(&fresh)?;
         }
         std::fs::create_dir_all(&fresh)?;
-        for (from, name) in [(graph, "graph.jsonl"), (facts, "facts.jsonl")] {
+        for (from, name) in [(digest, "rows.digest.json"), (facts, "facts.jsonl")] {
             let to = fresh.join(name);
             if std::fs::rename(from, &to).is_err() {
                 std::fs::copy(from, &to)?;
@@ -184,90 +184,156 @@ pub fn tree_blobs(repo: &Path) -> Result<HashMap<String, String>, git2::Error> {
     Ok(blobs)
 }
 
+/// A digest of a run's graph rows: one hash per file over every node and relationship that
+/// belongs to it, and one per node of no file. Enough to tell which files' rows changed without
+/// keeping the rows themselves.
+#[derive(Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RowsDigest {
+    files: HashMap<String, u64>,
+    fileless: HashMap<String, u64>,
+}
+
+impl RowsDigest {
+    /// The digest of `rows`.
+    pub fn of(rows: &GraphRows) -> Self {
+        let mut files: HashMap<&str, DefaultHasher> = HashMap::new();
+        let mut fileless = HashMap::new();
+        for (label, list) in &rows.nodes {
+            for row in list {
+                match &row.file {
+                    Some(file) => {
+                        let h = files.entry(file).or_default();
+                        (label, &row.key, &row.props).hash(h);
+                    }
+                    None => {
+                        let mut h = DefaultHasher::new();
+                        row.props.hash(&mut h);
+                        fileless.insert(fileless_key(*label, &row.key), h.finish());
+                    }
+                }
+            }
+        }
+        for (rel, list) in &rows.relationships {
+            for row in list {
+                let h = files.entry(&row.file).or_default();
+                (rel, &row.src, &row.dst, &row.props).hash(h);
+            }
+        }
+        Self {
+            files: files
+                .into_iter()
+                .map(|(f, h)| (f.to_owned(), h.finish()))
+                .collect(),
+            fileless,
+        }
+    }
+
+    /// Write the digest as JSON.
+    pub fn write(&self, path: &Path) -> std::io::Result<()> {
+        let out = BufWriter::new(File::create(path)?);
+        serde_json::to_writer(out, self).map_err(std::io::Error::other)
+    }
+
+    /// Read a digest; `None` when it is missing or damaged.
+    pub fn read(path: &Path) -> Option<Self> {
+        serde_json::from_reader(BufReader::new(File::open(path).ok()?)).ok()
+    }
+}
+
+fn fileless_key(label: Label, key: &str) -> String {
+    format!("{}\u{0}{key}", label.as_str())
+}
+
 /// What an incremental run writes and where it cleans.
 #[derive(Debug, Default)]
 pub struct Delta {
-    /// The rows to write: every row of an affected file, and new rows of no file.
+    /// The rows to write: every row of an affected file, and new or changed rows of no file.
     pub rows: GraphRows,
     /// Files some row of which was added, changed or removed.
     pub affected_files: BTreeSet<String>,
 }
 
-/// The difference between the graph of the cached run (`old`) and the new one.
-pub fn delta(old: &GraphRows, new: &GraphRows) -> Delta {
-    let mut affected = BTreeSet::new();
-    let mut fileless = GraphRows::default();
-
-    let old_nodes: HashMap<(Label, &str), &NodeRow> = old
-        .nodes
+/// What changed from the cached run's graph (`old`, its digest) to the new rows.
+pub fn delta(old: &RowsDigest, new_rows: &GraphRows, new: &RowsDigest) -> Delta {
+    let mut affected: BTreeSet<String> = new
+        .files
         .iter()
-        .flat_map(|(l, rows)| rows.iter().map(move |r| ((*l, r.key.as_str()), r)))
+        .filter(|(file, hash)| old.files.get(*file) != Some(hash))
+        .map(|(file, _)| file.clone())
         .collect();
-    let mut seen = BTreeSet::new();
-    for (label, rows) in &new.nodes {
-        for row in rows {
-            seen.insert((*label, row.key.as_str()));
-            if old_nodes.get(&(*label, row.key.as_str())) != Some(&row) {
-                match &row.file {
-                    Some(file) => {
-                        affected.insert(file.clone());
-                    }
-                    None => fileless.nodes.entry(*label).or_default().push(row.clone()),
-                }
-            }
-        }
-    }
-    for ((label, key), row) in &old_nodes {
-        if !seen.contains(&(*label, *key))
-            && let Some(file) = &row.file
-        {
-            affected.insert(file.clone());
-        }
-    }
-
-    type RelId<'a> = (
-        RelType,
-        &'a crate::graph::NodeRef,
-        &'a crate::graph::NodeRef,
+    affected.extend(
+        old.files
+            .keys()
+            .filter(|f| !new.files.contains_key(*f))
+            .cloned(),
     );
-    let old_rels: HashMap<RelId<'_>, &RelRow> = old
-        .relationships
-        .iter()
-        .flat_map(|(t, rows)| rows.iter().map(move |r| ((*t, &r.src, &r.dst), r)))
-        .collect();
-    let mut seen_rels = BTreeSet::new();
-    for (rel, rows) in &new.relationships {
-        for row in rows {
-            seen_rels.insert((*rel, &row.src, &row.dst));
-            if old_rels.get(&(*rel, &row.src, &row.dst)) != Some(&row) {
-                affected.insert(row.file.clone());
+    let mut rows = GraphRows::default();
+    for (label, list) in &new_rows.nodes {
+        let keep = list.iter().filter(|r| match &r.file {
+            Some(f) => affected.contains(f),
+            None => {
+                let key = fileless_key(*label, &r.key);
+                old.fileless.get(&key) != new.fileless.get(&key)
             }
+        });
+        let keep: Vec<NodeRow> = keep.cloned().collect();
+        if !keep.is_empty() {
+            rows.nodes.insert(*label, keep);
         }
     }
-    for (id, row) in &old_rels {
-        if !seen_rels.contains(id) {
-            affected.insert(row.file.clone());
-        }
-    }
-
-    let mut rows = fileless;
-    for (label, list) in &new.nodes {
-        let keep = list
+    for (rel, list) in &new_rows.relationships {
+        let keep: Vec<RelRow> = list
             .iter()
-            .filter(|r| r.file.as_ref().is_some_and(|f| affected.contains(f)));
-        rows.nodes.entry(*label).or_default().extend(keep.cloned());
+            .filter(|r| affected.contains(&r.file))
+            .cloned()
+            .collect();
+        if !keep.is_empty() {
+            rows.relationships.insert(*rel, keep);
+        }
     }
-    for (rel, list) in &new.relationships {
-        let keep = list.iter().filter(|r| affected.contains(&r.file));
-        rows.relationships
-            .entry(*rel)
-            .or_default()
-            .extend(keep.cloned());
-    }
-    rows.nodes.retain(|_, v| !v.is_empty());
-    rows.relationships.retain(|_, v| !v.is_empty());
     Delta {
         rows,
         affected_files: affected,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::parse_source;
+
+    fn rows(files: &[(&str, &str)]) -> GraphRows {
+        let facts = files
+            .iter()
+            .map(|(p, s)| parse_source(p, s).expect("parse"))
+            .collect();
+        let resolved = crate::parse::resolve::resolve(facts);
+        GraphRows::from_parse(&crate::parse::ParseOutput {
+            files: resolved.files,
+            calls: resolved.calls,
+            imports: resolved.imports,
+            inherits: resolved.inherits,
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn a_digest_survives_a_file_and_finds_what_changed() {
+        let a = "import os\n\n\ndef f():\n    os.getcwd()\n    return g()\n";
+        let b = "def g():\n    return 1\n";
+        let old = rows(&[("a.py", a), ("b.py", b)]);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("digest.json");
+        RowsDigest::of(&old).write(&path).expect("write");
+        let read = RowsDigest::read(&path).expect("read back");
+        assert_eq!(read, RowsDigest::of(&old));
+
+        let same = delta(&read, &old, &RowsDigest::of(&old));
+        assert!(same.affected_files.is_empty() && same.rows.node_count() == 0);
+
+        let renamed = rows(&[("a.py", a), ("b.py", "def h():\n    return 1\n")]);
+        let changed = delta(&read, &renamed, &RowsDigest::of(&renamed));
+        let files: Vec<&str> = changed.affected_files.iter().map(String::as_str).collect();
+        assert_eq!(files, ["a.py", "b.py"], "a.py's call now points elsewhere");
     }
 }

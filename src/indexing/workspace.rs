@@ -44,6 +44,11 @@ impl RunFolder {
         self.root.join("graph.jsonl")
     }
 
+    /// The digest of the run's graph rows, for the next run's comparison.
+    pub fn digest(&self) -> PathBuf {
+        self.root.join("rows.digest.json")
+    }
+
     /// The unresolved facts and blob ids, for the next run's reuse.
     pub fn facts(&self) -> PathBuf {
         self.root.join("facts.jsonl")
