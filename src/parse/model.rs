@@ -194,6 +194,20 @@ pub struct CallEdge {
     pub via: Via,
 }
 
+impl CallEdge {
+    /// `call` resolved to `target`.
+    pub fn of(call: &Call, target: Target, via: Via) -> Self {
+        Self {
+            caller: call.caller.clone(),
+            callee: call.callee.clone(),
+            receiver: call.receiver.clone(),
+            line: call.line,
+            target,
+            via,
+        }
+    }
+}
+
 /// One module or imported name of a file with its target.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImportEdge {
@@ -208,6 +222,20 @@ pub struct ImportEdge {
     pub via: Via,
 }
 
+impl ImportEdge {
+    /// The import of `name` (or of the module itself) by `file`, resolved to `target`.
+    pub fn of(file: &str, import: &Import, name: Option<&str>, target: Target, via: Via) -> Self {
+        Self {
+            file: file.to_owned(),
+            module: import.module.clone(),
+            name: name.map(str::to_owned),
+            line: import.line,
+            target,
+            via,
+        }
+    }
+}
+
 /// An inheritance with its target.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InheritEdge {
@@ -216,6 +244,19 @@ pub struct InheritEdge {
     pub kind: InheritKind,
     pub target: Target,
     pub via: Via,
+}
+
+impl InheritEdge {
+    /// `inherit` resolved to `target`.
+    pub fn of(inherit: &Inherit, target: Target, via: Via) -> Self {
+        Self {
+            child: inherit.child.clone(),
+            parent: inherit.parent.clone(),
+            kind: inherit.kind,
+            target,
+            via,
+        }
+    }
 }
 
 /// Why a file was not parsed.

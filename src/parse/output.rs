@@ -285,45 +285,27 @@ fn add_file(
     if record.inherit_targets.len() != facts.inherits.len() {
         return Err("inherit");
     }
-    output
-        .calls
-        .extend(
-            facts
-                .calls
-                .iter()
-                .zip(record.call_targets)
-                .map(|(call, (target, via))| CallEdge {
-                    caller: call.caller.clone(),
-                    callee: call.callee.clone(),
-                    receiver: call.receiver.clone(),
-                    line: call.line,
-                    target,
-                    via,
-                }),
-        );
+    output.calls.extend(
+        facts
+            .calls
+            .iter()
+            .zip(record.call_targets)
+            .map(|(call, (target, via))| CallEdge::of(call, target, via)),
+    );
     output
         .imports
         .extend(import_edge_keys(&facts).zip(record.import_targets).map(
-            |((import, name), (target, via))| ImportEdge {
-                file: facts.path.clone(),
-                module: import.module.clone(),
-                name: name.map(str::to_owned),
-                line: import.line,
-                target,
-                via,
+            |((import, name), (target, via))| {
+                ImportEdge::of(&facts.path, import, name, target, via)
             },
         ));
-    output
-        .inherits
-        .extend(facts.inherits.iter().zip(record.inherit_targets).map(
-            |(inherit, (target, via))| InheritEdge {
-                child: inherit.child.clone(),
-                parent: inherit.parent.clone(),
-                kind: inherit.kind,
-                target,
-                via,
-            },
-        ));
+    output.inherits.extend(
+        facts
+            .inherits
+            .iter()
+            .zip(record.inherit_targets)
+            .map(|(inherit, (target, via))| InheritEdge::of(inherit, target, via)),
+    );
     output.files.push(facts);
     Ok(())
 }

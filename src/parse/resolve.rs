@@ -65,13 +65,7 @@ pub fn resolve(mut files: Vec<FileFacts>) -> Resolved {
                     .or_default()
                     .push(parent.clone());
             }
-            inherits.push(InheritEdge {
-                child: inherit.child.clone(),
-                parent: inherit.parent.clone(),
-                kind: inherit.kind,
-                target,
-                via,
-            });
+            inherits.push(InheritEdge::of(inherit, target, via));
         }
     }
     let calls = files
@@ -81,14 +75,7 @@ pub fn resolve(mut files: Vec<FileFacts>) -> Resolved {
             let (index, scope, bases) = (&index, &scopes[file], &bases);
             facts.calls.iter().map(move |call| {
                 let (target, via) = index.resolve_call(file, scope, bases, call);
-                CallEdge {
-                    caller: call.caller.clone(),
-                    callee: call.callee.clone(),
-                    receiver: call.receiver.clone(),
-                    line: call.line,
-                    target,
-                    via,
-                }
+                CallEdge::of(call, target, via)
             })
         })
         .collect();
@@ -454,14 +441,7 @@ impl<'a> Index<'a> {
         for import in &facts.imports {
             let module = self.import_module(file, &import.module);
             let mut edge = |name: Option<&str>, target: Target, via: Via| {
-                edges.push(ImportEdge {
-                    file: facts.path.clone(),
-                    module: import.module.clone(),
-                    name: name.map(str::to_owned),
-                    line: import.line,
-                    target,
-                    via,
-                });
+                edges.push(ImportEdge::of(&facts.path, import, name, target, via));
             };
             let external_name = |name: &str| {
                 if import.module.is_empty() {
