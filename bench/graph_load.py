@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Baselines for bench/graph_write.sh: load the rows exported by examples/graph_bench.rs into
+"""Baselines for bench/graph_write.sh: load the rows exported by crates/indexing/examples/graph_bench.rs into
 Neo4j with the official Python driver (`pip install neo4j`), the same Cypher as our writer.
 
   graph_load.py unwind ROWS.json URI REPO_ID        UNWIND batches of 10,000 rows, one

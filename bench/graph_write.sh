@@ -3,7 +3,7 @@
 # without test/ and site-packages) parsed once, its graph rows written into ONE fresh Neo4j
 # (scripts/neo4j.sh, temp data directory) by:
 #
-#   (a) ours     GraphStore::persist_graph (examples/graph_bench.rs, release build): UNWIND
+#   (a) ours     GraphStore::persist_graph (crates/indexing/examples/graph_bench.rs, release build): UNWIND
 #                batches of 10,000 rows, one transaction per batch (the defaults);
 #   (b) unwind   the Python `neo4j` driver (bench/graph_load.py unwind): the same rows and
 #                Cypher, UNWIND batches of 10,000, one auto-commit transaction per batch;
@@ -30,7 +30,7 @@ python3 -c 'import neo4j' 2>/dev/null || python3 -m pip install --quiet neo4j >&
 
 BIN="${BENCH_BIN:-}"
 if [ -z "$BIN" ]; then
-    (cd "$ROOT" && cargo build --release --example graph_bench)
+    (cd "$ROOT" && cargo build --release -p worker-host-indexing --example graph_bench)
     BIN="$CARGO_TARGET_DIR/release/examples/graph_bench"
 fi
 

@@ -3,17 +3,17 @@
 # site-packages) copied into a scratch git repository, indexed three ways on the same files:
 #
 #   (a) bare   tree-sitter parse of every file the walk accepts, BENCH_THREADS (2) threads, no
-#              queries, no resolution (examples/parse_bench.rs `bare`): the floor;
+#              queries, no resolution (crates/indexing/examples/parse_bench.rs `bare`): the floor;
 #   (b) ctags  `ctags -R --languages=Python` (universal-ctags, one thread): definitions only;
 #   (c) full   worker_host::parse::parse_repository end to end (walk, parse, queries, resolution)
-#              on BENCH_THREADS threads, plus write_output (examples/parse_bench.rs `full`).
+#              on BENCH_THREADS threads, plus write_output (crates/indexing/examples/parse_bench.rs `full`).
 #
 #   bench/parse_throughput.sh        # ~2 minutes on 2 cores after the release build
 #
 # Each is run BENCH_ROUNDS (3) times; the table shows the median wall time, and CPU seconds and
 # peak RSS of that run (/usr/bin/time). Knobs: BENCH_ROUNDS, BENCH_THREADS, BENCH_CORPUS (a
 # directory to use instead of the stdlib), BENCH_BIN (a built parse_bench binary; otherwise it
-# is built with `cargo build --release --example parse_bench`), BENCH_KEEP=1 (keep the work
+# is built with `cargo build --release -p worker-host-indexing --example parse_bench`), BENCH_KEEP=1 (keep the work
 # directory), CARGO_TARGET_DIR (default /root/.cache/worker-host/target).
 set -euo pipefail
 
@@ -31,7 +31,7 @@ fi
 
 BIN="${BENCH_BIN:-}"
 if [ -z "$BIN" ]; then
-    (cd "$ROOT" && cargo build --release --example parse_bench)
+    (cd "$ROOT" && cargo build --release -p worker-host-indexing --example parse_bench)
     BIN="$CARGO_TARGET_DIR/release/examples/parse_bench"
 fi
 

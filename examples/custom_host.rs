@@ -134,7 +134,7 @@ fn now_ms() -> u64 {
 /// The built-in registry plus this example's definitions.
 fn registry() -> Registry {
     let demo = Arc::new(DemoActivities);
-    Registry::builtin()
+    worker_host::builtin()
         .workflow::<SleepWorkflow>()
         .workflow::<NoopWorkflow>()
         .activity(DemoActivities::sleep, demo.clone())

@@ -25,4 +25,4 @@ export TEST_TEMPORAL_ADDRESS="127.0.0.1:$TEMPORAL_PORT"
 TEST_NEO4J_URI=$(scripts/neo4j.sh start --port "$NEO4J_PORT" --data "$work/neo4j-data")
 export TEST_NEO4J_URI
 echo "Neo4j on $TEST_NEO4J_URI" >&2
-cargo test --no-fail-fast "$@"
+cargo test --workspace --no-fail-fast "$@"

@@ -72,7 +72,7 @@ impl CanaryActivities {
 }
 
 /// Add the canary to `registry`.
-pub fn register(registry: crate::Registry) -> crate::Registry {
+pub fn register(registry: worker_host_core::Registry) -> worker_host_core::Registry {
     registry
         .workflow::<HostCanaryWorkflow>()
         .activity(CanaryActivities::host_canary, Arc::new(CanaryActivities))

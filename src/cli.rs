@@ -1,15 +1,9 @@
-//! The `worker-host` command line. It parses arguments and wires the library together; an
-//! embedding program calls [`main`] with its own registry to get the same commands.
+//! The `worker-host` command line: the host's commands (`run`, `validate`, `status`) and the
+//! indexing workload's (`index`). It parses arguments and hands them to the libraries.
 
-use crate::{
-    Registry,
-    config::{self, Pollers, WorkerEntry},
-    host::{self, EXIT_BAD_CONFIG, RunOptions},
-    index_command::{self, IndexOptions},
-    status_command,
-};
-use clap::{Parser, Subcommand, ValueEnum};
-use std::{path::PathBuf, process::ExitCode};
+use crate::{Registry, host::cli as host_cli, indexing::index_command};
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -19,85 +13,36 @@ use std::{path::PathBuf, process::ExitCode};
 )]
 struct Cli {
     /// Log format.
-    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
-    log_format: LogFormat,
+    #[arg(long, value_enum, default_value_t = host_cli::LogFormat::Text, global = true)]
+    log_format: host_cli::LogFormat,
     #[command(subcommand)]
     command: Command,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum LogFormat {
-    /// Human-readable lines.
-    Text,
-    /// One JSON object per line, for log shippers.
-    Json,
-}
-
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run the host: one Temporal worker per entry, until SIGINT/SIGTERM.
-    Run {
-        #[command(flatten)]
-        config: ConfigPath,
-        /// Start `temporal server start-dev` when nothing listens at the address.
-        #[arg(long)]
-        dev: bool,
-    },
-    /// Check a config and print one line per entry; exit 2 with every problem otherwise.
-    Validate {
-        #[command(flatten)]
-        config: ConfigPath,
-    },
+    #[command(flatten)]
+    Host(host_cli::HostCommand),
     /// Index a repository: start RepoIndexingWorkflow, show its progress, print its summary.
     Index {
         #[command(flatten)]
-        options: IndexOptions,
+        options: index_command::IndexOptions,
         #[command(flatten)]
-        config: ConfigPath,
+        config: host_cli::ConfigPath,
     },
-    /// Show a running host's entries, states, uptime and queue backlog (from its /readyz);
-    /// exit 1 when it is not ready, 2 when it does not answer.
-    Status {
-        /// The host's health address; default: `[host] listen` of the config.
-        #[arg(long)]
-        addr: Option<String>,
-        #[command(flatten)]
-        config: ConfigPath,
-    },
-}
-
-#[derive(clap::Args, Debug)]
-struct ConfigPath {
-    /// The config file.
-    #[arg(
-        long,
-        short,
-        default_value = "workers.toml",
-        env = "WORKER_HOST_CONFIG"
-    )]
-    config: PathBuf,
 }
 
 /// Parse the process arguments and run the command with `registry`.
 pub fn main(registry: Registry) -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_format);
-    let runtime = || {
-        tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| eprintln!("error: cannot start the async runtime: {e}"))
-    };
+    host_cli::init_logging(cli.log_format);
     match cli.command {
-        Command::Validate { config } => validate(&config.config, &registry),
-        Command::Status { addr, config } => {
-            status_command::run(addr.as_deref(), &config.config, &registry)
-        }
+        Command::Host(command) => host_cli::execute(command, registry),
         Command::Index { options, config } => {
-            let Ok(runtime) = runtime() else {
+            let Some(runtime) = host_cli::tokio_runtime() else {
                 return ExitCode::FAILURE;
             };
-            match runtime.block_on(index_command::run(&config.config, options)) {
+            match runtime.block_on(index_command::run(&config.config, &registry, options)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("error: {e:#}");
@@ -105,88 +50,5 @@ pub fn main(registry: Registry) -> ExitCode {
                 }
             }
         }
-        Command::Run { config, dev } => {
-            let Ok(runtime) = runtime() else {
-                return ExitCode::FAILURE;
-            };
-            let local = tokio::task::LocalSet::new();
-            let options = RunOptions {
-                config: config.config,
-                dev,
-            };
-            match local.block_on(&runtime, host::run(options, registry)) {
-                Ok(code) => code,
-                Err(e) => {
-                    tracing::error!("{e:#}");
-                    eprintln!("error: {e:#}");
-                    ExitCode::FAILURE
-                }
-            }
-        }
-    }
-}
-
-fn validate(path: &std::path::Path, registry: &Registry) -> ExitCode {
-    match config::load(path, registry) {
-        Ok(c) => {
-            println!(
-                "{}: valid; {} entr{} on {} (namespace {})",
-                path.display(),
-                c.workers.len(),
-                if c.workers.len() == 1 { "y" } else { "ies" },
-                c.temporal.address,
-                c.temporal.namespace
-            );
-            for e in &c.workers {
-                println!("  {}", summary(e, &c.host));
-            }
-            ExitCode::SUCCESS
-        }
-        Err(errors) => {
-            eprint!("{errors}");
-            ExitCode::from(EXIT_BAD_CONFIG)
-        }
-    }
-}
-
-/// One line that says what an entry will run and with which limits.
-fn summary(e: &WorkerEntry, host: &config::HostSettings) -> String {
-    let pollers = match e.pollers {
-        None => "default".to_owned(),
-        Some(Pollers::Fixed(n)) => n.get().to_string(),
-        Some(Pollers::Autoscaling { min, max, initial }) => {
-            format!("auto {}..{} from {}", min.get(), max.get(), initial.get())
-        }
-    };
-    let rate =
-        |r: Option<config::Rate>| r.map_or("unlimited".to_owned(), |r| format!("{}/s", r.get()));
-    format!(
-        "{}: queue {}, workflows [{}], activities [{}], slots activity {} / workflow {} / local {}, \
-         cache {}, pollers {}, rate worker {} / queue {}, grace {}",
-        e.name,
-        e.polled_queue("<host id>"),
-        e.workflows.join(", "),
-        e.activities.join(", "),
-        e.activity_slots(),
-        e.workflow_task_slots(),
-        e.local_activity_slots(),
-        e.cached_workflows(),
-        pollers,
-        rate(e.max_activities_per_second),
-        rate(e.max_task_queue_activities_per_second),
-        humantime::format_duration(e.grace(host)),
-    )
-}
-
-fn init_logging(format: LogFormat) {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
     }
 }

@@ -1,29 +1,20 @@
-//! worker-host: many Temporal workers in one process, declared in a `workers.toml`.
+//! worker-host: many Temporal workers in one process, declared in a `workers.toml`, with the
+//! repository-indexing workload built in.
 //!
-//! Data flows one way: [`config`] (load, validate, diff) → [`supervisor`] (one worker task per
-//! entry) → the workflows and activities of the [`registry`] (built in: the [`canary`]). [`temporal`] holds the connection
-//! and the optional local dev server; [`cli`] wires them into the `worker-host` command, which
-//! an embedding program can reuse with its own registry. [`status`] and [`http`] expose health
-//! and metrics. [`parse`] turns a code repository into the facts of a code knowledge graph. [`clone`] fetches a repository to index (a library for activities to wrap). [`graph`] stores the graph in Neo4j or an embedded SQLite file.
+//! This crate composes the pieces: the generic host ([`host`], crate `worker-host-core`), the
+//! indexing workload ([`indexing`], crate `worker-host-indexing`) and the [`canary`]. [`builtin`]
+//! is the registry the `worker-host` binary runs; [`cli`] its command line, which an embedding
+//! program reuses with a registry of its own.
 
 pub mod canary;
 pub mod cli;
-pub mod clone;
-pub mod config;
-pub mod graph;
-pub mod host;
-pub mod http;
-pub mod http_get;
-pub mod index_command;
-pub mod indexing;
-pub mod parse;
-pub mod registry;
-pub mod sdk_metrics;
-pub mod services;
-pub mod status;
-pub mod status_command;
-pub mod supervisor;
-pub mod temporal;
 
-pub use config::HostConfig;
-pub use registry::Registry;
+pub use worker_host_core as host;
+pub use worker_host_core::{HostConfig, Registry, config};
+pub use worker_host_indexing as indexing;
+pub use worker_host_indexing::{clone, graph, parse};
+
+/// What the `worker-host` binary ships: the canary and repository indexing.
+pub fn builtin() -> Registry {
+    indexing::register(canary::register(Registry::new()))
+}

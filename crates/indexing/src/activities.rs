@@ -18,14 +18,14 @@ use super::{
 };
 use crate::{
     clone::{CloneError, CloneLimits, CloneRequest, clone_repository},
-    config::HostConfig,
     graph::{CleanupScope, DeleteReport, GraphError, GraphRows, GraphStore},
     parse::{ParseOptions, ParseOutput, parse_repository_reusing, read_output, write_output},
-    services::HostServices,
+    settings::IndexingSettings,
 };
-use std::{collections::BTreeMap, sync::Arc};
+use std::{collections::BTreeMap, path::PathBuf, sync::Arc};
 use temporalio_macros::activities;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
+use worker_host_core::services::HostServices;
 
 /// The activities that run where the clone is, in the order a run uses them.
 pub const HOST_LOCAL: [&str; 5] = [
@@ -38,6 +38,13 @@ pub const HOST_LOCAL: [&str; 5] = [
 
 /// How long the parse waits for the store to say which commit it holds.
 const STORE_LOOKUP_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// What an activity reads from the running config when it starts: an edit applies to the next
+/// activity.
+struct Current {
+    indexing: Arc<IndexingSettings>,
+    data_dir: PathBuf,
+}
 
 /// State of the indexing activities: the host's services, the shared graph store, the
 /// indexing counters.
@@ -61,15 +68,22 @@ impl IndexingActivities {
         }
     }
 
-    fn folder(config: &HostConfig, run_key: &str) -> Result<RunFolder, ActivityError> {
-        RunFolder::new(&config.indexing.workspace(&config.host.data_dir), run_key)
+    fn current(&self) -> Current {
+        Current {
+            indexing: self.services.section::<IndexingSettings>(),
+            data_dir: self.services.data_dir(),
+        }
+    }
+
+    fn folder(config: &Current, run_key: &str) -> Result<RunFolder, ActivityError> {
+        RunFolder::new(&config.indexing.workspace(&config.data_dir), run_key)
             .map_err(|m| fatal("BadRunKey", m))
     }
 
     async fn store(&self) -> Result<Arc<GraphStore>, ActivityError> {
-        let config = self.services.config();
+        let config = self.current();
         self.stores
-            .get(&config.indexing.graph, &config.host.data_dir)
+            .get(&config.indexing.graph, &config.data_dir)
             .await
             .map_err(graph_failure)
     }
@@ -130,7 +144,7 @@ impl IndexingActivities {
         ctx: ActivityContext,
         input: CloneInput,
     ) -> Result<CloneResult, ActivityError> {
-        let config = self.services.config();
+        let config = self.current();
         let routes = self.routes()?;
         let folder = Self::folder(&config, &input.run_key)?;
         let settings = &config.indexing;
@@ -190,13 +204,13 @@ impl IndexingActivities {
         ctx: ActivityContext,
         input: ParseInput,
     ) -> Result<ParseResult, ActivityError> {
-        let config = self.services.config();
+        let config = self.current();
         let folder = Self::folder(&config, &input.run_key)?;
         let repo = folder.repo();
         if !repo.is_dir() {
             return Err(self.missing_clone("clone", &input.run_key));
         }
-        let cache = CacheDir::of(&config.host.data_dir, &input.repo_id);
+        let cache = CacheDir::of(&config.data_dir, &input.repo_id);
         let base_commit = match (input.full, cache.commit()) {
             (false, Some(cached)) => {
                 let last = self.last_indexed_commit(&input.repo_id).await;
@@ -263,13 +277,13 @@ impl IndexingActivities {
         ctx: ActivityContext,
         input: PersistInput,
     ) -> Result<PersistResult, ActivityError> {
-        let config = self.services.config();
+        let config = self.current();
         let folder = Self::folder(&config, &input.run_key)?;
         let path = folder.parse_output();
         if !path.is_file() {
             return Err(self.missing_clone("parse output", &input.run_key));
         }
-        let cache = CacheDir::of(&config.host.data_dir, &input.repo_id);
+        let cache = CacheDir::of(&config.data_dir, &input.repo_id);
         let base = input.base_commit.clone();
         let digest_path = folder.digest();
         let (rows, affected) = blocking(move || -> Result<_, String> {
@@ -332,9 +346,9 @@ impl IndexingActivities {
             .await
             .map_err(graph_failure)?;
         self.metrics.deleted(report.nodes, report.relationships);
-        let config = self.services.config();
+        let config = self.current();
         let folder = Self::folder(&config, &input.run_key)?;
-        let cache = CacheDir::of(&config.host.data_dir, &input.repo_id);
+        let cache = CacheDir::of(&config.data_dir, &input.repo_id);
         let promoted = blocking(move || cache.promote(&folder.facts(), &folder.digest())).await?;
         if let Err(e) = promoted {
             tracing::warn!(error = %e, "cannot keep the run's facts; the next run is a full one");
@@ -349,7 +363,7 @@ impl IndexingActivities {
         _ctx: ActivityContext,
         input: CleanupRepoInput,
     ) -> Result<bool, ActivityError> {
-        let config = self.services.config();
+        let config = self.current();
         let root = Self::folder(&config, &input.run_key)?.root().to_owned();
         blocking(move || match std::fs::remove_dir_all(&root) {
             Ok(()) => Ok(true),

@@ -19,7 +19,7 @@ use std::{
 
 use git2::{Oid, Repository, RepositoryInitOptions, Signature};
 use tempfile::TempDir;
-use worker_host::clone::{
+use worker_host_indexing::clone::{
     CloneError, CloneLimits, CloneOutcome, CloneRequest, Progress, Stage, clone_repository,
 };
 

@@ -1,7 +1,7 @@
 //! The difference between two configs, by entry name. Start-up is the difference from an
 //! empty config, so start-up and hot reload take the same path.
 
-use super::{HostConfig, WorkerEntry};
+use super::{HostConfig, SectionReload, WorkerEntry};
 use std::time::Duration;
 
 /// What has to happen to go from one config to another.
@@ -17,6 +17,10 @@ pub struct ConfigDiff {
     pub unchanged: Vec<String>,
     /// Whether `[temporal]` differs (a new connection is needed).
     pub temporal_changed: bool,
+    /// `[host]` keys that differ and take effect only when the host starts.
+    pub restart_only: Vec<&'static str>,
+    /// Workload tables that differ, with what their change does.
+    pub sections: Vec<(&'static str, SectionReload)>,
 }
 
 impl ConfigDiff {
@@ -24,8 +28,19 @@ impl ConfigDiff {
     /// including its effective grace period when `[host] shutdown_grace` changed.
     pub fn between(old: &HostConfig, new: &HostConfig) -> Self {
         let grace = |c: &HostConfig, e: &WorkerEntry| -> Duration { e.grace(&c.host) };
+        let (h, n) = (&old.host, &new.host);
+        let restart_only = [
+            ("host.listen", h.listen != n.listen),
+            ("host.data_dir", h.data_dir != n.data_dir),
+            ("host.reload", h.reload != n.reload),
+        ];
         let mut diff = ConfigDiff {
             temporal_changed: old.temporal != new.temporal,
+            restart_only: restart_only
+                .into_iter()
+                .filter_map(|(key, changed)| changed.then_some(key))
+                .collect(),
+            sections: old.sections.changes(&new.sections),
             ..Default::default()
         };
         for e in &new.workers {
@@ -50,5 +65,7 @@ impl ConfigDiff {
             && self.removed.is_empty()
             && self.changed.is_empty()
             && !self.temporal_changed
+            && self.restart_only.is_empty()
+            && self.sections.is_empty()
     }
 }

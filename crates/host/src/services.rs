@@ -1,16 +1,16 @@
 //! What the host lends to the activities it runs: its id (which names its host-local queues),
-//! the config running now (followed across reloads), the Temporal client, and the status that
-//! `/metrics` reports.
+//! the config running now (followed across reloads) with the workloads' tables, the Temporal
+//! client, and the status that `/metrics` reports.
 
 use crate::{
-    Registry,
-    config::{HostConfig, host_local_queue},
+    config::{HostConfig, Section},
     status::HostStatus,
 };
 use anyhow::{Context, Result};
 use std::{
+    collections::BTreeMap,
     hash::{BuildHasher, Hasher},
-    path::Path,
+    path::{Path, PathBuf},
     sync::{Arc, RwLock},
 };
 use temporalio_client::Client;
@@ -23,25 +23,24 @@ pub struct HostServices {
     host_id: String,
     client: Client,
     status: HostStatus,
-    registry: Registry,
-    current: RwLock<Arc<HostConfig>>,
+    current: RwLock<Arc<Running>>,
+}
+
+/// The config running now, with the host-local queue of each activity under it.
+#[derive(Default)]
+struct Running {
+    config: HostConfig,
+    host_local: BTreeMap<String, String>,
 }
 
 impl HostServices {
-    /// Services of the host `host_id` running `config`.
-    pub fn new(
-        host_id: String,
-        client: Client,
-        status: HostStatus,
-        registry: Registry,
-        config: HostConfig,
-    ) -> Arc<Self> {
+    /// Services of the host `host_id`; [`HostServices::set_config`] tells them what runs.
+    pub fn new(host_id: String, client: Client, status: HostStatus) -> Arc<Self> {
         Arc::new(Self {
             host_id,
             client,
             status,
-            registry,
-            current: RwLock::new(Arc::new(config)),
+            current: RwLock::default(),
         })
     }
 
@@ -60,38 +59,36 @@ impl HostServices {
         &self.status
     }
 
-    /// The config running now.
-    pub fn config(&self) -> Arc<HostConfig> {
+    fn running(&self) -> Arc<Running> {
         match self.current.read() {
             Ok(c) => c.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
         }
     }
 
-    /// Follow a newly applied config.
-    pub fn set_config(&self, config: HostConfig) {
-        let config = Arc::new(config);
+    /// Follow a newly applied config; `host_local` maps each activity this host runs
+    /// host-locally to its queue.
+    pub fn set_config(&self, config: HostConfig, host_local: BTreeMap<String, String>) {
+        let running = Arc::new(Running { config, host_local });
         match self.current.write() {
-            Ok(mut c) => *c = config,
-            Err(poisoned) => *poisoned.into_inner() = config,
+            Ok(mut c) => *c = running,
+            Err(poisoned) => *poisoned.into_inner() = running,
         }
     }
 
-    /// The queue on which this host runs `activity` host-locally: the host-local copy of the
-    /// queue of the first `host_local` entry that lists it (by name or through a set).
+    /// The workload table `S` of the config running now (its defaults when the file has none).
+    pub fn section<S: Section>(&self) -> Arc<S> {
+        self.running().config.sections.get::<S>()
+    }
+
+    /// Where the host keeps its files (`[host] data_dir`).
+    pub fn data_dir(&self) -> PathBuf {
+        self.running().config.host.data_dir.clone()
+    }
+
+    /// The queue on which this host runs `activity` host-locally, if any entry does.
     pub fn host_local_queue(&self, activity: &str) -> Option<String> {
-        self.config()
-            .workers
-            .iter()
-            .filter(|e| e.host_local)
-            .find(|e| {
-                e.activities.iter().any(|a| {
-                    self.registry
-                        .resolve_activities(a)
-                        .is_some_and(|members| members.contains(&activity))
-                })
-            })
-            .map(|e| host_local_queue(&e.task_queue, &self.host_id))
+        self.running().host_local.get(activity).cloned()
     }
 }
 

@@ -1,8 +1,8 @@
 //! Indexing totals on `/metrics`: files parsed, graph nodes and relationships written, stale
 //! graph elements deleted. Counters, so rates come from `rate()`.
 
-use crate::status::HostStatus;
 use prometheus::{IntCounter, IntCounterVec, Opts};
+use worker_host_core::status::HostStatus;
 
 /// The indexing counters, registered once per host.
 pub struct IndexingMetrics {

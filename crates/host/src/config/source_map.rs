@@ -1,59 +1,18 @@
 //! Maps a key path of the parsed config back to a line and column of the file, so that every
 //! problem points at the text the user wrote.
 
-use super::error::Location;
+use super::{
+    error::Location,
+    key_path::{KeyPath, Segment, Target},
+};
 use std::path::{Path, PathBuf};
 use toml_edit::{Document, Item, TableLike, Value};
-
-/// One step of a key path.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Segment {
-    Key(String),
-    Index(usize),
-}
-
-/// A key path such as `workers[1].name`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct KeyPath(pub Vec<Segment>);
-
-impl KeyPath {
-    pub(crate) fn key(mut self, k: &str) -> Self {
-        self.0.push(Segment::Key(k.to_owned()));
-        self
-    }
-    pub(crate) fn index(mut self, i: usize) -> Self {
-        self.0.push(Segment::Index(i));
-        self
-    }
-}
-
-impl std::fmt::Display for KeyPath {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        for (i, s) in self.0.iter().enumerate() {
-            match s {
-                Segment::Key(k) if i == 0 => f.write_str(k)?,
-                Segment::Key(k) => write!(f, ".{k}")?,
-                Segment::Index(n) => write!(f, "[{n}]")?,
-            }
-        }
-        Ok(())
-    }
-}
 
 /// The parsed file with spans, and the line starts to turn byte offsets into lines.
 pub(crate) struct SourceMap {
     path: PathBuf,
     doc: Document<String>,
     line_starts: Vec<usize>,
-}
-
-/// What part of a keyed item to point at.
-#[derive(Clone, Copy)]
-pub(crate) enum Target {
-    /// The key itself (unknown keys).
-    Key,
-    /// The value (wrong types, bad values).
-    Value,
 }
 
 impl SourceMap {

@@ -1,9 +1,15 @@
-//! The named workflows, activities and activity sets that a `workers.toml` may refer to.
+//! The named workflows, activities, activity sets and workload tables that a `workers.toml` may
+//! refer to. Workloads register into it; the host knows them only through it.
 //!
-//! The binary ships [`Registry::builtin`]; an embedding program starts from it (or from
-//! [`Registry::new`]) and adds its own definitions before handing it to the host.
+//! A program composes its registry from [`Registry::new`] and the workloads it ships (the
+//! `worker-host` binary: the canary and repository indexing) before handing it to the host.
 
-use crate::services::HostServices;
+use crate::{
+    config::{
+        Catalog, HostConfig, Section, host_local_queue, section::SectionLoader, section_loader,
+    },
+    services::HostServices,
+};
 use anyhow::Context;
 use std::{collections::BTreeMap, sync::Arc};
 use temporalio_common::ActivityDefinition;
@@ -19,6 +25,7 @@ pub struct Registry {
     workflows: BTreeMap<String, Install>,
     activities: BTreeMap<String, Install>,
     activity_sets: BTreeMap<String, Vec<String>>,
+    sections: BTreeMap<&'static str, SectionLoader>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -27,6 +34,7 @@ impl std::fmt::Debug for Registry {
             .field("workflows", &self.workflows.keys().collect::<Vec<_>>())
             .field("activities", &self.activities.keys().collect::<Vec<_>>())
             .field("activity_sets", &self.activity_sets)
+            .field("sections", &self.sections.keys().collect::<Vec<_>>())
             .finish()
     }
 }
@@ -37,9 +45,11 @@ impl Registry {
         Self::default()
     }
 
-    /// What the `worker-host` binary ships with.
-    pub fn builtin() -> Self {
-        crate::indexing::register(crate::canary::register(Self::new()))
+    /// Add a workload's own table (`[S::NAME]` in `workers.toml`); its activities read it
+    /// with [`HostServices::section`].
+    pub fn section<S: Section>(mut self) -> Self {
+        self.sections.insert(S::NAME, section_loader::<S>());
+        self
     }
 
     /// Add a workflow type, named by its Temporal workflow type name.
@@ -102,40 +112,6 @@ impl Registry {
         self
     }
 
-    /// Workflow type names.
-    pub fn workflow_names(&self) -> impl Iterator<Item = &str> {
-        self.workflows.keys().map(String::as_str)
-    }
-
-    /// Single activity names.
-    pub fn activity_names(&self) -> impl Iterator<Item = &str> {
-        self.activities.keys().map(String::as_str)
-    }
-
-    /// Activity-set names.
-    pub fn activity_set_names(&self) -> impl Iterator<Item = &str> {
-        self.activity_sets.keys().map(String::as_str)
-    }
-
-    /// Whether `name` is a registered workflow type.
-    pub fn has_workflow(&self, name: &str) -> bool {
-        self.workflows.contains_key(name)
-    }
-
-    /// The activities `name` stands for: the members of a set, or the activity itself.
-    /// `None` when it is neither (or a set names an activity that was never added).
-    pub fn resolve_activities(&self, name: &str) -> Option<Vec<&str>> {
-        if let Some(set) = self.activity_sets.get(name) {
-            return set
-                .iter()
-                .map(|a| self.activities.get_key_value(a).map(|(k, _)| k.as_str()))
-                .collect();
-        }
-        self.activities
-            .get_key_value(name)
-            .map(|(k, _)| vec![k.as_str()])
-    }
-
     /// Register the named workflows and activities on `options`. The names were validated with
     /// the config; an unknown one here is an error all the same.
     pub fn install(
@@ -154,8 +130,7 @@ impl Registry {
         }
         let mut done = std::collections::BTreeSet::new();
         for name in activities {
-            let members = self
-                .resolve_activities(name)
+            let members = Catalog::resolve_activities(self, name)
                 .with_context(|| format!("unknown activity or activity set {name}"))?;
             for a in members {
                 if done.insert(a) {
@@ -164,5 +139,61 @@ impl Registry {
             }
         }
         Ok(())
+    }
+}
+
+impl Registry {
+    /// Where this host runs each activity host-locally under `config`: the host-local copy of
+    /// the queue of the first `host_local` entry that lists it (by name or through a set).
+    pub fn host_local_routes(
+        &self,
+        config: &HostConfig,
+        host_id: &str,
+    ) -> BTreeMap<String, String> {
+        let mut routes = BTreeMap::new();
+        for entry in config.workers.iter().filter(|e| e.host_local) {
+            for name in &entry.activities {
+                for activity in self.resolve_activities(name).unwrap_or_default() {
+                    routes
+                        .entry(activity.to_owned())
+                        .or_insert_with(|| host_local_queue(&entry.task_queue, host_id));
+                }
+            }
+        }
+        routes
+    }
+}
+
+impl Catalog for Registry {
+    fn has_workflow(&self, name: &str) -> bool {
+        self.workflows.contains_key(name)
+    }
+
+    fn resolve_activities(&self, name: &str) -> Option<Vec<&str>> {
+        if let Some(set) = self.activity_sets.get(name) {
+            return set
+                .iter()
+                .map(|a| self.activities.get_key_value(a).map(|(k, _)| k.as_str()))
+                .collect();
+        }
+        self.activities
+            .get_key_value(name)
+            .map(|(k, _)| vec![k.as_str()])
+    }
+
+    fn workflow_names(&self) -> Vec<&str> {
+        self.workflows.keys().map(String::as_str).collect()
+    }
+
+    fn activity_names(&self) -> Vec<&str> {
+        self.activities.keys().map(String::as_str).collect()
+    }
+
+    fn activity_set_names(&self) -> Vec<&str> {
+        self.activity_sets.keys().map(String::as_str).collect()
+    }
+
+    fn sections(&self) -> Vec<(&'static str, SectionLoader)> {
+        self.sections.iter().map(|(n, l)| (*n, *l)).collect()
     }
 }

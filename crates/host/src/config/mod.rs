@@ -2,20 +2,24 @@
 //! left out. Loading (file + environment) lives in [`load`], checks in [`validate`], and the
 //! difference between two configs, which drives start-up and hot reload alike, in [`diff`].
 
+mod catalog;
 pub mod diff;
 pub mod error;
+pub mod key_path;
 pub mod load;
+pub mod section;
 mod source_map;
 pub mod validate;
 
 use serde::{Deserialize, Deserializer, Serialize};
 use std::{path::PathBuf, time::Duration};
 
-pub use crate::indexing::settings::IndexingSettings;
-
+pub use catalog::Catalog;
 pub use diff::ConfigDiff;
 pub use error::{ConfigError, ConfigErrors, Location};
-pub use load::load;
+pub use key_path::KeyPath;
+pub use load::{load, section_loader};
+pub use section::{Section, SectionReload, Sections};
 
 /// Default address of the Temporal frontend.
 pub const DEFAULT_TEMPORAL_ADDRESS: &str = "127.0.0.1:7233";
@@ -30,8 +34,10 @@ pub struct HostConfig {
     pub temporal: TemporalSettings,
     /// Settings of the host process itself.
     pub host: HostSettings,
-    /// The repository-indexing workload: workspace, clone and parse limits, graph store.
-    pub indexing: IndexingSettings,
+    /// The workloads' own tables (`[indexing]`, ...), each parsed by the workload that
+    /// registered it.
+    #[serde(skip)]
+    pub sections: Sections,
     /// One Temporal worker per entry.
     pub workers: Vec<WorkerEntry>,
 }

@@ -4,12 +4,8 @@
 //! from the repository, and a second request while a run is going attaches to that run.
 
 use crate::{
-    config::{self, HostConfig},
-    indexing::{
-        DEFAULT_QUEUE, IndexProgress, IndexRequest, IndexSummary, RepoIndexingWorkflow, repo_id_of,
-        workflow_id_of,
-    },
-    temporal,
+    DEFAULT_QUEUE, IndexProgress, IndexRequest, IndexSummary, RepoIndexingWorkflow, repo_id_of,
+    workflow_id_of,
 };
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -17,6 +13,11 @@ use std::{path::Path, time::Duration};
 use temporalio_client::{
     Client, WorkflowGetResultOptions, WorkflowHandle, WorkflowIdConflictPolicy,
     WorkflowQueryOptions, WorkflowStartOptions, errors::WorkflowGetResultError,
+};
+use worker_host_core::{
+    Registry,
+    config::{self, HostConfig},
+    temporal,
 };
 
 /// How often the progress bar asks the workflow.
@@ -47,12 +48,11 @@ pub struct IndexOptions {
     pub json: bool,
 }
 
-/// Run the command with the `[temporal]` settings of `config_path` (defaults when absent).
-/// Errors carry the workflow's failure message.
-pub async fn run(config_path: &Path, options: IndexOptions) -> Result<()> {
+/// Run the command with the `[temporal]` settings of `config_path` (defaults when absent),
+/// checked against `registry`. Errors carry the workflow's failure message.
+pub async fn run(config_path: &Path, registry: &Registry, options: IndexOptions) -> Result<()> {
     let config = if config_path.exists() {
-        config::load(config_path, &crate::Registry::builtin())
-            .map_err(|errors| anyhow::anyhow!("{errors}"))?
+        config::load(config_path, registry).map_err(|errors| anyhow::anyhow!("{errors}"))?
     } else {
         HostConfig::default()
     };

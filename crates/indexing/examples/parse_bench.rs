@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use rayon::prelude::*;
-use worker_host::parse::{ParseOptions, parse_repository, walk, write_output};
+use worker_host_indexing::parse::{ParseOptions, parse_repository, walk, write_output};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -99,9 +99,9 @@ fn full(root: &Path, options: &ParseOptions, output: Option<PathBuf>) -> Result<
     }
     let bytes: u64 = parsed.files.iter().map(|f| f.bytes).sum();
     let definitions: usize = parsed.files.iter().map(|f| f.definitions.len()).sum();
-    let internal = |targets: &mut dyn Iterator<Item = &worker_host::parse::Target>| {
+    let internal = |targets: &mut dyn Iterator<Item = &worker_host_indexing::parse::Target>| {
         targets
-            .filter(|t| matches!(t, worker_host::parse::Target::Internal(_)))
+            .filter(|t| matches!(t, worker_host_indexing::parse::Target::Internal(_)))
             .count()
     };
     println!(

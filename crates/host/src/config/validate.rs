@@ -2,19 +2,16 @@
 //! sense together. Every problem is recorded; none stops the others from being found.
 
 use super::{
-    HostConfig, Pollers, WorkerEntry,
-    source_map::{KeyPath, Target},
+    Catalog, HostConfig, Pollers, WorkerEntry,
+    key_path::{KeyPath, Problems, Target},
 };
-use crate::registry::Registry;
 use std::{collections::HashMap, net::SocketAddr};
-
-type Problems = Vec<(KeyPath, Target, String)>;
 
 /// Record every problem of `config` into `problems`. Entries listed in `broken` were not tables
 /// and have been reported already.
 pub(crate) fn check(
     config: &HostConfig,
-    registry: &Registry,
+    registry: &dyn Catalog,
     broken: &[usize],
     problems: &mut Problems,
 ) {
@@ -95,7 +92,7 @@ pub(crate) fn check(
     check_shared_queues(config, broken, problems);
 }
 
-fn check_entry(entry: &WorkerEntry, at: &KeyPath, registry: &Registry, problems: &mut Problems) {
+fn check_entry(entry: &WorkerEntry, at: &KeyPath, registry: &dyn Catalog, problems: &mut Problems) {
     for (key, value) in [("name", &entry.name), ("task_queue", &entry.task_queue)] {
         if value.trim().is_empty() {
             problems.push((
@@ -220,8 +217,7 @@ fn check_shared_queues(config: &HostConfig, broken: &[usize], problems: &mut Pro
     }
 }
 
-fn list<'a>(names: impl Iterator<Item = &'a str>) -> String {
-    let v: Vec<&str> = names.collect();
+fn list(v: Vec<&str>) -> String {
     if v.is_empty() {
         "(none)".into()
     } else {

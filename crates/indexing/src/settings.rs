@@ -5,6 +5,7 @@
 use crate::graph::GraphSettings;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+use worker_host_core::config::Section;
 
 /// The `[indexing]` section.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -48,4 +49,8 @@ impl IndexingSettings {
             .clone()
             .unwrap_or_else(|| data_dir.join("runs"))
     }
+}
+
+impl Section for IndexingSettings {
+    const NAME: &'static str = "indexing";
 }

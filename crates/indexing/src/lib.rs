@@ -7,10 +7,14 @@
 //! and the clone returns those queues ([`messages::CloneResult::routes`]).
 
 pub mod activities;
+pub mod clone;
 mod failure;
+pub mod graph;
 pub mod incremental;
+pub mod index_command;
 pub mod messages;
 pub mod metrics;
+pub mod parse;
 mod progress;
 pub mod repo_id;
 pub mod settings;
@@ -18,11 +22,11 @@ mod store_cache;
 pub mod workflow;
 pub mod workspace;
 
-use crate::{Registry, services::HostServices};
 use activities::IndexingActivities;
 use metrics::IndexingMetrics;
 use std::sync::{Arc, OnceLock};
 use store_cache::StoreCache;
+use worker_host_core::{Registry, services::HostServices};
 
 pub use messages::{IndexProgress, IndexRequest, IndexSummary};
 pub use repo_id::{repo_id_of, workflow_id_of};
@@ -42,7 +46,8 @@ pub const CLEANUP_REPO: &str = "cleanup_repo_activity";
 /// The set of all six.
 pub const ACTIVITY_SET: &str = "repo_indexing";
 
-/// Add the workflow, the six activities and the `repo_indexing` set to `registry`.
+/// Add the `[indexing]` table, the workflow, the six activities and the `repo_indexing` set to
+/// `registry`.
 pub fn register(registry: Registry) -> Registry {
     let stores = Arc::new(StoreCache::default());
     let metrics = Arc::new(OnceLock::new());
@@ -57,6 +62,7 @@ pub fn register(registry: Registry) -> Registry {
         ))
     };
     registry
+        .section::<settings::IndexingSettings>()
         .workflow::<RepoIndexingWorkflow>()
         .activity_with(IndexingActivities::clone_repo_activity, make.clone())
         .activity_with(IndexingActivities::parse_repo_activity, make.clone())

@@ -6,11 +6,11 @@
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use worker_host::graph::{
+use worker_host_indexing::graph::{
     CleanupScope, GraphBackend, GraphDump, GraphRows, GraphSettings, GraphStore, IndexRunRecord,
     LanguageCount, RepositoryRecord, RunStatus, Value,
 };
-use worker_host::parse::{ParseOptions, parse_repository};
+use worker_host_indexing::parse::{ParseOptions, parse_repository};
 
 /// The first version of the sample repository: Python with a package, inheritance, a nested
 /// class, methods, cross-file calls and imports of external modules, and a Go file.
@@ -419,13 +419,13 @@ macro_rules! contract {
         mod embedded {
             $(#[tokio::test]
             async fn $case() {
-                super::$case(worker_host::graph::GraphBackend::Embedded).await
+                super::$case(worker_host_indexing::graph::GraphBackend::Embedded).await
             })*
         }
         mod neo4j {
             $(#[tokio::test]
             async fn $case() {
-                super::$case(worker_host::graph::GraphBackend::Neo4j).await
+                super::$case(worker_host_indexing::graph::GraphBackend::Neo4j).await
             })*
         }
     };

@@ -24,10 +24,17 @@ pub enum EntryState {
     Running,
     /// Failed; waiting for the next attempt.
     Restarting,
+    /// Its worker cannot be built from the config (see the last reload outcome).
+    Failed,
 }
 
 impl EntryState {
-    const ALL: [EntryState; 3] = [Self::Starting, Self::Running, Self::Restarting];
+    const ALL: [EntryState; 4] = [
+        Self::Starting,
+        Self::Running,
+        Self::Restarting,
+        Self::Failed,
+    ];
 
     /// Its name in metrics, JSON and `worker-host status`.
     pub fn label(self) -> &'static str {
@@ -35,6 +42,7 @@ impl EntryState {
             Self::Starting => "starting",
             Self::Running => "running",
             Self::Restarting => "restarting",
+            Self::Failed => "failed",
         }
     }
 }

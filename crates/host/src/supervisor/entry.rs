@@ -4,7 +4,7 @@
 use super::{
     ledger::{DrainReport, Ledger},
     slot_gate::SlotGate,
-    worker_factory::WorkerFactory,
+    worker_factory::{EntryWorker, WorkerFactory},
 };
 use crate::{config::WorkerEntry, status::EntryState};
 use anyhow::Result;
@@ -13,7 +13,6 @@ use std::{
     rc::Rc,
     time::{Duration, Instant},
 };
-use temporalio_sdk::Worker;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -58,13 +57,14 @@ pub struct EntryHandle {
 impl EntryHandle {
     /// Build the entry's worker now (so that a replaced worker's successor exists as soon as
     /// the old one stops polling) and run it on the current `LocalSet`. `gate` is the entry's
-    /// activity limit, shared with the worker this one replaces, if any.
+    /// activity limit, shared with the worker this one replaces, if any. A worker that cannot
+    /// be built is an error and nothing runs: building again would fail the same way.
     pub fn start(
-        factory: &Rc<WorkerFactory>,
+        factory: &Rc<dyn WorkerFactory>,
         entry: WorkerEntry,
         grace: Duration,
         gate: SlotGate,
-    ) -> Self {
+    ) -> Result<Self> {
         let ledger = Ledger::default();
         let control = Rc::new(Control::default());
         gate.set_limit(entry.activity_slots() as usize);
@@ -73,7 +73,15 @@ impl EntryHandle {
             &factory.polled_queue(&entry),
             EntryState::Starting,
         );
-        let first = factory.build(&entry, grace, &ledger, &gate);
+        let first = factory
+            .build(&entry, grace, &ledger, &gate)
+            .inspect_err(|_| {
+                factory.status().entry_state(
+                    &entry.name,
+                    &factory.polled_queue(&entry),
+                    EntryState::Failed,
+                );
+            })?;
         let task = tokio::task::spawn_local(supervise(
             factory.clone(),
             entry.clone(),
@@ -83,14 +91,14 @@ impl EntryHandle {
             gate.clone(),
             first,
         ));
-        Self {
+        Ok(Self {
             entry,
             grace,
             control,
             ledger,
             gate,
             task,
-        }
+        })
     }
 
     /// The entry's activity limit, to hand to a replacement.
@@ -122,23 +130,23 @@ impl EntryHandle {
 }
 
 async fn supervise(
-    factory: Rc<WorkerFactory>,
+    factory: Rc<dyn WorkerFactory>,
     entry: WorkerEntry,
     grace: Duration,
     control: Rc<Control>,
     ledger: Ledger,
     gate: SlotGate,
-    first: Result<Worker>,
+    first: Box<dyn EntryWorker>,
 ) {
-    let mut next = Some(first);
+    let mut next = Some(Ok(first));
     let mut backoff = FIRST_BACKOFF;
     loop {
         let built = next
             .take()
             .unwrap_or_else(|| factory.build(&entry, grace, &ledger, &gate));
         match built {
-            Ok(mut worker) => {
-                *control.shutdown.borrow_mut() = Some(Box::new(worker.shutdown_handle()));
+            Ok(worker) => {
+                *control.shutdown.borrow_mut() = Some(worker.shutdown_handle());
                 if control.stop.is_cancelled() {
                     control.stop();
                 }

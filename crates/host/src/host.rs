@@ -8,7 +8,7 @@ use crate::{
     services::{HostServices, load_or_create_host_id},
     status::HostStatus,
     supervisor::{
-        ApplyOutcome, Supervisor, WorkerFactory,
+        ReloadOutcome, SdkWorkerFactory, Supervisor,
         signals::stop_requested,
         watcher::{ReloadRequests, ReloadTrigger},
     },
@@ -118,14 +118,8 @@ async fn serve(path: &Path, config: HostConfig, registry: Registry) -> Result<Ex
     );
     let host_id = load_or_create_host_id(&config.host.data_dir)?;
     tracing::info!(host_id, "host-local queues are <task_queue>@{host_id}");
-    let services = HostServices::new(
-        host_id,
-        client,
-        status.clone(),
-        registry.clone(),
-        config.clone(),
-    );
-    let factory = WorkerFactory::new(runtime, services, registry.clone(), identity);
+    let services = HostServices::new(host_id, client, status.clone());
+    let factory = SdkWorkerFactory::new(runtime, services, registry.clone(), identity);
     let mut reloads = ReloadRequests::start(path, config.host.reload)?;
     let mut supervisor = Supervisor::new(factory);
     record(&status, &supervisor.apply(config), None);
@@ -136,7 +130,7 @@ async fn serve(path: &Path, config: HostConfig, registry: Registry) -> Result<Ex
         tokio::select! {
             s = &mut stop => break s?,
             trigger = reloads.next() => {
-                let outcome = reload(path, &registry, &mut supervisor);
+                let outcome = supervisor.reload(config::load(path, &registry));
                 record(&status, &outcome, Some(trigger));
             }
         }
@@ -158,44 +152,40 @@ async fn serve(path: &Path, config: HostConfig, registry: Registry) -> Result<Ex
     })
 }
 
-fn reload(path: &Path, registry: &Registry, supervisor: &mut Supervisor) -> ApplyOutcome {
-    match config::load(path, registry) {
-        Ok(new) => supervisor.apply(new),
-        Err(errors) => ApplyOutcome::Rejected {
-            reason: errors.to_string(),
-        },
-    }
-}
-
 /// Log a config outcome (one line) and count it in the status.
-fn record(status: &HostStatus, outcome: &ApplyOutcome, trigger: Option<ReloadTrigger>) {
+fn record(status: &HostStatus, outcome: &ReloadOutcome, trigger: Option<ReloadTrigger>) {
     match outcome {
-        ApplyOutcome::Applied { generation, .. } => status.applied(*generation, trigger.is_some()),
-        ApplyOutcome::Unchanged { .. } => status.unchanged(),
-        ApplyOutcome::Rejected { reason } => status.rejected(reason),
-    }
-    match outcome {
-        ApplyOutcome::Applied {
-            generation,
-            started,
-            replaced,
-            stopped,
-        } => tracing::info!(
-            generation,
-            ?trigger,
-            ?started,
-            ?replaced,
-            ?stopped,
-            "config applied"
-        ),
-        ApplyOutcome::Unchanged { generation } => {
-            tracing::info!(generation, ?trigger, "config unchanged")
+        ReloadOutcome::Applied(applied) => {
+            status.applied(applied.generation, trigger.is_some());
+            tracing::info!(
+                generation = applied.generation,
+                ?trigger,
+                started = ?applied.started,
+                replaced = ?applied.replaced,
+                stopped = ?applied.stopped,
+                sections = ?applied.sections,
+                pending_restart = ?applied.pending_restart,
+                "config applied"
+            );
+            for failed in &applied.failed {
+                tracing::error!(
+                    entry = failed.name,
+                    error = failed.error,
+                    "entry not started: its worker cannot be built"
+                );
+            }
         }
-        ApplyOutcome::Rejected { reason } => {
+        ReloadOutcome::Unchanged { generation } => {
+            status.unchanged();
+            tracing::info!(generation, ?trigger, "config unchanged");
+        }
+        ReloadOutcome::Rejected { reason } => {
+            let reason = reason.to_string();
+            status.rejected(&reason);
             tracing::error!(
                 ?trigger,
                 "config rejected; the running config stays:\n{reason}"
-            )
+            );
         }
     }
 }

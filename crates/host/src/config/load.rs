@@ -2,18 +2,21 @@
 //! checked in one pass that collects every problem instead of stopping at the first.
 
 use super::{
-    HostConfig,
+    Catalog, HostConfig,
     error::{ConfigError, ConfigErrors, Location},
-    source_map::{KeyPath, Segment, SourceMap, Target},
+    key_path::{KeyPath, Problems, Segment, Target},
+    section::{AnySection, Section, SectionLoader, Sections},
+    source_map::SourceMap,
     validate,
 };
-use crate::registry::Registry;
 use figment::{
     Figment,
     providers::{Env, Format, Toml},
 };
+use serde::de::DeserializeOwned;
 use serde_json::Value as Json;
 use std::path::Path;
+use std::sync::Arc;
 
 /// Prefix of the host's own environment overrides (`WORKER_HOST_HOST__DATA_DIR`, ...).
 pub const ENV_PREFIX: &str = "WORKER_HOST_";
@@ -25,14 +28,14 @@ const TEMPORAL_VARS: [(&str, &str); 2] = [
 ];
 
 /// Read, merge and check the config at `path`. Either a config with no problem, or all of them.
-pub fn load(path: &Path, registry: &Registry) -> Result<HostConfig, ConfigErrors> {
+pub fn load(path: &Path, catalog: &dyn Catalog) -> Result<HostConfig, ConfigErrors> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| whole_file(path, format!("cannot read the config file: {e}")))?;
-    parse(path, &text, registry)
+    parse(path, &text, catalog)
 }
 
 /// Check the config text as if it were the file at `path` (environment overrides included).
-pub fn parse(path: &Path, text: &str, registry: &Registry) -> Result<HostConfig, ConfigErrors> {
+pub fn parse(path: &Path, text: &str, catalog: &dyn Catalog) -> Result<HostConfig, ConfigErrors> {
     let doc = toml_edit::Document::parse(text.to_owned()).map_err(|e| {
         let offset = e.span().map_or(0, |s| s.start);
         let (line, column) = position_in(text, offset);
@@ -86,11 +89,32 @@ pub fn parse(path: &Path, text: &str, registry: &Registry) -> Result<HostConfig,
         keys.and_then(|k| figment.find_metadata(&k.join(".")))
             .is_some_and(|m| !m.name.contains("TOML"))
     };
-    let mut problems: Vec<(KeyPath, Target, String)> = Vec::new();
+    let mut problems = Problems::new();
     let mut broken_entries = Vec::new();
-    let config = deserialize_collecting(&mut json, &mut problems, &mut broken_entries);
-    if let Some(config) = &config {
-        validate::check(config, registry, &broken_entries, &mut problems);
+    // Workload tables are taken out first: the host's own schema does not know them.
+    let tables: Vec<(&'static str, SectionLoader, Option<Json>)> = catalog
+        .sections()
+        .into_iter()
+        .map(|(name, loader)| {
+            let value = json.as_object_mut().and_then(|m| m.remove(name));
+            (name, loader, value)
+        })
+        .collect();
+    let mut config: Option<HostConfig> = deserialize_collecting(
+        &mut json,
+        &KeyPath::default(),
+        &mut problems,
+        &mut broken_entries,
+    );
+    let mut sections = Sections::default();
+    for (name, loader, value) in tables {
+        if let Some(section) = loader(value, &mut problems) {
+            sections.insert(name, section);
+        }
+    }
+    if let Some(config) = &mut config {
+        config.sections = sections;
+        validate::check(config, catalog, &broken_entries, &mut problems);
     }
     if problems.is_empty()
         && let Some(config) = config
@@ -133,15 +157,37 @@ fn position_in(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
-/// Deserialize the whole config, recording every unknown key and every badly typed value.
-/// A bad value is recorded, removed, and deserialization tried again, so one mistake never
-/// hides the next. Entries of `[[workers]]` that are not tables are replaced by empty ones and
-/// listed in `broken` so that later checks skip them.
-fn deserialize_collecting(
+/// The loader of the workload table `S`, for a registry to hand to [`load`].
+pub fn section_loader<S: Section>() -> SectionLoader {
+    load_section::<S>
+}
+
+fn load_section<S: Section>(
+    value: Option<Json>,
+    problems: &mut Problems,
+) -> Option<Arc<dyn AnySection>> {
+    let prefix = KeyPath::default().key(S::NAME);
+    let mut json = value.unwrap_or_else(|| Json::Object(Default::default()));
+    let section: S = deserialize_collecting(&mut json, &prefix, problems, &mut Vec::new())?;
+    problems.extend(
+        section
+            .validate()
+            .into_iter()
+            .map(|(key, message)| (prefix.join(&key), Target::Value, message)),
+    );
+    Some(Arc::new(section))
+}
+
+/// Deserialize `json` (the table at `prefix`), recording every unknown key and every badly
+/// typed value. A bad value is recorded, removed, and deserialization tried again, so one
+/// mistake never hides the next. Entries of `[[workers]]` that are not tables are replaced by
+/// empty ones and listed in `broken` so that later checks skip them.
+fn deserialize_collecting<T: DeserializeOwned>(
     json: &mut Json,
-    problems: &mut Vec<(KeyPath, Target, String)>,
+    prefix: &KeyPath,
+    problems: &mut Problems,
     broken: &mut Vec<usize>,
-) -> Option<HostConfig> {
+) -> Option<T> {
     // Each round removes one bad value, so the number of values bounds the rounds.
     for _ in 0..=count_values(json) {
         let mut unknown = Vec::new();
@@ -150,12 +196,12 @@ fn deserialize_collecting(
             let de = serde_path_to_error::Deserializer::new(&*json, &mut track);
             serde_ignored::deserialize(de, |p| unknown.push(ignored_path(&p)))
         };
-        let result: Result<HostConfig, _> = result;
+        let result: Result<T, _> = result;
         match result {
             Ok(config) => {
                 problems.extend(unknown.into_iter().map(|p| {
                     (
-                        p,
+                        prefix.join(&p),
                         Target::Key,
                         "unknown key (check its spelling and section)".to_owned(),
                     )
@@ -164,7 +210,7 @@ fn deserialize_collecting(
             }
             Err(e) => {
                 let path = error_path(&track.path());
-                problems.push((path.clone(), Target::Value, describe(&e.to_string())));
+                problems.push((prefix.join(&path), Target::Value, describe(&e.to_string())));
                 if !remove(json, &path, broken) {
                     return None;
                 }
@@ -184,14 +230,9 @@ fn count_values(json: &Json) -> usize {
 
 /// Serde's messages name Rust types; say what a config author writes instead.
 fn describe(message: &str) -> String {
-    message
+    tables_not_structs(message)
         .replace("a sequence", "a list")
         .replace("sequence", "list")
-        .replace("struct HostConfig", "a table")
-        .replace("struct TemporalSettings", "a table")
-        .replace("struct TlsSettings", "a table")
-        .replace("struct HostSettings", "a table")
-        .replace("struct WorkerEntry", "a table")
         .replace("a map", "a table")
         .replace("u32", "a whole number")
         .replace("i64", "a whole number")
@@ -200,6 +241,23 @@ fn describe(message: &str) -> String {
             "expected a duration",
             "expected a duration such as \"30s\" or \"2m\"",
         )
+}
+
+/// `struct TlsSettings` (any Rust struct name) → `a table`.
+fn tables_not_structs(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) = rest.find("struct ") {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + "struct ".len()..];
+        let name_len = after
+            .find(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+            .unwrap_or(after.len());
+        out.push_str(if name_len > 0 { "a table" } else { "struct " });
+        rest = &after[name_len..];
+    }
+    out.push_str(rest);
+    out
 }
 
 fn ignored_path(p: &serde_ignored::Path<'_>) -> KeyPath {

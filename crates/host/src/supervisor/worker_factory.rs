@@ -1,13 +1,17 @@
-//! Turns a config entry into an SDK worker: limits onto the tuner, pollers, rate limits, grace
-//! period, and the registry's workflows and activities.
+//! Turns a config entry into a running worker. [`WorkerFactory`] is the seam between the
+//! supervisor and the SDK (tests put a fake behind it); [`SdkWorkerFactory`] builds real SDK
+//! workers: limits onto the tuner, pollers, rate limits, grace period, and the registry's
+//! workflows and activities.
 
 use super::{interceptor::HostInterceptor, ledger::Ledger, slot_gate::SlotGate};
 use crate::{
-    config::{Pollers, Rate, WorkerEntry},
+    Registry,
+    config::{HostConfig, Pollers, Rate, WorkerEntry},
     services::HostServices,
     status::HostStatus,
 };
 use anyhow::{Context, Result};
+use futures::future::LocalBoxFuture;
 use std::{sync::Arc, time::Duration};
 use temporalio_sdk::{
     Runtime, Worker, WorkerOptions,
@@ -20,21 +24,57 @@ use temporalio_sdk::{
 /// Nexus is never enabled by the host; its slot supplier is still required by the tuner.
 const NEXUS_SLOTS: usize = 1;
 
+/// What the supervisor needs to run entries.
+pub trait WorkerFactory {
+    /// Build the worker of `entry`: in-flight activities get `grace` after a stop, pass `gate`
+    /// and report to `ledger`.
+    fn build(
+        &self,
+        entry: &WorkerEntry,
+        grace: Duration,
+        ledger: &Ledger,
+        gate: &SlotGate,
+    ) -> Result<Box<dyn EntryWorker>>;
+    /// Where entries report their state.
+    fn status(&self) -> &HostStatus;
+    /// The queue the worker of `entry` polls on this host.
+    fn polled_queue(&self, entry: &WorkerEntry) -> String;
+    /// `config` runs now: tell the activities.
+    fn config_applied(&self, config: &HostConfig);
+}
+
+/// A built worker, run by its entry's task.
+pub trait EntryWorker {
+    /// Stops polling; in-flight work drains (callable while [`EntryWorker::run`] runs).
+    fn shutdown_handle(&self) -> Box<dyn Fn()>;
+    /// Poll and run tasks until stopped (`Ok`) or failed.
+    fn run(self: Box<Self>) -> LocalBoxFuture<'static, Result<()>>;
+}
+
+impl EntryWorker for Worker {
+    fn shutdown_handle(&self) -> Box<dyn Fn()> {
+        Box::new(Worker::shutdown_handle(self))
+    }
+    fn run(mut self: Box<Self>) -> LocalBoxFuture<'static, Result<()>> {
+        Box::pin(async move { Ok(Worker::run(&mut self).await?) })
+    }
+}
+
 /// What every worker of the host shares: one runtime, one client, one registry.
-pub struct WorkerFactory {
+pub struct SdkWorkerFactory {
     runtime: Runtime,
     services: Arc<HostServices>,
-    registry: crate::Registry,
+    registry: Registry,
     identity: String,
 }
 
-impl WorkerFactory {
+impl SdkWorkerFactory {
     /// A factory whose workers report `identity/<entry name>` to the server, their state and
     /// activities to the services' status, and lend `services` to their activities.
     pub fn new(
         runtime: Runtime,
         services: Arc<HostServices>,
-        registry: crate::Registry,
+        registry: Registry,
         identity: String,
     ) -> Self {
         Self {
@@ -44,31 +84,31 @@ impl WorkerFactory {
             identity,
         }
     }
+}
 
-    /// The host's status, where entries report their state.
-    pub fn status(&self) -> &HostStatus {
+impl WorkerFactory for SdkWorkerFactory {
+    fn status(&self) -> &HostStatus {
         self.services.status()
     }
 
-    /// The host's services.
-    pub fn services(&self) -> &Arc<HostServices> {
-        &self.services
-    }
-
-    /// The queue the worker of `entry` polls on this host.
-    pub fn polled_queue(&self, entry: &WorkerEntry) -> String {
+    fn polled_queue(&self, entry: &WorkerEntry) -> String {
         entry.polled_queue(self.services.host_id())
     }
 
-    /// Build the worker of `entry`: in-flight activities get `grace` after a stop, pass `gate`
-    /// and report to `ledger`.
-    pub fn build(
+    fn config_applied(&self, config: &HostConfig) {
+        let routes = self
+            .registry
+            .host_local_routes(config, self.services.host_id());
+        self.services.set_config(config.clone(), routes);
+    }
+
+    fn build(
         &self,
         entry: &WorkerEntry,
         grace: Duration,
         ledger: &Ledger,
         gate: &SlotGate,
-    ) -> Result<Worker> {
+    ) -> Result<Box<dyn EntryWorker>> {
         let pollers = entry.pollers.map(poller_behavior);
         let tuner = TunerHolder::builder()
             .workflow_task_slot_supplier(FixedSizeSlotSupplier::new(
@@ -106,8 +146,9 @@ impl WorkerFactory {
             &entry.workflows,
             &entry.activities,
         )?;
-        Worker::new(&self.runtime, self.services.client().clone(), options)
-            .with_context(|| format!("cannot create the worker of entry `{}`", entry.name))
+        let worker = Worker::new(&self.runtime, self.services.client().clone(), options)
+            .with_context(|| format!("cannot create the worker of entry `{}`", entry.name))?;
+        Ok(Box::new(worker))
     }
 }
 

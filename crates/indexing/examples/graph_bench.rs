@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use worker_host::graph::{GraphBackend, GraphRows, GraphSettings, GraphStore};
-use worker_host::parse::{ParseOptions, parse_repository};
+use worker_host_indexing::graph::{GraphBackend, GraphRows, GraphSettings, GraphStore};
+use worker_host_indexing::parse::{ParseOptions, parse_repository};
 
 struct Args {
     root: PathBuf,

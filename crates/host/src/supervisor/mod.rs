@@ -1,0 +1,269 @@
+//! The supervisor: keeps one running worker per config entry and moves from one config to the
+//! next by applying their difference. Start-up is the difference from an empty config.
+//!
+//! Workers run on the current `tokio::task::LocalSet` (the SDK's `Worker::run` is not `Send`).
+
+pub mod entry;
+mod interceptor;
+pub mod ledger;
+pub mod outcome;
+pub mod signals;
+pub mod slot_gate;
+pub mod watcher;
+pub mod worker_factory;
+
+use crate::config::{ConfigDiff, ConfigErrors, HostConfig, SectionReload, WorkerEntry};
+use entry::EntryHandle;
+pub use ledger::{ActivityRef, DrainReport};
+pub use outcome::{Applied, FailedEntry, Rejection, ReloadOutcome};
+use slot_gate::SlotGate;
+use std::{collections::BTreeMap, rc::Rc};
+use tokio::task::JoinHandle;
+pub use worker_factory::{EntryWorker, SdkWorkerFactory, WorkerFactory};
+
+/// Stopped entries and what their stop did to in-flight work.
+#[derive(Debug, Default)]
+pub struct ShutdownReport {
+    /// One report per entry that was running or draining.
+    pub entries: Vec<(String, DrainReport)>,
+}
+
+impl ShutdownReport {
+    /// Every in-flight activity finished on its own.
+    pub fn is_clean(&self) -> bool {
+        self.entries.iter().all(|(_, r)| r.is_clean())
+    }
+}
+
+/// The running entries of one host.
+pub struct Supervisor {
+    factory: Rc<dyn WorkerFactory>,
+    config: HostConfig,
+    generation: u64,
+    entries: BTreeMap<String, EntryHandle>,
+    /// Entries of the file that run nothing because their worker could not be built.
+    failed: Vec<String>,
+    draining: Vec<JoinHandle<(String, DrainReport)>>,
+}
+
+impl Supervisor {
+    /// A supervisor running nothing yet; [`Supervisor::apply`] starts the entries.
+    pub fn new(factory: impl WorkerFactory + 'static) -> Self {
+        Self {
+            factory: Rc::new(factory),
+            config: HostConfig::default(),
+            generation: 0,
+            entries: BTreeMap::new(),
+            failed: Vec::new(),
+            draining: Vec::new(),
+        }
+    }
+
+    /// The config running now.
+    pub fn config(&self) -> &HostConfig {
+        &self.config
+    }
+
+    /// Generation of the running config: 0 before the first apply, then +1 per applied change.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Move to the config just loaded, or keep the running one when it did not load. This is
+    /// the one place that decides what a reload does.
+    pub fn reload(&mut self, loaded: Result<HostConfig, ConfigErrors>) -> ReloadOutcome {
+        match loaded {
+            Ok(config) => self.apply(config),
+            Err(errors) => ReloadOutcome::Rejected {
+                reason: Rejection::Invalid(errors),
+            },
+        }
+    }
+
+    /// Move to `new`: start added entries, replace changed ones (the new worker polls while the
+    /// old one drains), stop removed ones, leave the rest alone. Start-up is the move from
+    /// nothing (generation 0), where every key takes effect.
+    pub fn apply(&mut self, mut new: HostConfig) -> ReloadOutcome {
+        let diff = ConfigDiff::between(&self.config, &new);
+        let mut pending_restart = Vec::new();
+        if self.generation > 0 {
+            if diff.temporal_changed {
+                return ReloadOutcome::Rejected {
+                    reason: Rejection::TemporalChanged,
+                };
+            }
+            let restart_tables: Vec<String> = diff
+                .sections
+                .iter()
+                .filter(|(_, effect)| *effect == SectionReload::Restart)
+                .map(|(name, _)| (*name).to_owned())
+                .collect();
+            if !restart_tables.is_empty() {
+                return ReloadOutcome::Rejected {
+                    reason: Rejection::NeedsRestart(restart_tables),
+                };
+            }
+            if diff.is_empty() {
+                return ReloadOutcome::Unchanged {
+                    generation: self.generation,
+                };
+            }
+            // Keys read only at start keep their running values until a restart.
+            new.host.listen = self.config.host.listen.clone();
+            new.host.data_dir = self.config.host.data_dir.clone();
+            new.host.reload = self.config.host.reload;
+            pending_restart = diff.restart_only.iter().map(|k| (*k).to_owned()).collect();
+        }
+        let mut applied = Applied {
+            pending_restart,
+            sections: diff.sections.iter().map(|(n, _)| (*n).to_owned()).collect(),
+            stopped: diff.removed.clone(),
+            ..Applied::default()
+        };
+        for name in std::mem::take(&mut self.failed) {
+            if !new.workers.iter().any(|e| e.name == name) {
+                self.factory.status().entry_removed(&name);
+            }
+        }
+        for name in &diff.removed {
+            if let Some(old) = self.entries.remove(name) {
+                self.retire(old);
+            }
+            self.factory.status().entry_removed(name);
+        }
+        let mut running = new.clone();
+        for entry in &diff.changed {
+            let (previous, gate) = match self.entries.remove(&entry.name) {
+                Some(old) => {
+                    let kept = (Some(old.entry.clone()), old.gate());
+                    self.retire(old);
+                    kept
+                }
+                None => (None, SlotGate::new(0)),
+            };
+            match self.start(entry, &new, gate.clone()) {
+                Ok(()) => applied.replaced.push(entry.name.clone()),
+                Err(error) => {
+                    applied.failed.push(FailedEntry {
+                        name: entry.name.clone(),
+                        error,
+                    });
+                    // The entry goes on as it was: its previous settings still build.
+                    let previous = previous
+                        .and_then(|p| self.start(&p, &self.config.clone(), gate).ok().map(|()| p));
+                    keep_entry(&mut running, &entry.name, previous);
+                }
+            }
+        }
+        for entry in &diff.added {
+            match self.start(entry, &new, SlotGate::new(0)) {
+                Ok(()) => applied.started.push(entry.name.clone()),
+                Err(error) => {
+                    applied.failed.push(FailedEntry {
+                        name: entry.name.clone(),
+                        error,
+                    });
+                    keep_entry(&mut running, &entry.name, None);
+                }
+            }
+        }
+        self.failed = applied
+            .failed
+            .iter()
+            .filter(|f| !running.workers.iter().any(|e| e.name == f.name))
+            .map(|f| f.name.clone())
+            .collect();
+        self.factory.config_applied(&running);
+        self.config = running;
+        self.generation += 1;
+        applied.generation = self.generation;
+        ReloadOutcome::Applied(applied)
+    }
+
+    /// Build and run the worker of `entry` under `config`; the builder's error otherwise.
+    fn start(
+        &mut self,
+        entry: &WorkerEntry,
+        config: &HostConfig,
+        gate: SlotGate,
+    ) -> Result<(), String> {
+        let handle = EntryHandle::start(
+            &self.factory,
+            entry.clone(),
+            entry.grace(&config.host),
+            gate,
+        )
+        .map_err(|e| format!("{e:#}"))?;
+        self.entries.insert(entry.name.clone(), handle);
+        Ok(())
+    }
+
+    /// Stop an entry's polling and let it drain in the background, logging the outcome.
+    fn retire(&mut self, old: EntryHandle) {
+        old.begin_stop();
+        // Finished drains were logged already; only those still running matter to a shutdown.
+        self.draining.retain(|task| !task.is_finished());
+        self.draining.push(tokio::task::spawn_local(async move {
+            let (entry, report) = old.finish().await;
+            log_drain(&entry.name, &report);
+            (entry.name, report)
+        }));
+    }
+
+    /// Stop every entry, wait for in-flight work up to each grace period, and report.
+    pub async fn shutdown(mut self) -> ShutdownReport {
+        let entries = std::mem::take(&mut self.entries);
+        let in_flight: usize = entries.values().map(EntryHandle::in_flight).sum();
+        tracing::info!(
+            entries = entries.len(),
+            in_flight,
+            "stopping: polling stopped, draining in-flight activities"
+        );
+        for handle in entries.values() {
+            handle.begin_stop();
+        }
+        let mut report = ShutdownReport::default();
+        let finishing = entries.into_values().map(EntryHandle::finish);
+        for (entry, drain) in futures::future::join_all(finishing).await {
+            log_drain(&entry.name, &drain);
+            report.entries.push((entry.name, drain));
+        }
+        for task in std::mem::take(&mut self.draining) {
+            if let Ok(done) = task.await {
+                report.entries.push(done);
+            }
+        }
+        report
+    }
+}
+
+/// Make the running config hold `entry` as it runs: its previous settings, or nothing.
+fn keep_entry(config: &mut HostConfig, name: &str, entry: Option<WorkerEntry>) {
+    match (config.workers.iter().position(|e| e.name == name), entry) {
+        (Some(i), Some(e)) => config.workers[i] = e,
+        (Some(i), None) => {
+            config.workers.remove(i);
+        }
+        (None, _) => {}
+    }
+}
+
+fn log_drain(entry: &str, report: &DrainReport) {
+    let names = |v: &[ActivityRef]| v.iter().map(ToString::to_string).collect::<Vec<_>>();
+    if report.is_clean() {
+        tracing::info!(
+            entry,
+            drained = report.drained.len(),
+            activities = ?names(&report.drained),
+            "entry stopped; in-flight activities drained"
+        );
+    } else {
+        tracing::warn!(
+            entry,
+            drained = report.drained.len(),
+            cancelled = ?names(&report.cancelled),
+            abandoned = ?names(&report.abandoned),
+            "entry stopped; grace period ran out"
+        );
+    }
+}
