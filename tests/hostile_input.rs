@@ -124,13 +124,23 @@ async fn each_malformed_input_fails_the_workflow_at_once_naming_the_field() {
     let mut ids = Vec::new();
     for (what, input, _) in &cases {
         let id = unique("hostile");
-        start(&client, "RepoIndexingWorkflow", &indexer.queue, &id, input.clone()).await;
+        start(
+            &client,
+            "RepoIndexingWorkflow",
+            &indexer.queue,
+            &id,
+            input.clone(),
+        )
+        .await;
         ids.push((id, *what));
     }
     for ((id, what), (_, _, field)) in ids.iter().zip(&cases) {
         let failure = refused(&client, id, what).await;
         assert!(failure.contains("InvalidInput"), "{what}: {failure}");
-        assert!(failure.contains(field), "{what}: {field} not named in {failure}");
+        assert!(
+            failure.contains(field),
+            "{what}: {field} not named in {failure}"
+        );
         assert!(
             !failure.contains("s3cr3t"),
             "{what}: the failure repeats a secret: {failure}"

@@ -9,7 +9,7 @@ use crate::messages::{
     Deleted, LanguageTotals, ParseResult, ParseTotals, RepositoryState, RunOutcome, RunState,
     SKIPPED_LISTED, SkippedEntry, Written,
 };
-use crate::parse::ParseOutput;
+use crate::parse::{LanguageStats, ParseOutput};
 
 impl From<WriteReport> for Written {
     fn from(r: WriteReport) -> Self {
@@ -32,6 +32,25 @@ impl From<DeleteReport> for Deleted {
     }
 }
 
+impl From<&LanguageStats> for LanguageTotals {
+    fn from(s: &LanguageStats) -> Self {
+        Self {
+            files: s.files,
+            lines: s.lines,
+            bytes: s.bytes,
+        }
+    }
+}
+
+impl From<&LanguageTotals> for LanguageCount {
+    fn from(t: &LanguageTotals) -> Self {
+        Self {
+            files: t.files,
+            lines: t.lines,
+        }
+    }
+}
+
 impl From<&RepositoryState> for RepositoryRecord {
     fn from(r: &RepositoryState) -> Self {
         Self {
@@ -43,13 +62,7 @@ impl From<&RepositoryState> for RepositoryRecord {
             languages: r
                 .languages
                 .iter()
-                .map(|(l, t)| {
-                    let count = LanguageCount {
-                        files: t.files,
-                        lines: t.lines,
-                    };
-                    (l.clone(), count)
-                })
+                .map(|(l, t)| (l.clone(), t.into()))
                 .collect(),
             updated_at_ms: r.updated_at_ms,
         }
@@ -90,14 +103,7 @@ impl ParseResult {
                 languages: output
                     .languages
                     .iter()
-                    .map(|(l, s)| {
-                        let totals = LanguageTotals {
-                            files: s.files,
-                            lines: s.lines,
-                            bytes: s.bytes,
-                        };
-                        (serde_name(l), totals)
-                    })
+                    .map(|(l, s)| (serde_name(l), s.into()))
                     .collect(),
                 skipped: output
                     .skipped

@@ -26,8 +26,6 @@ use temporalio_sdk::ActivityOptions;
 /// How one activity is scheduled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Policy {
-    /// The activity type.
-    pub activity: &'static str,
     /// Longest attempt.
     pub start_to_close: Duration,
     /// Whether the activity heartbeats (then it must at least every `heartbeat_seconds`).
@@ -43,7 +41,6 @@ const HOUR: u64 = 60 * MINUTE;
 
 /// `clone_repo_activity`.
 pub const CLONE: Policy = Policy {
-    activity: crate::CLONE,
     start_to_close: Duration::from_secs(HOUR),
     heartbeats: true,
     attempts: 5,
@@ -51,7 +48,6 @@ pub const CLONE: Policy = Policy {
 };
 /// `parse_repo_activity`.
 pub const PARSE: Policy = Policy {
-    activity: crate::PARSE,
     start_to_close: Duration::from_secs(HOUR),
     heartbeats: true,
     attempts: 3,
@@ -59,7 +55,6 @@ pub const PARSE: Policy = Policy {
 };
 /// `persist_metadata_activity`.
 pub const PERSIST_METADATA: Policy = Policy {
-    activity: crate::PERSIST_METADATA,
     start_to_close: Duration::from_secs(5 * MINUTE),
     heartbeats: false,
     attempts: 20,
@@ -67,7 +62,6 @@ pub const PERSIST_METADATA: Policy = Policy {
 };
 /// `persist_kg_activity`.
 pub const PERSIST_KG: Policy = Policy {
-    activity: crate::PERSIST_KG,
     start_to_close: Duration::from_secs(HOUR),
     heartbeats: true,
     attempts: 20,
@@ -75,7 +69,6 @@ pub const PERSIST_KG: Policy = Policy {
 };
 /// `cleanup_stale_kg_nodes_activity`.
 pub const CLEANUP_STALE: Policy = Policy {
-    activity: crate::CLEANUP_STALE,
     start_to_close: Duration::from_secs(30 * MINUTE),
     heartbeats: false,
     attempts: 20,
@@ -83,7 +76,6 @@ pub const CLEANUP_STALE: Policy = Policy {
 };
 /// `cleanup_repo_activity`.
 pub const CLEANUP_REPO: Policy = Policy {
-    activity: crate::CLEANUP_REPO,
     start_to_close: Duration::from_secs(5 * MINUTE),
     heartbeats: false,
     attempts: 5,

@@ -27,7 +27,7 @@ pub const INVALID_INPUT: &str = "InvalidInput";
 const MAX_URL: usize = 2048;
 /// Longest `ref`, in bytes.
 const MAX_REF: usize = 255;
-/// Longest `repo_id`, in characters.
+/// Longest `repo_id`, in bytes (its characters are ASCII).
 const MAX_REPO_ID: usize = 256;
 /// Bounds of each timeout, in seconds: 1 s to 24 h.
 const TIMEOUT_RANGE: std::ops::RangeInclusive<u64> = 1..=86_400;
@@ -371,17 +371,20 @@ fn quoted(value: &str) -> String {
     }
 }
 
+/// Not empty (else the rule ends with `if_empty`) and at most `max` bytes.
+fn sized(value: &str, max: usize, if_empty: &str) -> Result<(), String> {
+    if value.is_empty() {
+        return Err(format!("must not be empty{if_empty}"));
+    }
+    if value.len() > max {
+        return Err(format!("must be at most {max} bytes, not {}", value.len()));
+    }
+    Ok(())
+}
+
 /// The shape of a repository URL or path; never quotes the URL (it may hold a secret).
 fn check_url(url: &str) -> Result<(), String> {
-    if url.is_empty() {
-        return Err("must not be empty".into());
-    }
-    if url.len() > MAX_URL {
-        return Err(format!(
-            "must be at most {MAX_URL} bytes, not {}",
-            url.len()
-        ));
-    }
+    sized(url, MAX_URL, "")?;
     if url.chars().any(char::is_control) {
         return Err("must not contain control characters".into());
     }
@@ -454,15 +457,7 @@ fn check_ref(reference: &str) -> Result<(), String> {
             quoted(reference)
         ))
     };
-    if reference.is_empty() {
-        return Err("must not be empty (leave it out for the default branch)".into());
-    }
-    if reference.len() > MAX_REF {
-        return Err(format!(
-            "must be at most {MAX_REF} bytes, not {}",
-            reference.len()
-        ));
-    }
+    sized(reference, MAX_REF, " (leave it out for the default branch)")?;
     if reference.starts_with('-') {
         return broken("it starts with `-`");
     }
@@ -492,17 +487,9 @@ fn check_ref(reference: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// 1 to 256 characters of ASCII letters, digits and `.` `_` `-` `/` `:` `@` `+`.
+/// 1 to 256 bytes of ASCII letters, digits and `.` `_` `-` `/` `:` `@` `+`.
 fn check_repo_id(id: &str) -> Result<(), String> {
-    if id.is_empty() {
-        return Err("must not be empty (leave it out to derive it from the URL)".into());
-    }
-    let chars = id.chars().count();
-    if chars > MAX_REPO_ID {
-        return Err(format!(
-            "must be at most {MAX_REPO_ID} characters, not {chars}"
-        ));
-    }
+    sized(id, MAX_REPO_ID, " (leave it out to derive it from the URL)")?;
     if let Some(c) = id
         .chars()
         .find(|c| !(c.is_ascii_alphanumeric() || "._-/:@+".contains(*c)))

@@ -168,44 +168,24 @@ async fn index(
     key: &str,
     attempt: u32,
 ) -> Result<IndexSummary, Stopped> {
-    let clone_input = CloneInput {
+    let input = CloneInput {
         repo_url: run.request.repo_url.clone(),
         reference: run.request.reference.clone(),
         run_key: key.to_owned(),
     };
-    let cloned = stage(
-        ctx,
-        run,
-        Stage::Cloning,
-        (IndexingActivities::clone_repo_activity, &policy::CLONE),
-        clone_input,
-        None,
-    )
-    .await
-    .map_err(|cause| Stopped { cause, route: None })?;
+    let clone = (IndexingActivities::clone_repo_activity, &policy::CLONE);
+    let cloned = stage(ctx, run, Stage::Cloning, clone, input, None).await?;
     let route = Some(&cloned);
-    let failed = |cause| Stopped {
-        cause,
-        route: Some(cloned.clone()),
-    };
     let commit = cloned.checkout.commit.clone();
 
-    let parse_input = ParseInput {
+    let input = ParseInput {
         run_key: key.to_owned(),
         repo_id: run.repo_id.clone(),
         commit: commit.clone(),
         full: run.request.full,
     };
-    let parsed = stage(
-        ctx,
-        run,
-        Stage::Parsing,
-        (IndexingActivities::parse_repo_activity, &policy::PARSE),
-        parse_input,
-        route,
-    )
-    .await
-    .map_err(failed)?;
+    let parse = (IndexingActivities::parse_repo_activity, &policy::PARSE);
+    let parsed = stage(ctx, run, Stage::Parsing, parse, input, route).await?;
 
     let repository = RepositoryState {
         repo_id: run.repo_id.clone(),
@@ -218,62 +198,38 @@ async fn index(
     };
     let mut record = run_state(ctx, run, Some(&commit), RunOutcome::Running, None);
     record.counts.insert("files".into(), parsed.totals.files);
-    let metadata = MetadataInput {
+    let input = MetadataInput {
         repository: Some(repository.clone()),
         run: record,
     };
-    stage(
-        ctx,
-        run,
-        Stage::PersistingMetadata,
-        (
-            IndexingActivities::persist_metadata_activity,
-            &policy::PERSIST_METADATA,
-        ),
-        metadata,
-        route,
-    )
-    .await
-    .map_err(failed)?;
+    let persist = (
+        IndexingActivities::persist_metadata_activity,
+        &policy::PERSIST_METADATA,
+    );
+    stage(ctx, run, Stage::PersistingMetadata, persist, input, route).await?;
 
-    let persist_input = PersistInput {
+    let input = PersistInput {
         repo_id: run.repo_id.clone(),
         run_id: run.run_id.clone(),
         run_key: key.to_owned(),
         base_commit: parsed.base_commit.clone(),
     };
-    let persisted = stage(
-        ctx,
-        run,
-        Stage::PersistingGraph,
-        (IndexingActivities::persist_kg_activity, &policy::PERSIST_KG),
-        persist_input,
-        route,
-    )
-    .await
-    .map_err(failed)?;
+    let persist = (IndexingActivities::persist_kg_activity, &policy::PERSIST_KG);
+    let persisted = stage(ctx, run, Stage::PersistingGraph, persist, input, route).await?;
     let incremental = persisted.affected_files.is_some();
     let written = persisted.written;
 
-    let stale_input = CleanupStaleInput {
+    let input = CleanupStaleInput {
         repo_id: run.repo_id.clone(),
         run_id: run.run_id.clone(),
         files: persisted.affected_files,
         run_key: key.to_owned(),
     };
-    let stale = stage(
-        ctx,
-        run,
-        Stage::CleaningStaleNodes,
-        (
-            IndexingActivities::cleanup_stale_kg_nodes_activity,
-            &policy::CLEANUP_STALE,
-        ),
-        stale_input,
-        route,
-    )
-    .await
-    .map_err(failed)?;
+    let clean = (
+        IndexingActivities::cleanup_stale_kg_nodes_activity,
+        &policy::CLEANUP_STALE,
+    );
+    let stale = stage(ctx, run, Stage::CleaningStaleNodes, clean, input, route).await?;
 
     cleanup_repo(ctx, run, key, route).await;
     run.durations
@@ -297,7 +253,10 @@ async fn index(
     };
     persist_metadata(ctx, run, Some(repository), record, route, false)
         .await
-        .map_err(failed)?;
+        .map_err(|cause| Stopped {
+            cause,
+            route: Some(cloned.clone()),
+        })?;
     Ok(IndexSummary {
         version: VERSION,
         repo_id: run.repo_id.clone(),
@@ -318,7 +277,8 @@ async fn index(
 }
 
 /// Run `stage`'s activity: report the stage, schedule the activity by its [`Policy`] (on the
-/// clone's host once there is a `route`), and time it.
+/// clone's host once there is a `route`), and time it. A failure stops the attempt, with the
+/// clone's `route` for the cleanup.
 async fn stage<A: ActivityDefinition>(
     ctx: &mut Ctx,
     run: &mut Run,
@@ -326,13 +286,16 @@ async fn stage<A: ActivityDefinition>(
     activity: (A, &Policy),
     input: A::Input,
     route: Option<&CloneResult>,
-) -> Result<A::Output, Cause> {
+) -> Result<A::Output, Stopped> {
     set_stage(ctx, stage);
     let started = now_ms(ctx);
     let done = schedule(ctx, run, activity, input, route, false).await;
     let ms = now_ms(ctx).saturating_sub(started);
     run.durations.record(stage, ms, false);
-    done
+    done.map_err(|cause| Stopped {
+        cause,
+        route: route.cloned(),
+    })
 }
 
 /// Schedule `activity` by its [`Policy`]: on the host-local queue `route` names for it, else on
@@ -447,37 +410,5 @@ mod tests {
             PROGRESS_SIGNAL
         );
         assert_eq!(RepoIndexingWorkflow::progress.name(), PROGRESS_QUERY);
-    }
-
-    #[test]
-    fn each_policy_names_its_activity() {
-        for (name, policy) in [
-            (
-                IndexingActivities::clone_repo_activity.name(),
-                policy::CLONE,
-            ),
-            (
-                IndexingActivities::parse_repo_activity.name(),
-                policy::PARSE,
-            ),
-            (
-                IndexingActivities::persist_metadata_activity.name(),
-                policy::PERSIST_METADATA,
-            ),
-            (
-                IndexingActivities::persist_kg_activity.name(),
-                policy::PERSIST_KG,
-            ),
-            (
-                IndexingActivities::cleanup_stale_kg_nodes_activity.name(),
-                policy::CLEANUP_STALE,
-            ),
-            (
-                IndexingActivities::cleanup_repo_activity.name(),
-                policy::CLEANUP_REPO,
-            ),
-        ] {
-            assert_eq!(policy.activity, name);
-        }
     }
 }
