@@ -22,8 +22,14 @@ pub const IO: &str = "Io";
 pub const PARSE_FAILED: &str = "ParseFailed";
 /// The parse output or its digest cannot be read or written.
 pub const PARSE_OUTPUT_UNREADABLE: &str = "ParseOutputUnreadable";
-/// The workflow was cancelled.
-pub const CANCELLED: &str = "Cancelled";
+/// The run lost the host holding its clone more often than it may start over.
+pub const HOST_LOST: &str = "HostLost";
+/// An activity's input or result could not be converted.
+pub const PAYLOAD_CONVERSION: &str = "PayloadConversion";
+/// An activity ran out of time (start-to-close or heartbeat) on its last attempt.
+pub const ACTIVITY_TIMEOUT: &str = "ActivityTimeout";
+/// An activity failed in a way that names no kind.
+pub const ACTIVITY_FAILED: &str = "ActivityFailed";
 
 /// A failure of type `kind` that another attempt cannot fix.
 pub fn fatal(kind: &str, message: impl Into<String>) -> ActivityError {
@@ -76,7 +82,7 @@ impl Cause {
         match err {
             ActivityExecutionError::Cancelled(_) => return Cause::Cancelled,
             ActivityExecutionError::Serialization(e) => {
-                return failed("PayloadConversion", format!("payload conversion: {e}"));
+                return failed(PAYLOAD_CONVERSION, format!("payload conversion: {e}"));
             }
             _ => {}
         }
@@ -91,11 +97,11 @@ impl Cause {
                 Cause::HostLost(message)
             }
             Some(IncomingError::Application(a)) => {
-                failed(a.type_name().unwrap_or("ActivityFailed"), message)
+                failed(a.type_name().unwrap_or(ACTIVITY_FAILED), message)
             }
             Some(IncomingError::Cancelled(_)) => Cause::Cancelled,
-            Some(IncomingError::Timeout(_)) => failed("ActivityTimeout", message),
-            _ => failed("ActivityFailed", message),
+            Some(IncomingError::Timeout(_)) => failed(ACTIVITY_TIMEOUT, message),
+            _ => failed(ACTIVITY_FAILED, message),
         }
     }
 }

@@ -8,7 +8,7 @@
 
 use crate::{
     activities::IndexingActivities,
-    failure::Cause,
+    failure::{Cause, HOST_LOST},
     messages::{
         CleanupRepoInput, CleanupStaleInput, CloneInput, CloneResult, IndexProgress, IndexSummary,
         MetadataInput, Mode, ParseInput, PersistInput, ProgressCounter, ProgressUpdate,
@@ -115,7 +115,7 @@ impl RepoIndexingWorkflow {
                     });
                     continue;
                 }
-                Cause::HostLost(reason) => (Some("HostLost".to_owned()), reason),
+                Cause::HostLost(reason) => (Some(HOST_LOST.to_owned()), reason),
                 Cause::Failed { kind, message } => (Some(kind), message),
                 Cause::Cancelled => (None, "cancelled".to_owned()),
             };
