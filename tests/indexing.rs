@@ -194,13 +194,14 @@ async fn the_temporal_cli_starts_the_same_indexing() {
     assert_eq!(indexer.dump(&ours).await, indexer.dump(&theirs).await);
 }
 
-/// A URL of a scheme nobody serves: the workflow fails with a clear message, the cleanup ran,
-/// and the run is recorded as failed with the reason.
+/// A well-formed URL this host refuses to clone from (plain http, with `allow_http` off): the
+/// workflow fails with a clear message, the cleanup ran, and the run is recorded as failed with
+/// the reason. (A malformed URL never gets this far: see `hostile_input.rs`.)
 #[tokio::test(flavor = "multi_thread")]
 async fn a_bad_url_fails_clearly_and_is_recorded() {
     let indexer = Indexer::start(Store::Embedded);
     let repo_id = unique("bad");
-    let out = indexer.index("ftp://example.com/repo.git", &["--repo-id", &repo_id]);
+    let out = indexer.index("http://127.0.0.1:1/repo.git", &["--repo-id", &repo_id]);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("unsupported repository URL"), "{stderr}");
@@ -516,7 +517,8 @@ async fn neo4j_down_during_persist_is_waited_for() {
         String::from_utf8_lossy(&out.stderr)
     );
     let workflow_id = worker_host::indexing::workflow_id_of(&repo_id);
-    wait_for_describe(&workflow_id, "GraphStoreUnavailable").await;
+    // The store's own error kind is the failure type of the retried attempts.
+    wait_for_describe(&workflow_id, "GraphUnreachable").await;
     neo4j.up();
     let client = client().await;
     let summary = common::result_within(&client, &workflow_id, Duration::from_secs(180))

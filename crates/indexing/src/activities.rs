@@ -2,25 +2,26 @@
 //! and answers with the host-local queues of its host; the other five run there, next to the
 //! clone and the parse output, which never leave the host.
 
-use super::{
-    failure::{CLONE_MISSING, NOT_ROUTABLE, fatal, transient},
+use crate::{
+    clone::{CloneLimits, CloneRequest, clone_repository},
+    failure::{
+        BAD_RUN_KEY, CLONE_MISSING, IO, NOT_ROUTABLE, PARSE_FAILED, PARSE_OUTPUT_UNREADABLE, fatal,
+        of_clone, of_graph, transient,
+    },
+    graph::{CleanupScope, GraphRows, GraphStore, IndexRunRecord, RepositoryRecord},
     incremental::{
         CacheDir, MAX_AFFECTED_FILES, RowsDigest, delta, read_facts, tree_blobs, write_facts,
     },
     messages::{
-        CleanupRepoInput, CleanupStaleInput, CloneInput, CloneResult, MetadataInput, ParseInput,
-        ParseResult, PersistInput, PersistResult, ProgressCounter, SKIPPED_LISTED,
+        Checkout, CleanupRepoInput, CleanupStaleInput, CloneInput, CloneResult, Deleted,
+        MetadataInput, ParseInput, ParseResult, PersistInput, PersistResult, ProgressCounter,
     },
     metrics::IndexingMetrics,
+    parse::{ParseOptions, parse_repository_reusing, read_output, write_output},
     progress::{Counters, blocking, with_progress},
+    settings::IndexingSettings,
     store_cache::StoreCache,
     workspace::RunFolder,
-};
-use crate::{
-    clone::{CloneError, CloneLimits, CloneRequest, clone_repository},
-    graph::{CleanupScope, DeleteReport, GraphError, GraphRows, GraphStore},
-    parse::{ParseOptions, ParseOutput, parse_repository_reusing, read_output, write_output},
-    settings::IndexingSettings,
 };
 use std::{collections::BTreeMap, path::PathBuf, sync::Arc};
 use temporalio_macros::activities;
@@ -29,11 +30,11 @@ use worker_host_core::services::HostServices;
 
 /// The activities that run where the clone is, in the order a run uses them.
 pub const HOST_LOCAL: [&str; 5] = [
-    super::PARSE,
-    super::PERSIST_METADATA,
-    super::PERSIST_KG,
-    super::CLEANUP_STALE,
-    super::CLEANUP_REPO,
+    crate::PARSE,
+    crate::PERSIST_METADATA,
+    crate::PERSIST_KG,
+    crate::CLEANUP_STALE,
+    crate::CLEANUP_REPO,
 ];
 
 /// How long the parse waits for the store to say which commit it holds.
@@ -44,6 +45,23 @@ const STORE_LOOKUP_PATIENCE: std::time::Duration = std::time::Duration::from_sec
 struct Current {
     indexing: Arc<IndexingSettings>,
     data_dir: PathBuf,
+}
+
+/// What a host-local activity of a run works on: the running config, the run's folder, and
+/// this host's cache of the repository.
+struct RunPlace {
+    config: Current,
+    folder: RunFolder,
+    cache: CacheDir,
+}
+
+/// What the run's folder must already hold; without it the host lost the run's files and the
+/// run starts over from the clone.
+#[derive(Clone, Copy)]
+enum Needs {
+    Nothing,
+    Clone,
+    ParseOutput,
 }
 
 /// State of the indexing activities: the host's services, the shared graph store, the
@@ -77,7 +95,38 @@ impl IndexingActivities {
 
     fn folder(config: &Current, run_key: &str) -> Result<RunFolder, ActivityError> {
         RunFolder::new(&config.indexing.workspace(&config.data_dir), run_key)
-            .map_err(|m| fatal("BadRunKey", m))
+            .map_err(|m| fatal(BAD_RUN_KEY, m))
+    }
+
+    /// The place of run `run_key` of `repo_id` on this host, holding what `needs` says.
+    fn run_place(
+        &self,
+        run_key: &str,
+        repo_id: &str,
+        needs: Needs,
+    ) -> Result<RunPlace, ActivityError> {
+        let config = self.current();
+        let folder = Self::folder(&config, run_key)?;
+        let missing = match needs {
+            Needs::Nothing => None,
+            Needs::Clone => (!folder.repo().is_dir()).then_some("clone"),
+            Needs::ParseOutput => (!folder.parse_output().is_file()).then_some("parse output"),
+        };
+        if let Some(what) = missing {
+            return Err(fatal(
+                CLONE_MISSING,
+                format!(
+                    "no {what} of run {run_key} on host {} (its files are gone); the run starts \
+                     over from the clone",
+                    self.services.host_id()
+                ),
+            ));
+        }
+        Ok(RunPlace {
+            cache: CacheDir::of(&config.data_dir, repo_id),
+            config,
+            folder,
+        })
     }
 
     async fn store(&self) -> Result<Arc<GraphStore>, ActivityError> {
@@ -85,7 +134,7 @@ impl IndexingActivities {
         self.stores
             .get(&config.indexing.graph, &config.data_dir)
             .await
-            .map_err(graph_failure)
+            .map_err(of_graph)
     }
 
     /// Where this host runs each later activity of a run.
@@ -99,8 +148,8 @@ impl IndexingActivities {
                     format!(
                         "this host runs {} but cannot finish the run: no `host_local = true` \
                          entry of its workers.toml lists `{a}` (or the `{}` set)",
-                        super::CLONE,
-                        super::ACTIVITY_SET
+                        crate::CLONE,
+                        crate::ACTIVITY_SET
                     ),
                 )),
             })
@@ -121,17 +170,6 @@ impl IndexingActivities {
                 None
             }
         }
-    }
-
-    fn missing_clone(&self, what: &str, run_key: &str) -> ActivityError {
-        fatal(
-            CLONE_MISSING,
-            format!(
-                "no {what} of run {run_key} on host {} (its files are gone); the run starts \
-                 over from the clone",
-                self.services.host_id()
-            ),
-        )
     }
 }
 
@@ -167,29 +205,30 @@ impl IndexingActivities {
                 // A retried attempt finds what the failed one left: start from nothing.
                 if root.exists() {
                     std::fs::remove_dir_all(&root).map_err(|e| {
-                        transient("Io", format!("cannot clear {}: {e}", root.display()))
+                        transient(IO, format!("cannot clear {}: {e}", root.display()))
                     })?;
                 }
-                std::fs::create_dir_all(&root).map_err(|e| {
-                    transient("Io", format!("cannot create {}: {e}", root.display()))
-                })?;
+                std::fs::create_dir_all(&root)
+                    .map_err(|e| transient(IO, format!("cannot create {}: {e}", root.display())))?;
                 clone_repository(&request, &dest, &limits, |p| {
                     counters.set(p.done, p.total);
                     !counters.stop_requested()
                 })
                 .map_err(|e| {
                     let _ = std::fs::remove_dir_all(&root);
-                    clone_failure(&e)
+                    of_clone(&e)
                 })
             }
         });
         let outcome =
             with_progress(&ctx, ProgressCounter::ObjectsReceived, &counters, work).await???;
         Ok(CloneResult {
-            commit_sha: outcome.commit_sha,
-            default_branch: outcome.default_branch,
+            checkout: Checkout {
+                commit: outcome.commit_sha,
+                default_branch: outcome.default_branch,
+                host_id: self.services.host_id().to_owned(),
+            },
             path: outcome.path.display().to_string(),
-            host_id: self.services.host_id().to_owned(),
             routes,
             bytes_received: outcome.bytes_received,
             shallow: outcome.shallow,
@@ -197,20 +236,19 @@ impl IndexingActivities {
     }
 
     /// Parse the clone on every core into the run's parse output file. Files unchanged since
-    /// the last indexed commit reuse the facts this host cached then (see [`super::incremental`]).
+    /// the last indexed commit reuse the facts this host cached then (see [`crate::incremental`]).
     #[activity(name = "parse_repo_activity")]
     pub async fn parse_repo_activity(
         self: Arc<Self>,
         ctx: ActivityContext,
         input: ParseInput,
     ) -> Result<ParseResult, ActivityError> {
-        let config = self.current();
-        let folder = Self::folder(&config, &input.run_key)?;
+        let RunPlace {
+            config,
+            folder,
+            cache,
+        } = self.run_place(&input.run_key, &input.repo_id, Needs::Clone)?;
         let repo = folder.repo();
-        if !repo.is_dir() {
-            return Err(self.missing_clone("clone", &input.run_key));
-        }
-        let cache = CacheDir::of(&config.data_dir, &input.repo_id);
         let base_commit = match (input.full, cache.commit()) {
             (false, Some(cached)) => {
                 let last = self.last_indexed_commit(&input.repo_id).await;
@@ -243,15 +281,15 @@ impl IndexingActivities {
                 write_output(&out, &parsed.output).map_err(|e| e.to_string())?;
                 write_facts(&folder.facts(), &input.commit, &blobs, &parsed.unresolved)
                     .map_err(|e| format!("cannot write {}: {e}", folder.facts().display()))?;
-                let mut result = parse_result(&parsed.output, out.display().to_string());
-                result.files_parsed = result.files.saturating_sub(parsed.reused);
+                let mut result = ParseResult::of(&parsed.output, out.display().to_string());
+                result.totals.files_parsed = result.totals.files.saturating_sub(parsed.reused);
                 result.base_commit = cached.map(|c| c.commit);
                 Ok(result)
             }
         });
         let result = with_progress(&ctx, ProgressCounter::FilesParsed, &counters, work).await??;
-        let result = result.map_err(|e| transient("ParseFailed", e))?;
-        self.metrics.parsed(result.files_parsed);
+        let result = result.map_err(|e| transient(PARSE_FAILED, e))?;
+        self.metrics.parsed(result.totals.files_parsed);
         Ok(result)
     }
 
@@ -262,11 +300,12 @@ impl IndexingActivities {
         _ctx: ActivityContext,
         input: MetadataInput,
     ) -> Result<(), ActivityError> {
+        let repository = input.repository.as_ref().map(RepositoryRecord::from);
         self.store()
             .await?
-            .persist_metadata(input.repository.as_ref(), &input.run)
+            .persist_metadata(repository.as_ref(), &IndexRunRecord::from(&input.run))
             .await
-            .map_err(graph_failure)
+            .map_err(of_graph)
     }
 
     /// Write the parsed graph, batched and idempotent, tagged with the run: everything, or for
@@ -277,13 +316,9 @@ impl IndexingActivities {
         ctx: ActivityContext,
         input: PersistInput,
     ) -> Result<PersistResult, ActivityError> {
-        let config = self.current();
-        let folder = Self::folder(&config, &input.run_key)?;
+        let RunPlace { folder, cache, .. } =
+            self.run_place(&input.run_key, &input.repo_id, Needs::ParseOutput)?;
         let path = folder.parse_output();
-        if !path.is_file() {
-            return Err(self.missing_clone("parse output", &input.run_key));
-        }
-        let cache = CacheDir::of(&config.data_dir, &input.repo_id);
         let base = input.base_commit.clone();
         let digest_path = folder.digest();
         let (rows, affected) = blocking(move || -> Result<_, String> {
@@ -305,7 +340,7 @@ impl IndexingActivities {
             Ok((delta.rows, Some(delta.affected_files.into_iter().collect())))
         })
         .await?
-        .map_err(|e| transient("ParseOutputUnreadable", e))?;
+        .map_err(|e| transient(PARSE_OUTPUT_UNREADABLE, e))?;
         let counters = Counters::default();
         let progress = {
             let counters = counters.clone();
@@ -318,13 +353,13 @@ impl IndexingActivities {
                 .await?
                 .persist_graph(&input.repo_id, &input.run_id, &rows, &progress)
                 .await
-                .map_err(graph_failure)
+                .map_err(of_graph)
         };
         let written =
             with_progress(&ctx, ProgressCounter::ElementsWritten, &counters, work).await??;
         self.metrics.written(written.nodes, written.relationships);
         Ok(PersistResult {
-            written,
+            written: written.into(),
             affected_files: affected,
         })
     }
@@ -337,23 +372,22 @@ impl IndexingActivities {
         self: Arc<Self>,
         _ctx: ActivityContext,
         input: CleanupStaleInput,
-    ) -> Result<DeleteReport, ActivityError> {
+    ) -> Result<Deleted, ActivityError> {
         let scope = input.files.map_or(CleanupScope::All, CleanupScope::Files);
         let report = self
             .store()
             .await?
             .cleanup_stale(&input.repo_id, &input.run_id, &scope)
             .await
-            .map_err(graph_failure)?;
+            .map_err(of_graph)?;
         self.metrics.deleted(report.nodes, report.relationships);
-        let config = self.current();
-        let folder = Self::folder(&config, &input.run_key)?;
-        let cache = CacheDir::of(&config.data_dir, &input.repo_id);
+        let RunPlace { folder, cache, .. } =
+            self.run_place(&input.run_key, &input.repo_id, Needs::Nothing)?;
         let promoted = blocking(move || cache.promote(&folder.facts(), &folder.digest())).await?;
         if let Err(e) = promoted {
             tracing::warn!(error = %e, "cannot keep the run's facts; the next run is a full one");
         }
-        Ok(report)
+        Ok(report.into())
     }
 
     /// Remove the run's folder (clone and parse output). Returns whether there was one.
@@ -369,67 +403,10 @@ impl IndexingActivities {
             Ok(()) => Ok(true),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
             Err(e) => Err(transient(
-                "Io",
+                IO,
                 format!("cannot remove {}: {e}", root.display()),
             )),
         })
         .await?
-    }
-}
-
-fn clone_failure(e: &CloneError) -> ActivityError {
-    if e.is_retryable() {
-        transient(e.kind(), e.to_string())
-    } else {
-        fatal(e.kind(), e.to_string())
-    }
-}
-
-fn graph_failure(e: GraphError) -> ActivityError {
-    if e.is_retryable() {
-        transient("GraphStoreUnavailable", e.to_string())
-    } else {
-        fatal("GraphStoreError", e.to_string())
-    }
-}
-
-fn parse_result(output: &ParseOutput, output_path: String) -> ParseResult {
-    ParseResult {
-        output_path,
-        base_commit: None,
-        files: output.files.len() as u64,
-        files_parsed: output.files.len() as u64,
-        definitions: output
-            .files
-            .iter()
-            .map(|f| f.definitions.len() as u64)
-            .sum(),
-        calls: output.calls.len() as u64,
-        imports: output.imports.len() as u64,
-        inherits: output.inherits.len() as u64,
-        languages: output
-            .languages
-            .iter()
-            .map(|(l, s)| (serde_name(l), *s))
-            .collect(),
-        skipped: output
-            .skipped
-            .iter()
-            .map(|(r, n)| (serde_name(r), *n))
-            .collect(),
-        skipped_files: output
-            .skipped_files
-            .iter()
-            .take(SKIPPED_LISTED)
-            .cloned()
-            .collect(),
-    }
-}
-
-/// The name serde gives a unit enum variant (`python`, `invalid_utf8`).
-fn serde_name<T: serde::Serialize>(value: &T) -> String {
-    match serde_json::to_value(value) {
-        Ok(serde_json::Value::String(s)) => s,
-        _ => String::new(),
     }
 }

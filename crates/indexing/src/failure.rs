@@ -1,16 +1,35 @@
 //! How indexing errors travel through Temporal: activities fail with an application failure
-//! whose type names the cause and whose retryability says whether another attempt can help;
-//! the workflow reads those types back to decide whether to start over on another host.
+//! whose type names the cause (a constant here, or the clone's or the graph store's own error
+//! kind, passed through) and whose retryability says whether another attempt can help; the
+//! workflow reads those types back to decide whether to start over on another host, and fails
+//! with the same type.
 
+use crate::{clone::CloneError, graph::GraphError};
 use temporalio_common::error::IncomingError;
 use temporalio_sdk::activities::ActivityError;
 use temporalio_sdk::{ActivityExecutionError, ApplicationFailure, TimeoutType};
 
-/// Failure type of a host-local activity that finds no clone (the host lost its files): the
-/// run starts over from the clone.
+/// A host-local activity finds no clone (the host lost its files): the run starts over from
+/// the clone.
 pub const CLONE_MISSING: &str = "CloneMissing";
-/// Failure type of a clone activity whose host serves none of the run's later activities.
+/// A clone activity's host serves none of the run's later activities.
 pub const NOT_ROUTABLE: &str = "HostNotRoutable";
+/// A run key that cannot name a folder.
+pub const BAD_RUN_KEY: &str = "BadRunKey";
+/// The run's folder cannot be created, cleared or removed.
+pub const IO: &str = "Io";
+/// The parse could not list the clone or write its output.
+pub const PARSE_FAILED: &str = "ParseFailed";
+/// The parse output or its digest cannot be read or written.
+pub const PARSE_OUTPUT_UNREADABLE: &str = "ParseOutputUnreadable";
+/// The run lost the host holding its clone more often than it may start over.
+pub const HOST_LOST: &str = "HostLost";
+/// An activity's input or result could not be converted.
+pub const PAYLOAD_CONVERSION: &str = "PayloadConversion";
+/// An activity ran out of time (start-to-close or heartbeat) on its last attempt.
+pub const ACTIVITY_TIMEOUT: &str = "ActivityTimeout";
+/// An activity failed in a way that names no kind.
+pub const ACTIVITY_FAILED: &str = "ActivityFailed";
 
 /// A failure of type `kind` that another attempt cannot fix.
 pub fn fatal(kind: &str, message: impl Into<String>) -> ActivityError {
@@ -20,6 +39,17 @@ pub fn fatal(kind: &str, message: impl Into<String>) -> ActivityError {
 /// A failure of type `kind` that a later attempt may not meet.
 pub fn transient(kind: &str, message: impl Into<String>) -> ActivityError {
     failure(kind, message.into(), false)
+}
+
+/// A failed clone: its kind (`UnknownRef`, `AuthFailed`, ...) and retryability.
+pub fn of_clone(e: &CloneError) -> ActivityError {
+    failure(e.kind(), e.to_string(), !e.is_retryable())
+}
+
+/// A failed graph store call: its kind (`GraphUnreachable`, `GraphAuthFailed`, ...) and
+/// retryability.
+pub fn of_graph(e: GraphError) -> ActivityError {
+    failure(e.kind(), e.to_string(), !e.is_retryable())
 }
 
 fn failure(kind: &str, message: String, non_retryable: bool) -> ActivityError {
@@ -38,17 +68,21 @@ pub enum Cause {
     HostLost(String),
     /// The workflow was cancelled.
     Cancelled,
-    /// Anything else: the run fails with this message.
-    Failed(String),
+    /// Anything else: the run fails with this failure type and message.
+    Failed { kind: String, message: String },
 }
 
 impl Cause {
     /// Classify a failed activity.
     pub fn of(err: &ActivityExecutionError) -> Self {
+        let failed = |kind: &str, message: String| Cause::Failed {
+            kind: kind.to_owned(),
+            message,
+        };
         match err {
             ActivityExecutionError::Cancelled(_) => return Cause::Cancelled,
             ActivityExecutionError::Serialization(e) => {
-                return Cause::Failed(format!("payload conversion: {e}"));
+                return failed(PAYLOAD_CONVERSION, format!("payload conversion: {e}"));
             }
             _ => {}
         }
@@ -62,8 +96,12 @@ impl Cause {
             Some(IncomingError::Application(a)) if a.type_name() == Some(CLONE_MISSING) => {
                 Cause::HostLost(message)
             }
+            Some(IncomingError::Application(a)) => {
+                failed(a.type_name().unwrap_or(ACTIVITY_FAILED), message)
+            }
             Some(IncomingError::Cancelled(_)) => Cause::Cancelled,
-            _ => Cause::Failed(message),
+            Some(IncomingError::Timeout(_)) => failed(ACTIVITY_TIMEOUT, message),
+            _ => failed(ACTIVITY_FAILED, message),
         }
     }
 }

@@ -1,11 +1,13 @@
 //! `worker-host index`: start `RepoIndexingWorkflow` for a repository through the Temporal
 //! client, follow its `progress` query with a progress bar, and print the summary (or, with
 //! `--json`, the workflow's JSON result). One run per repository: the workflow id is derived
-//! from the repository, and a second request while a run is going attaches to that run.
+//! from the repository, and a second request while a run is going attaches to that run. The
+//! request passes the workflow's own input checks ([`IndexRequest::validate`]) before anything
+//! starts.
 
 use crate::{
     DEFAULT_QUEUE, IndexProgress, IndexRequest, IndexSummary, RepoIndexingWorkflow, repo_id_of,
-    workflow_id_of,
+    stage::TOTAL, workflow_id_of,
 };
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -51,6 +53,8 @@ pub struct IndexOptions {
 /// Run the command with the `[temporal]` settings of `config_path` (defaults when absent),
 /// checked against `registry`. Errors carry the workflow's failure message.
 pub async fn run(config_path: &Path, registry: &Registry, options: IndexOptions) -> Result<()> {
+    let request = request_for(&options);
+    request.validate()?;
     let config = if config_path.exists() {
         config::load(config_path, registry).map_err(|errors| anyhow::anyhow!("{errors}"))?
     } else {
@@ -63,7 +67,6 @@ pub async fn run(config_path: &Path, registry: &Registry, options: IndexOptions)
             config.temporal.address
         )
     })?;
-    let request = request_for(&options);
     let repo_id = request
         .repo_id
         .clone()
@@ -72,7 +75,7 @@ pub async fn run(config_path: &Path, registry: &Registry, options: IndexOptions)
     let handle = client
         .start_workflow(
             RepoIndexingWorkflow::run,
-            request,
+            request.to_raw(),
             WorkflowStartOptions::new(options.queue.clone(), workflow_id.clone())
                 .id_conflict_policy(WorkflowIdConflictPolicy::UseExisting)
                 .build(),
@@ -105,11 +108,10 @@ fn request_for(options: &IndexOptions) -> IndexRequest {
         options.repo.clone()
     };
     IndexRequest {
-        repo_url,
         reference: options.reference.clone(),
         repo_id: options.repo_id.clone(),
         full: options.full,
-        timeouts: None,
+        ..IndexRequest::new(repo_url)
     }
 }
 
@@ -142,14 +144,14 @@ async fn follow(handle: &WorkflowHandle<Client, RepoIndexingWorkflow>) -> Result
 }
 
 fn show(bar: &ProgressBar, p: &IndexProgress) {
-    let (done, total) = if p.stage == "persisting_graph" {
+    let (done, total) = if p.stage.counts_elements() {
         (p.elements_written, p.elements_total)
     } else {
         (p.files_parsed, p.files_total)
     };
     bar.set_length(total);
     bar.set_position(done);
-    bar.set_message(p.stage.clone());
+    bar.set_message(p.stage.to_string());
     bar.tick();
 }
 
@@ -174,36 +176,38 @@ pub fn render(s: &IndexSummary) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let total = s.durations_ms.get("total").copied().unwrap_or_default();
+    let total = s.durations_ms.get(TOTAL).copied().unwrap_or_default();
     let mode = match &s.base_commit {
         Some(base) => format!("incremental from {}", &base[..base.len().min(12)]),
-        None => s.mode.clone(),
+        None => "full".to_owned(),
     };
     let mut out = format!(
         "indexed {} at {}{} in {} ({mode}; host {}, attempt {})\n",
         s.repo_id,
-        s.commit,
-        s.default_branch
+        s.checkout.commit,
+        s.checkout
+            .default_branch
             .as_deref()
             .map(|b| format!(" (default branch {b})"))
             .unwrap_or_default(),
         seconds(total),
-        s.host_id,
+        s.checkout.host_id,
         s.attempts,
     );
-    let skipped: u64 = s.skipped.values().sum();
+    let p = &s.parsed;
+    let skipped: u64 = p.skipped.values().sum();
     out += &format!(
         "  files:  {} in the graph, {} parsed now ({}); {} skipped ({})\n",
-        s.files,
-        s.files_parsed,
+        p.files,
+        p.files_parsed,
         list(
-            s.languages
+            p.languages
                 .iter()
                 .map(|(l, st)| (l.clone(), st.files))
                 .collect()
         ),
         skipped,
-        list(s.skipped.iter().map(|(r, n)| (r.clone(), *n)).collect()),
+        list(p.skipped.iter().map(|(r, n)| (r.clone(), *n)).collect()),
     );
     out += &format!(
         "  graph:  {} nodes ({}), {} relationships ({}) written\n",
@@ -226,7 +230,7 @@ pub fn render(s: &IndexSummary) -> String {
         "  stages: {}\n",
         s.durations_ms
             .iter()
-            .filter(|(k, _)| k.as_str() != "total")
+            .filter(|(k, _)| k.as_str() != TOTAL)
             .map(|(k, v)| format!("{k} {}", seconds(*v)))
             .collect::<Vec<_>>()
             .join(", ")

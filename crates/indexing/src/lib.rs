@@ -7,17 +7,21 @@
 //! and the clone returns those queues ([`messages::CloneResult::routes`]).
 
 pub mod activities;
+mod boundary;
 pub mod clone;
-mod failure;
+pub mod failure;
 pub mod graph;
 pub mod incremental;
 pub mod index_command;
 pub mod messages;
 pub mod metrics;
 pub mod parse;
+pub mod policy;
 mod progress;
 pub mod repo_id;
+pub mod request;
 pub mod settings;
+pub mod stage;
 mod store_cache;
 pub mod workflow;
 pub mod workspace;
@@ -28,8 +32,10 @@ use std::sync::{Arc, OnceLock};
 use store_cache::StoreCache;
 use worker_host_core::{Registry, services::HostServices};
 
-pub use messages::{IndexProgress, IndexRequest, IndexSummary};
+pub use messages::{IndexProgress, IndexSummary};
 pub use repo_id::{repo_id_of, workflow_id_of};
+pub use request::IndexRequest;
+pub use stage::Stage;
 pub use workflow::RepoIndexingWorkflow;
 
 /// The workflow type name.

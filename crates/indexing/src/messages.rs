@@ -1,54 +1,36 @@
-//! What the indexing workflow and its activities exchange: plain JSON, so that any Temporal
-//! client can start the workflow and read its result. Big data never travels here: the clone and
-//! the parse output stay in the run's folder on the host that made them, and activities pass
-//! their paths and counts.
+//! What `RepoIndexingWorkflow`, its activities and its clients exchange besides the input
+//! ([`crate::request`]): plain JSON of the workflow's own types, so that any Temporal client
+//! can read the result and the progress, and so that neither the graph store's nor the
+//! parser's structs end up in workflow history (the activities convert at their boundary,
+//! [`crate::boundary`]). Big data never travels here: the clone and the parse output stay in
+//! the run's folder on the host that made them, and activities pass their paths and counts.
+//!
+//! Versions: the result and the progress carry `version` ([`VERSION`]). New fields keep the
+//! version; removing a field or changing its meaning bumps it.
 
-use crate::graph::{DeleteReport, IndexRunRecord, RepositoryRecord, WriteReport};
-use crate::parse::{LanguageStats, SkippedFile};
+use crate::stage::Stage;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// The input of `RepoIndexingWorkflow`.
+/// The version of the result and progress shapes this build writes.
+pub const VERSION: u32 = 1;
+/// Name of the signal the activities send progress with.
+pub const PROGRESS_SIGNAL: &str = "progress_update";
+/// Name of the query that answers [`IndexProgress`].
+pub const PROGRESS_QUERY: &str = "progress";
+/// How many skipped files a result lists by name.
+pub const SKIPPED_LISTED: usize = 100;
+
+/// What was checked out, and where.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct IndexRequest {
-    /// `https://…`, `ssh://…`, `git@host:path`, or (when `[indexing] allow_local_repos`) a local
-    /// path or `file://` URL. Credentials never go here: they come from the host's environment.
-    pub repo_url: String,
-    /// Branch, tag or commit; default: the remote's default branch.
-    #[serde(default, rename = "ref", skip_serializing_if = "Option::is_none")]
-    pub reference: Option<String>,
-    /// The repository's id in the graph; default: derived from the URL
-    /// (`github.com/owner/repo`).
+pub struct Checkout {
+    /// The checked-out commit.
+    pub commit: String,
+    /// The remote's default branch, when it advertises one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repo_id: Option<String>,
-    /// Parse and write everything, even when the last run's facts could be reused. Default
-    /// `false`: only what changed since the last indexed commit is parsed and written.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub full: bool,
-    /// Tuning of the run's timeouts; defaults fit production.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timeouts: Option<RunTimeouts>,
-}
-
-/// Timeouts of one run, in seconds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct RunTimeouts {
-    /// An activity that has not heartbeated for this long is presumed dead and retried.
-    /// Default 30.
-    pub heartbeat_seconds: u64,
-    /// How long work routed to the host holding the clone may wait for that host before the run
-    /// starts over from the clone on another host. Default 300.
-    pub host_seconds: u64,
-}
-
-impl Default for RunTimeouts {
-    fn default() -> Self {
-        Self {
-            heartbeat_seconds: 30,
-            host_seconds: 300,
-        }
-    }
+    pub default_branch: Option<String>,
+    /// The host that holds the clone.
+    pub host_id: String,
 }
 
 /// Input of `clone_repo_activity`.
@@ -66,15 +48,10 @@ pub struct CloneInput {
 /// Result of `clone_repo_activity`: where the clone is and how to reach that host again.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CloneResult {
-    /// The checked-out commit.
-    pub commit_sha: String,
-    /// The remote's default branch, when it advertises one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_branch: Option<String>,
+    #[serde(flatten)]
+    pub checkout: Checkout,
     /// The work tree on the host.
     pub path: String,
-    /// The host that holds the clone.
-    pub host_id: String,
     /// Where each later activity of the run goes: the host-local queue of this host that runs
     /// it.
     pub routes: BTreeMap<String, String>,
@@ -98,6 +75,35 @@ pub struct ParseInput {
     pub full: bool,
 }
 
+/// Files, lines and bytes of one language.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LanguageTotals {
+    pub files: u64,
+    pub lines: u64,
+    pub bytes: u64,
+}
+
+/// A file that was not parsed, and why (`binary`, `oversized`, `invalid_utf8`, ...).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippedEntry {
+    pub path: String,
+    pub reason: String,
+}
+
+/// What a parse found.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParseTotals {
+    /// Files in the graph (parsed now or reused), and parsed by this run.
+    pub files: u64,
+    pub files_parsed: u64,
+    /// Parsed files per language.
+    pub languages: BTreeMap<String, LanguageTotals>,
+    /// Skipped files per reason.
+    pub skipped: BTreeMap<String, u64>,
+    /// The first skipped files with their reasons (at most [`SKIPPED_LISTED`]).
+    pub skipped_files: Vec<SkippedEntry>,
+}
+
 /// Result of `parse_repo_activity`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ParseResult {
@@ -106,35 +112,71 @@ pub struct ParseResult {
     /// The commit whose cached facts were reused (an incremental run), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_commit: Option<String>,
-    /// Files in the graph (parsed now or reused).
-    pub files: u64,
-    /// Files parsed by this run (the others' facts were reused).
-    pub files_parsed: u64,
+    #[serde(flatten)]
+    pub totals: ParseTotals,
     /// Definitions found.
     pub definitions: u64,
     /// Call, import and inheritance edges.
     pub calls: u64,
     pub imports: u64,
     pub inherits: u64,
-    /// Parsed files per language.
-    pub languages: BTreeMap<String, LanguageStats>,
-    /// Skipped files per reason.
-    pub skipped: BTreeMap<String, u64>,
-    /// The first skipped files with their reasons (at most [`SKIPPED_LISTED`]).
-    pub skipped_files: Vec<SkippedFile>,
 }
 
-/// How many skipped files a result lists by name.
-pub const SKIPPED_LISTED: usize = 100;
+/// The repository as a run records it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepositoryState {
+    pub repo_id: String,
+    /// The URL without userinfo.
+    pub url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_branch: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head_commit: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_indexed_commit: Option<String>,
+    pub languages: BTreeMap<String, LanguageTotals>,
+    /// Milliseconds since the Unix epoch.
+    pub updated_at_ms: u64,
+}
+
+/// How a run ended, or that it has not.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunOutcome {
+    #[default]
+    Running,
+    Succeeded,
+    Failed,
+}
+
+/// A run as it records itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunState {
+    pub repo_id: String,
+    pub run_id: String,
+    /// The commit indexed; none when the run failed before it was known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    pub started_at_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at_ms: Option<u64>,
+    pub outcome: RunOutcome,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Counts by name (files, nodes, relationships, ...).
+    pub counts: BTreeMap<String, u64>,
+    /// Duration of each stage, by [`Stage::key`].
+    pub durations_ms: BTreeMap<String, u64>,
+}
 
 /// Input of `persist_metadata_activity`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MetadataInput {
     /// The repository, when the run got far enough to know it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository: Option<RepositoryRecord>,
+    pub repository: Option<RepositoryState>,
     /// The run.
-    pub run: IndexRunRecord,
+    pub run: RunState,
 }
 
 /// Input of `persist_kg_activity`.
@@ -149,11 +191,29 @@ pub struct PersistInput {
     pub base_commit: Option<String>,
 }
 
+/// Graph elements written: nodes per label, relationships per type.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Written {
+    pub nodes: u64,
+    pub relationships: u64,
+    /// Statements (Neo4j) or progress steps (embedded) used.
+    pub batches: u64,
+    pub nodes_per_label: BTreeMap<String, u64>,
+    pub relationships_per_type: BTreeMap<String, u64>,
+}
+
+/// Graph elements deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deleted {
+    pub nodes: u64,
+    pub relationships: u64,
+}
+
 /// Result of `persist_kg_activity`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PersistResult {
     /// What was written.
-    pub written: WriteReport,
+    pub written: Written,
     /// An incremental write: the files whose rows changed; stale rows are only looked for
     /// there. `None`: everything was written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -181,11 +241,14 @@ pub struct CleanupRepoInput {
 }
 
 /// What a run is doing, for the `progress` query.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IndexProgress {
-    /// `starting`, `cloning`, `parsing`, `persisting_metadata`, `persisting_graph`,
-    /// `cleaning_stale_nodes`, `cleaning_up`, `done` or `failed`.
-    pub stage: String,
+    /// [`VERSION`].
+    pub version: u32,
+    pub stage: Stage,
+    /// Why the run is [`Stage::Restarting`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     /// Files parsed so far, of `files_total` (0 until known).
     pub files_parsed: u64,
     pub files_total: u64,
@@ -196,7 +259,22 @@ pub struct IndexProgress {
     pub attempt: u32,
 }
 
-/// A progress report an activity sends to its workflow (signal `progress`).
+impl Default for IndexProgress {
+    fn default() -> Self {
+        Self {
+            version: VERSION,
+            stage: Stage::Starting,
+            reason: None,
+            files_parsed: 0,
+            files_total: 0,
+            elements_written: 0,
+            elements_total: 0,
+            attempt: 0,
+        }
+    }
+}
+
+/// A progress report an activity sends to its workflow (signal [`PROGRESS_SIGNAL`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProgressUpdate {
     /// Which count: clone (objects), parse (files) or persist (graph elements).
@@ -214,36 +292,40 @@ pub enum ProgressCounter {
     ElementsWritten,
 }
 
+/// Whether a run parsed and wrote everything, or only what changed since its base commit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    #[default]
+    Full,
+    Incremental,
+}
+
 /// The result of `RepoIndexingWorkflow`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IndexSummary {
+    /// [`VERSION`].
+    pub version: u32,
     pub repo_id: String,
     /// The run (the workflow run id).
     pub run_id: String,
-    /// The indexed commit and the remote's default branch.
-    pub commit: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_branch: Option<String>,
-    /// The host that held the clone, and how many times the run started from the clone.
-    pub host_id: String,
+    /// The indexed commit, the remote's default branch, the host that held the clone.
+    #[serde(flatten)]
+    pub checkout: Checkout,
+    /// How many times the run started from the clone.
     pub attempts: u32,
-    /// `full`, or `incremental` when only what changed since `base_commit` was parsed and
-    /// written.
-    pub mode: String,
+    /// `incremental` when only what changed since `base_commit` was parsed and written.
+    pub mode: Mode,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_commit: Option<String>,
     /// Files in the graph, files parsed by this run, per language, and skipped files per
     /// reason (with the first few by name).
-    pub files: u64,
-    pub files_parsed: u64,
-    pub languages: BTreeMap<String, LanguageStats>,
-    pub skipped: BTreeMap<String, u64>,
-    pub skipped_files: Vec<SkippedFile>,
+    #[serde(flatten)]
+    pub parsed: ParseTotals,
     /// Nodes per label and relationships per type written by this run.
-    pub written: WriteReport,
+    pub written: Written,
     /// Nodes and relationships of earlier runs deleted as stale.
-    pub stale_deleted: DeleteReport,
-    /// Milliseconds per stage (`clone`, `parse`, `persist_metadata`, `persist_graph`,
-    /// `cleanup_stale`, `cleanup_repo`, `total`).
+    pub stale_deleted: Deleted,
+    /// Milliseconds per stage ([`Stage::key`]) and `total`.
     pub durations_ms: BTreeMap<String, u64>,
 }

@@ -1,12 +1,10 @@
 //! Progress of a long activity: blocking code moves two counters, and the activity's async side
 //! turns them into heartbeats (shown in the Temporal UI, and the sign of life the heartbeat
-//! timeout watches) and, at most every [`SIGNAL_EVERY`], into a `progress` signal to the
-//! workflow, whose `progress` query answers from it.
+//! timeout watches) and, at most every [`SIGNAL_EVERY`], into a [`PROGRESS_SIGNAL`] to the
+//! workflow, whose `progress` query answers from it. The signal goes by name to whichever
+//! workflow started the activity: this module does not know the workflow type.
 
-use super::{
-    messages::{ProgressCounter, ProgressUpdate},
-    workflow::RepoIndexingWorkflow,
-};
+use crate::messages::{PROGRESS_SIGNAL, ProgressCounter, ProgressUpdate};
 use serde::Serialize;
 use std::{
     future::Future,
@@ -17,6 +15,7 @@ use std::{
     time::{Duration, Instant},
 };
 use temporalio_client::WorkflowSignalOptions;
+use temporalio_common::{SignalDefinition, UntypedWorkflow};
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 
 /// How often the activity heartbeats.
@@ -108,9 +107,21 @@ pub async fn blocking<T: Send + 'static>(
         .map_err(|e| ActivityError::from(anyhow::anyhow!("the activity's work panicked: {e}")))
 }
 
+/// The [`PROGRESS_SIGNAL`] of the workflow that started an activity.
+struct ProgressSignal;
+
+impl SignalDefinition for ProgressSignal {
+    type Workflow = UntypedWorkflow;
+    type Input = ProgressUpdate;
+
+    fn name(&self) -> &str {
+        PROGRESS_SIGNAL
+    }
+}
+
 /// Tell the workflow (best effort: progress is informational, a lost signal costs nothing).
 async fn signal(ctx: &ActivityContext, counter: ProgressCounter, done: u64, total: u64) {
-    let Some(handle) = ctx.workflow_handle::<RepoIndexingWorkflow>() else {
+    let Some(handle) = ctx.workflow_handle::<UntypedWorkflow>() else {
         return;
     };
     let update = ProgressUpdate {
@@ -119,11 +130,7 @@ async fn signal(ctx: &ActivityContext, counter: ProgressCounter, done: u64, tota
         total,
     };
     if let Err(e) = handle
-        .signal(
-            RepoIndexingWorkflow::progress_update,
-            update,
-            WorkflowSignalOptions::default(),
-        )
+        .signal(ProgressSignal, update, WorkflowSignalOptions::default())
         .await
     {
         tracing::debug!(error = %e, "cannot send progress to the workflow");

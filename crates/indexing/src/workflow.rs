@@ -1,41 +1,45 @@
-//! `RepoIndexingWorkflow`: clone → parse → persist metadata → persist graph → clean stale
-//! nodes, with `cleanup_repo_activity` at the end whatever happened. The clone runs on the
-//! workflow's queue (any host); everything after it goes to the host-local queues the clone
-//! returned, so it runs next to the clone. When that host is lost (work not picked up within
-//! `host_seconds`, or its files gone) the run starts over from the clone, on whichever host
-//! takes it. A failed run is recorded (IndexRun with status failed and the reason) before the
-//! workflow fails.
+//! `RepoIndexingWorkflow`: check the input, then clone → parse → persist metadata → persist
+//! graph → clean stale nodes, with `cleanup_repo_activity` at the end whatever happened. The
+//! clone runs on the workflow's queue (any host); everything after it goes to the host-local
+//! queues the clone returned, so it runs next to the clone. When that host is lost (work not
+//! picked up within `host_seconds`, or its files gone) the run starts over from the clone, on
+//! whichever host takes it. A failed run is recorded (IndexRun with status failed and the
+//! reason) before the workflow fails; a malformed input fails it at once, before any activity.
 
-use super::{
+use crate::{
     activities::IndexingActivities,
-    failure::Cause,
+    failure::{Cause, HOST_LOST},
     messages::{
-        CleanupRepoInput, CleanupStaleInput, CloneInput, CloneResult, IndexProgress, IndexRequest,
-        IndexSummary, MetadataInput, ParseInput, PersistInput, ProgressCounter, ProgressUpdate,
-        RunTimeouts,
+        CleanupRepoInput, CleanupStaleInput, CloneInput, CloneResult, IndexProgress, IndexSummary,
+        MetadataInput, Mode, ParseInput, PersistInput, ProgressCounter, ProgressUpdate,
+        RepositoryState, RunOutcome, RunState, VERSION,
     },
+    policy::{self, Destination, Policy},
     repo_id::repo_id_of,
+    request::{INVALID_INPUT, IndexRequest, RunTimeouts},
+    stage::{Durations, Stage},
     workspace::run_key,
 };
-use crate::graph::{IndexRunRecord, LanguageCount, RepositoryRecord, RunStatus};
-use std::{collections::BTreeMap, time::Duration};
-use temporalio_common::RetryPolicy;
+use std::collections::BTreeMap;
+use temporalio_common::{ActivityDefinition, data_converters::RawValue};
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{
-    ActivityOptions, ApplicationFailure, SyncWorkflowContext, WorkflowCancellationToken,
-    WorkflowContext, WorkflowContextView, WorkflowResult, WorkflowTermination,
+    ApplicationFailure, SyncWorkflowContext, WorkflowCancellationToken, WorkflowContext,
+    WorkflowContextView, WorkflowResult, WorkflowTermination,
 };
 
 /// How many times a run starts from the clone before it gives up on lost hosts.
 const MAX_ATTEMPTS: u32 = 3;
 
-/// Indexes one repository into the graph store. Queries: `progress`. Signals: `progress_update`
-/// (sent by the activities).
+/// Indexes one repository into the graph store. Input: [`IndexRequest`] as JSON. Queries:
+/// `progress`. Signals: `progress_update` (sent by the activities).
 #[workflow]
 #[derive(Default)]
 pub struct RepoIndexingWorkflow {
     progress: IndexProgress,
 }
+
+type Ctx = WorkflowContext<RepoIndexingWorkflow>;
 
 /// What one run knows as it goes, for its records.
 struct Run {
@@ -44,7 +48,7 @@ struct Run {
     run_id: String,
     started_at_ms: u64,
     timeouts: RunTimeouts,
-    durations_ms: BTreeMap<String, u64>,
+    durations: Durations,
 }
 
 /// Why an attempt ended early, and where its clone is (if it got that far).
@@ -55,31 +59,41 @@ struct Stopped {
 
 #[workflow_methods]
 impl RepoIndexingWorkflow {
-    /// Index `request.repo_url`.
+    /// Index the repository of the input (an [`IndexRequest`]); a malformed input fails the
+    /// workflow with a non-retryable `InvalidInput` failure naming the field and the rule.
     #[run]
     pub async fn run(
         ctx: &mut WorkflowContext<Self>,
-        request: IndexRequest,
+        input: RawValue,
     ) -> WorkflowResult<IndexSummary> {
+        let request = match IndexRequest::from_raw(&input) {
+            Ok(request) => request,
+            Err(invalid) => {
+                set_stage(ctx, Stage::Failed);
+                return Err(ApplicationFailure::builder(invalid.to_string())
+                    .type_name(INVALID_INPUT.to_owned())
+                    .non_retryable(true)
+                    .build()
+                    .into());
+            }
+        };
         let repo_id = request
             .repo_id
             .clone()
-            .filter(|id| !id.trim().is_empty())
             .unwrap_or_else(|| repo_id_of(&request.repo_url));
         let mut run = Run {
-            timeouts: request.timeouts.unwrap_or_default(),
+            timeouts: request.timeouts(),
             request,
             repo_id,
             run_id: ctx.run_id().to_owned(),
             started_at_ms: now_ms(ctx),
-            durations_ms: BTreeMap::new(),
+            durations: Durations::default(),
         };
         let mut attempt = 0;
         loop {
             attempt += 1;
             ctx.state_mut(|s| {
                 s.progress = IndexProgress {
-                    stage: "cloning".into(),
                     attempt,
                     ..IndexProgress::default()
                 }
@@ -87,35 +101,42 @@ impl RepoIndexingWorkflow {
             let key = run_key(&run.run_id, attempt);
             let stopped = match index(ctx, &mut run, &key, attempt).await {
                 Ok(summary) => {
-                    ctx.state_mut(|s| s.progress.stage = "done".into());
+                    set_stage(ctx, Stage::Done);
                     return Ok(summary);
                 }
                 Err(stopped) => stopped,
             };
-            let cancelled = matches!(stopped.cause, Cause::Cancelled);
-            let reason = match stopped.cause {
+            let (kind, reason) = match stopped.cause {
                 Cause::HostLost(reason) if attempt < MAX_ATTEMPTS => {
                     // The lost host keeps its folder; nothing here can reach it.
-                    ctx.state_mut(|s| s.progress.stage = format!("restarting: {reason}"));
+                    ctx.state_mut(|s| {
+                        s.progress.stage = Stage::Restarting;
+                        s.progress.reason = Some(reason);
+                    });
                     continue;
                 }
-                Cause::HostLost(reason) | Cause::Failed(reason) => reason,
-                Cause::Cancelled => "cancelled".to_owned(),
+                Cause::HostLost(reason) => (Some(HOST_LOST.to_owned()), reason),
+                Cause::Failed { kind, message } => (Some(kind), message),
+                Cause::Cancelled => (None, "cancelled".to_owned()),
             };
-            ctx.state_mut(|s| s.progress.stage = "failed".into());
+            set_stage(ctx, Stage::Failed);
             cleanup_repo(ctx, &mut run, &key, stopped.route.as_ref()).await;
-            let record = run_record(ctx, &run, None, RunStatus::Failed, Some(reason.clone()));
-            let _ = persist_metadata(ctx, &run, None, record, stopped.route.as_ref(), true).await;
-            return Err(if cancelled {
-                WorkflowTermination::cancelled()
-            } else {
-                ApplicationFailure::non_retryable(reason).into()
+            let record = run_state(ctx, &run, None, RunOutcome::Failed, Some(reason.clone()));
+            let route = stopped.route.as_ref();
+            let _ = persist_metadata(ctx, &run, None, record, route, true).await;
+            return Err(match kind {
+                None => WorkflowTermination::cancelled(),
+                Some(kind) => ApplicationFailure::builder(reason)
+                    .type_name(kind)
+                    .non_retryable(true)
+                    .build()
+                    .into(),
             });
         }
     }
 
     /// Sent by the activities as they go.
-    #[signal]
+    #[signal(name = "progress_update")]
     pub fn progress_update(
         &mut self,
         _ctx: &mut SyncWorkflowContext<Self>,
@@ -142,150 +163,82 @@ impl RepoIndexingWorkflow {
 
 /// One attempt: from the clone to the cleanup of the run's folder.
 async fn index(
-    ctx: &mut WorkflowContext<RepoIndexingWorkflow>,
+    ctx: &mut Ctx,
     run: &mut Run,
     key: &str,
     attempt: u32,
 ) -> Result<IndexSummary, Stopped> {
-    let lost = |cause| Stopped { cause, route: None };
-    let clone_input = CloneInput {
+    let input = CloneInput {
         repo_url: run.request.repo_url.clone(),
         reference: run.request.reference.clone(),
         run_key: key.to_owned(),
     };
-    let shared = ctx.task_queue().to_owned();
-    let hb = Duration::from_secs(run.timeouts.heartbeat_seconds);
-    let options = activity(Some(shared), Duration::from_secs(3600), Some(hb), None, 5);
-    let started = now_ms(ctx);
-    let cloned = ctx
-        .execute_activity(
-            IndexingActivities::clone_repo_activity,
-            clone_input,
-            options,
-        )
-        .await
-        .map_err(|e| lost(Cause::of(&e)))?;
-    stage_done(ctx, run, "clone", started);
-    let failed = |cause| Stopped {
-        cause,
-        route: Some(cloned.clone()),
-    };
-    let host = Duration::from_secs(run.timeouts.host_seconds);
-    let local = |name: &str, close: u64, heartbeat: bool, attempts: u32| {
-        activity(
-            cloned.routes.get(name).cloned(),
-            Duration::from_secs(close),
-            heartbeat.then_some(hb),
-            Some(host),
-            attempts,
-        )
-    };
+    let clone = (IndexingActivities::clone_repo_activity, &policy::CLONE);
+    let cloned = stage(ctx, run, Stage::Cloning, clone, input, None).await?;
+    let route = Some(&cloned);
+    let commit = cloned.checkout.commit.clone();
 
-    ctx.state_mut(|s| s.progress.stage = "parsing".into());
-    let started = now_ms(ctx);
-    let parsed = ctx
-        .execute_activity(
-            IndexingActivities::parse_repo_activity,
-            ParseInput {
-                run_key: key.to_owned(),
-                repo_id: run.repo_id.clone(),
-                commit: cloned.commit_sha.clone(),
-                full: run.request.full,
-            },
-            local(super::PARSE, 3600, true, 3),
-        )
-        .await
-        .map_err(|e| failed(Cause::of(&e)))?;
-    stage_done(ctx, run, "parse", started);
+    let input = ParseInput {
+        run_key: key.to_owned(),
+        repo_id: run.repo_id.clone(),
+        commit: commit.clone(),
+        full: run.request.full,
+    };
+    let parse = (IndexingActivities::parse_repo_activity, &policy::PARSE);
+    let parsed = stage(ctx, run, Stage::Parsing, parse, input, route).await?;
 
-    ctx.state_mut(|s| s.progress.stage = "persisting_metadata".into());
-    let repository = RepositoryRecord {
+    let repository = RepositoryState {
         repo_id: run.repo_id.clone(),
         url: crate::clone::redact_url(&run.request.repo_url),
-        default_branch: cloned.default_branch.clone(),
-        head_commit: Some(cloned.commit_sha.clone()),
+        default_branch: cloned.checkout.default_branch.clone(),
+        head_commit: Some(commit.clone()),
         last_indexed_commit: None,
-        languages: parsed
-            .languages
-            .iter()
-            .map(|(l, s)| {
-                let count = LanguageCount {
-                    files: s.files,
-                    lines: s.lines,
-                };
-                (l.clone(), count)
-            })
-            .collect(),
+        languages: parsed.totals.languages.clone(),
         updated_at_ms: now_ms(ctx),
     };
-    let mut record = run_record(ctx, run, Some(&cloned.commit_sha), RunStatus::Running, None);
-    record.counts.insert("files".into(), parsed.files);
-    let started = now_ms(ctx);
-    persist_metadata(
-        ctx,
-        run,
-        Some(repository.clone()),
-        record,
-        Some(&cloned),
-        false,
-    )
-    .await
-    .map_err(&failed)?;
-    stage_done(ctx, run, "persist_metadata", started);
+    let mut record = run_state(ctx, run, Some(&commit), RunOutcome::Running, None);
+    record.counts.insert("files".into(), parsed.totals.files);
+    let input = MetadataInput {
+        repository: Some(repository.clone()),
+        run: record,
+    };
+    let persist = (
+        IndexingActivities::persist_metadata_activity,
+        &policy::PERSIST_METADATA,
+    );
+    stage(ctx, run, Stage::PersistingMetadata, persist, input, route).await?;
 
-    ctx.state_mut(|s| s.progress.stage = "persisting_graph".into());
-    let started = now_ms(ctx);
-    let persisted = ctx
-        .execute_activity(
-            IndexingActivities::persist_kg_activity,
-            PersistInput {
-                repo_id: run.repo_id.clone(),
-                run_id: run.run_id.clone(),
-                run_key: key.to_owned(),
-                base_commit: parsed.base_commit.clone(),
-            },
-            local(super::PERSIST_KG, 3600, true, 20),
-        )
-        .await
-        .map_err(|e| failed(Cause::of(&e)))?;
-    stage_done(ctx, run, "persist_graph", started);
+    let input = PersistInput {
+        repo_id: run.repo_id.clone(),
+        run_id: run.run_id.clone(),
+        run_key: key.to_owned(),
+        base_commit: parsed.base_commit.clone(),
+    };
+    let persist = (IndexingActivities::persist_kg_activity, &policy::PERSIST_KG);
+    let persisted = stage(ctx, run, Stage::PersistingGraph, persist, input, route).await?;
     let incremental = persisted.affected_files.is_some();
     let written = persisted.written;
 
-    ctx.state_mut(|s| s.progress.stage = "cleaning_stale_nodes".into());
-    let started = now_ms(ctx);
-    let stale = ctx
-        .execute_activity(
-            IndexingActivities::cleanup_stale_kg_nodes_activity,
-            CleanupStaleInput {
-                repo_id: run.repo_id.clone(),
-                run_id: run.run_id.clone(),
-                files: persisted.affected_files.clone(),
-                run_key: key.to_owned(),
-            },
-            local(super::CLEANUP_STALE, 1800, false, 20),
-        )
-        .await
-        .map_err(|e| failed(Cause::of(&e)))?;
-    stage_done(ctx, run, "cleanup_stale", started);
-
-    ctx.state_mut(|s| s.progress.stage = "cleaning_up".into());
-    cleanup_repo(ctx, run, key, Some(&cloned)).await;
-    run.durations_ms.insert(
-        "total".into(),
-        now_ms(ctx).saturating_sub(run.started_at_ms),
+    let input = CleanupStaleInput {
+        repo_id: run.repo_id.clone(),
+        run_id: run.run_id.clone(),
+        files: persisted.affected_files,
+        run_key: key.to_owned(),
+    };
+    let clean = (
+        IndexingActivities::cleanup_stale_kg_nodes_activity,
+        &policy::CLEANUP_STALE,
     );
+    let stale = stage(ctx, run, Stage::CleaningStaleNodes, clean, input, route).await?;
 
-    let mut record = run_record(
-        ctx,
-        run,
-        Some(&cloned.commit_sha),
-        RunStatus::Succeeded,
-        None,
-    );
+    cleanup_repo(ctx, run, key, route).await;
+    run.durations
+        .total(now_ms(ctx).saturating_sub(run.started_at_ms));
+
+    let mut record = run_state(ctx, run, Some(&commit), RunOutcome::Succeeded, None);
     for (name, count) in [
-        ("files", parsed.files),
-        ("files_parsed", parsed.files_parsed),
+        ("files", parsed.totals.files),
+        ("files_parsed", parsed.totals.files_parsed),
         ("nodes", written.nodes),
         ("relationships", written.relationships),
         ("stale_nodes_deleted", stale.nodes),
@@ -293,151 +246,169 @@ async fn index(
     ] {
         record.counts.insert(name.into(), count);
     }
-    let repository = RepositoryRecord {
-        last_indexed_commit: Some(cloned.commit_sha.clone()),
+    let repository = RepositoryState {
+        last_indexed_commit: Some(commit),
         updated_at_ms: now_ms(ctx),
         ..repository
     };
-    persist_metadata(ctx, run, Some(repository), record, Some(&cloned), false)
+    persist_metadata(ctx, run, Some(repository), record, route, false)
         .await
-        .map_err(failed)?;
+        .map_err(|cause| Stopped {
+            cause,
+            route: Some(cloned.clone()),
+        })?;
     Ok(IndexSummary {
+        version: VERSION,
         repo_id: run.repo_id.clone(),
         run_id: run.run_id.clone(),
-        commit: cloned.commit_sha.clone(),
-        default_branch: cloned.default_branch.clone(),
-        host_id: cloned.host_id.clone(),
+        checkout: cloned.checkout,
         attempts: attempt,
-        mode: if incremental { "incremental" } else { "full" }.into(),
+        mode: if incremental {
+            Mode::Incremental
+        } else {
+            Mode::Full
+        },
         base_commit: parsed.base_commit.filter(|_| incremental),
-        files: parsed.files,
-        files_parsed: parsed.files_parsed,
-        languages: parsed.languages,
-        skipped: parsed.skipped,
-        skipped_files: parsed.skipped_files,
+        parsed: parsed.totals,
         written,
         stale_deleted: stale,
-        durations_ms: run.durations_ms.clone(),
+        durations_ms: run.durations.to_map(),
     })
+}
+
+/// Run `stage`'s activity: report the stage, schedule the activity by its [`Policy`] (on the
+/// clone's host once there is a `route`), and time it. A failure stops the attempt, with the
+/// clone's `route` for the cleanup.
+async fn stage<A: ActivityDefinition>(
+    ctx: &mut Ctx,
+    run: &mut Run,
+    stage: Stage,
+    activity: (A, &Policy),
+    input: A::Input,
+    route: Option<&CloneResult>,
+) -> Result<A::Output, Stopped> {
+    set_stage(ctx, stage);
+    let started = now_ms(ctx);
+    let done = schedule(ctx, run, activity, input, route, false).await;
+    let ms = now_ms(ctx).saturating_sub(started);
+    run.durations.record(stage, ms, false);
+    done.map_err(|cause| Stopped {
+        cause,
+        route: route.cloned(),
+    })
+}
+
+/// Schedule `activity` by its [`Policy`]: on the host-local queue `route` names for it, else on
+/// the workflow's queue. `detached`: it runs even after the workflow was cancelled.
+async fn schedule<A: ActivityDefinition>(
+    ctx: &mut Ctx,
+    run: &Run,
+    (activity, policy): (A, &Policy),
+    input: A::Input,
+    route: Option<&CloneResult>,
+    detached: bool,
+) -> Result<A::Output, Cause> {
+    let destination = match route.and_then(|r| r.routes.get(activity.name())) {
+        Some(queue) => Destination::HostLocal(queue.clone()),
+        None => Destination::Shared(ctx.task_queue().to_owned()),
+    };
+    let mut options = policy.options(destination, &run.timeouts);
+    if detached {
+        options.cancellation_token = Some(WorkflowCancellationToken::new());
+    }
+    ctx.execute_activity(activity, input, options)
+        .await
+        .map_err(|e| Cause::of(&e))
 }
 
 /// Record the repository and the run. `detached`: also after the workflow was cancelled.
 async fn persist_metadata(
-    ctx: &mut WorkflowContext<RepoIndexingWorkflow>,
+    ctx: &mut Ctx,
     run: &Run,
-    repository: Option<RepositoryRecord>,
-    record: IndexRunRecord,
+    repository: Option<RepositoryState>,
+    record: RunState,
     route: Option<&CloneResult>,
     detached: bool,
 ) -> Result<(), Cause> {
-    let queue = route
-        .and_then(|r| r.routes.get(super::PERSIST_METADATA).cloned())
-        .unwrap_or_else(|| ctx.task_queue().to_owned());
-    let host = route.map(|_| Duration::from_secs(run.timeouts.host_seconds));
-    let mut options = activity(Some(queue), Duration::from_secs(300), None, host, 20);
-    if detached {
-        options.cancellation_token = Some(WorkflowCancellationToken::new());
-    }
-    ctx.execute_activity(
+    let input = MetadataInput {
+        repository,
+        run: record,
+    };
+    let activity = (
         IndexingActivities::persist_metadata_activity,
-        MetadataInput {
-            repository,
-            run: record,
-        },
-        options,
-    )
-    .await
-    .map_err(|e| Cause::of(&e))
+        &policy::PERSIST_METADATA,
+    );
+    schedule(ctx, run, activity, input, route, detached).await
 }
 
 /// Remove the run's folder on the host that holds it; runs after a cancellation too. A failure
 /// here is recorded in the durations (`cleanup_repo_failed`) but never fails the run.
-async fn cleanup_repo(
-    ctx: &mut WorkflowContext<RepoIndexingWorkflow>,
-    run: &mut Run,
-    key: &str,
-    route: Option<&CloneResult>,
-) {
-    let queue = route
-        .and_then(|r| r.routes.get(super::CLEANUP_REPO).cloned())
-        .unwrap_or_else(|| ctx.task_queue().to_owned());
-    let host = route.map(|_| Duration::from_secs(run.timeouts.host_seconds));
-    let mut options = activity(Some(queue), Duration::from_secs(300), None, host, 5);
-    options.cancellation_token = Some(WorkflowCancellationToken::new());
-    let started = now_ms(ctx);
-    let done = ctx
-        .execute_activity(
-            IndexingActivities::cleanup_repo_activity,
-            CleanupRepoInput {
-                run_key: key.to_owned(),
-            },
-            options,
-        )
-        .await;
-    let stage = if done.is_ok() {
-        "cleanup_repo"
-    } else {
-        "cleanup_repo_failed"
+async fn cleanup_repo(ctx: &mut Ctx, run: &mut Run, key: &str, route: Option<&CloneResult>) {
+    if run_is_live(ctx) {
+        set_stage(ctx, Stage::CleaningUp);
+    }
+    let input = CleanupRepoInput {
+        run_key: key.to_owned(),
     };
-    stage_done(ctx, run, stage, started);
+    let started = now_ms(ctx);
+    let activity = (
+        IndexingActivities::cleanup_repo_activity,
+        &policy::CLEANUP_REPO,
+    );
+    let done = schedule(ctx, run, activity, input, route, true).await;
+    let ms = now_ms(ctx).saturating_sub(started);
+    run.durations.record(Stage::CleaningUp, ms, done.is_err());
 }
 
-fn activity(
-    queue: Option<String>,
-    start_to_close: Duration,
-    heartbeat: Option<Duration>,
-    schedule_to_start: Option<Duration>,
-    attempts: u32,
-) -> ActivityOptions {
-    ActivityOptions::with_start_to_close_timeout(start_to_close)
-        .maybe_task_queue(queue)
-        .maybe_heartbeat_timeout(heartbeat)
-        .maybe_schedule_to_start_timeout(schedule_to_start)
-        .retry_policy(
-            RetryPolicy::builder()
-                .initial_interval(Duration::from_secs(1))
-                .backoff_coefficient(2.0)
-                .maximum_interval(Duration::from_secs(30))
-                .maximum_attempts(attempts)
-                .build(),
-        )
-        .build()
+/// Whether the run is still going (not already reported failed).
+fn run_is_live(ctx: &Ctx) -> bool {
+    ctx.state(|s| s.progress.stage != Stage::Failed)
 }
 
-fn run_record(
-    ctx: &WorkflowContext<RepoIndexingWorkflow>,
+fn set_stage(ctx: &mut Ctx, stage: Stage) {
+    ctx.state_mut(|s| s.progress.stage = stage);
+}
+
+fn run_state(
+    ctx: &Ctx,
     run: &Run,
     commit: Option<&str>,
-    status: RunStatus,
+    outcome: RunOutcome,
     error: Option<String>,
-) -> IndexRunRecord {
-    let ended = !matches!(status, RunStatus::Running);
-    IndexRunRecord {
+) -> RunState {
+    let ended = outcome != RunOutcome::Running;
+    RunState {
         repo_id: run.repo_id.clone(),
         run_id: run.run_id.clone(),
         commit: commit.map(str::to_owned),
         started_at_ms: run.started_at_ms,
         ended_at_ms: ended.then(|| now_ms(ctx)),
-        status,
+        outcome,
         error,
         counts: BTreeMap::new(),
-        durations_ms: run.durations_ms.clone(),
+        durations_ms: run.durations.to_map(),
     }
 }
 
-fn stage_done(
-    ctx: &WorkflowContext<RepoIndexingWorkflow>,
-    run: &mut Run,
-    stage: &str,
-    started: u64,
-) {
-    run.durations_ms
-        .insert(stage.to_owned(), now_ms(ctx).saturating_sub(started));
-}
-
 /// Workflow time in milliseconds since the epoch (deterministic on replay).
-fn now_ms(ctx: &WorkflowContext<RepoIndexingWorkflow>) -> u64 {
+fn now_ms(ctx: &Ctx) -> u64 {
     ctx.workflow_time()
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map_or(0, |d| d.as_millis() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::messages::{PROGRESS_QUERY, PROGRESS_SIGNAL};
+    use temporalio_common::{QueryDefinition, SignalDefinition};
+
+    #[test]
+    fn the_signal_and_query_names_are_the_shared_constants() {
+        assert_eq!(
+            RepoIndexingWorkflow::progress_update.name(),
+            PROGRESS_SIGNAL
+        );
+        assert_eq!(RepoIndexingWorkflow::progress.name(), PROGRESS_QUERY);
+    }
 }
