@@ -69,7 +69,10 @@ async fn both_stores_answer_the_same_hand_checked_questions() {
     let langs = git::repo(LANGS);
     let py = git::repo(PY);
     let (langs_id, py_id) = (unique("langs"), unique("py"));
-    let stores = [Indexer::start(Store::Embedded), Indexer::start(Store::Neo4j)];
+    let stores = [
+        Indexer::start(Store::Embedded),
+        Indexer::start(Store::Neo4j),
+    ];
     for indexer in &stores {
         indexer.index_ok(langs.path(), &langs_id);
         indexer.index_ok(py.path(), &py_id);
@@ -88,7 +91,12 @@ async fn both_stores_answer_the_same_hand_checked_questions() {
         assert_eq!(a["symbol"]["name"], callee, "{a:#}");
         assert_eq!(
             calls(&a),
-            vec![call(1, caller, &a["symbol"]["key"].as_str().expect("key").to_owned(), &[line])],
+            vec![call(
+                1,
+                caller,
+                &a["symbol"]["key"].as_str().expect("key").to_owned(),
+                &[line]
+            )],
             "callers of {callee}: {a:#}"
         );
     }
@@ -107,16 +115,29 @@ async fn both_stores_answer_the_same_hand_checked_questions() {
         call(1, "pkg/util.py::twice", "pkg/util.py::helper", &[9]),
     ];
     assert_eq!(calls(&a), direct, "{a:#}");
-    let a = both(&stores, &py_id, &["callers", "pkg/util.py::helper", "--depth", "3"]);
+    let a = both(
+        &stores,
+        &py_id,
+        &["callers", "pkg/util.py::helper", "--depth", "3"],
+    );
     let mut transitive = direct.clone();
     transitive.extend([
         call(2, "main.py::run", "pkg/util.py::twice", &[5]),
-        call(2, "pkg/models.py::User.greet", "pkg/models.py::Base.save", &[12]),
+        call(
+            2,
+            "pkg/models.py::User.greet",
+            "pkg/models.py::Base.save",
+            &[12],
+        ),
         call(2, "pkg/models.py::User.greet", "pkg/util.py::twice", &[13]),
     ]);
     assert_eq!(calls(&a), transitive, "{a:#}");
     assert_eq!(a["total"], 5);
-    let a = both(&stores, &py_id, &["callers", "helper", "--depth", "3", "--limit", "2"]);
+    let a = both(
+        &stores,
+        &py_id,
+        &["callers", "helper", "--depth", "3", "--limit", "2"],
+    );
     assert_eq!(calls(&a), direct, "--limit keeps the first calls");
     assert_eq!(a["total"], 5);
 
@@ -124,7 +145,12 @@ async fn both_stores_answer_the_same_hand_checked_questions() {
     assert_eq!(
         calls(&a),
         vec![
-            call(1, "pkg/models.py::Base.save", "pkg/models.py::User.greet", &[12]),
+            call(
+                1,
+                "pkg/models.py::Base.save",
+                "pkg/models.py::User.greet",
+                &[12]
+            ),
             call(1, "pkg/util.py::twice", "pkg/models.py::User.greet", &[13]),
         ],
         "{a:#}"
@@ -151,7 +177,10 @@ async fn both_stores_answer_the_same_hand_checked_questions() {
     assert_eq!(a["definitions"][0]["file"], "pkg/models.py");
     assert_eq!(a["definitions"][0]["line"], 6);
     let a = both(&stores, &py_id, &["find", "run"]);
-    assert_eq!(keys(&a["definitions"], "key"), ["main.py::run", "pkg/jobs.py::run"]);
+    assert_eq!(
+        keys(&a["definitions"], "key"),
+        ["main.py::run", "pkg/jobs.py::run"]
+    );
     let a = both(&stores, &py_id, &["find", "HEL"]);
     assert_eq!(a["matched"], "prefix");
     assert_eq!(keys(&a["definitions"], "key"), ["pkg/util.py::helper"]);
@@ -167,7 +196,12 @@ async fn both_stores_answer_the_same_hand_checked_questions() {
         .as_array()
         .expect("importers")
         .iter()
-        .map(|i| (i["file"].as_str().expect("file").to_owned(), i["target"].as_str().expect("target").to_owned()))
+        .map(|i| {
+            (
+                i["file"].as_str().expect("file").to_owned(),
+                i["target"].as_str().expect("target").to_owned(),
+            )
+        })
         .collect();
     assert_eq!(
         importers,
@@ -202,31 +236,57 @@ async fn both_stores_answer_the_same_hand_checked_questions() {
         let repo = &a["repositories"][0];
         assert_eq!(repo["last_indexed_commit"], head.trim());
         assert_eq!(repo["last_run"]["status"], "succeeded");
-        assert_eq!(repo["nodes"], stats["nodes"].as_object().expect("nodes").values().map(|n| n.as_u64().expect("count")).sum::<u64>());
+        assert_eq!(
+            repo["nodes"],
+            stats["nodes"]
+                .as_object()
+                .expect("nodes")
+                .values()
+                .map(|n| n.as_u64().expect("count"))
+                .sum::<u64>()
+        );
     }
 
     // Bad input: clear messages, exit 1.
     for indexer in &stores {
         for (args, needle) in [
-            (vec!["callers", "nothing_like_this", "--repo", &py_id], "no symbol `nothing_like_this`"),
-            (vec!["callers", "run", "--repo", &py_id], "`run` is ambiguous: 2 candidates"),
-            (vec!["stats", "no-such-repo"], "no repository `no-such-repo`"),
-            (vec!["file", "missing.py", "--repo", &py_id], "no file `missing.py`"),
-            (vec!["find", "zzz_nothing", "--repo", &py_id], "no definition named `zzz_nothing`"),
+            (
+                vec!["callers", "nothing_like_this", "--repo", py_id.as_str()],
+                "no symbol `nothing_like_this`",
+            ),
+            (
+                vec!["callers", "run", "--repo", py_id.as_str()],
+                "`run` is ambiguous: 2 candidates",
+            ),
+            (
+                vec!["stats", "no-such-repo"],
+                "no repository `no-such-repo`",
+            ),
+            (
+                vec!["file", "missing.py", "--repo", py_id.as_str()],
+                "no file `missing.py`",
+            ),
+            (
+                vec!["find", "zzz_nothing", "--repo", py_id.as_str()],
+                "no definition named `zzz_nothing`",
+            ),
         ] {
             let out = graph(indexer, &args);
             let stderr = String::from_utf8_lossy(&out.stderr);
             assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
             assert!(stderr.contains(needle), "{args:?}: {stderr}");
             if needle.contains("ambiguous") {
-                assert!(stderr.contains("main.py::run") && stderr.contains("pkg/jobs.py::run"), "{stderr}");
+                assert!(
+                    stderr.contains("main.py::run") && stderr.contains("pkg/jobs.py::run"),
+                    "{stderr}"
+                );
             }
         }
     }
 }
 
 /// A Neo4j that does not answer: the message names it, the exit code is 2; a directory with no
-/// config and no graph says the graph is empty.
+/// config and no graph says there is none yet, and creates nothing.
 #[test]
 fn an_unreachable_store_and_an_empty_graph_are_reported() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -30,7 +30,10 @@ async fn a_python_mcp_client_gets_the_cli_answers_and_protocol_errors() {
     let indexer = Indexer::start(Store::Embedded);
     indexer.index_ok(py.path(), &repo_id);
 
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/graph_support/mcp_client.py");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/graph_support/mcp_client.py"
+    );
     let out = Command::new("python3")
         .arg(script)
         .arg(common::binary("worker-host"))
@@ -50,7 +53,10 @@ async fn a_python_mcp_client_gets_the_cli_answers_and_protocol_errors() {
     let tools = report["tools"].as_object().expect("tools");
     let mut names: Vec<&str> = tools.keys().map(String::as_str).collect();
     names.sort_unstable();
-    assert_eq!(names, ["callees", "callers", "file", "find", "repos", "stats"]);
+    assert_eq!(
+        names,
+        ["callees", "callers", "file", "find", "repos", "stats"]
+    );
     for (name, tool) in tools {
         assert_eq!(tool["read_only"], true, "{name} is read-only");
         assert_eq!(tool["input_schema"]["type"], "object", "{name}");
@@ -66,7 +72,10 @@ async fn a_python_mcp_client_gets_the_cli_answers_and_protocol_errors() {
 
     assert_eq!(
         report["callers"]["result"],
-        cli(&indexer, &["callers", "helper", "--repo", &repo_id, "--depth", "2"]),
+        cli(
+            &indexer,
+            &["callers", "helper", "--repo", &repo_id, "--depth", "2"]
+        ),
         "{report:#}"
     );
     assert_eq!(report["callers"]["result"]["total"], 5);

@@ -68,4 +68,3 @@ pub fn graph(indexer: &Indexer, args: &[&str]) -> Output {
         .output()
         .expect("run worker-host graph")
 }
-

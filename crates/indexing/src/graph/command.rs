@@ -205,7 +205,11 @@ pub fn render(answer: &Answer) -> String {
             for r in repositories {
                 let _ = writeln!(out, "{}:", r.repo_id);
                 let mut rows = vec![cells(&["  NODES", "COUNT"])];
-                rows.extend(r.nodes.iter().map(|(l, n)| vec![format!("  {l}"), n.to_string()]));
+                rows.extend(
+                    r.nodes
+                        .iter()
+                        .map(|(l, n)| vec![format!("  {l}"), n.to_string()]),
+                );
                 out.push_str(&table(&rows));
                 let mut rows = vec![cells(&["  RELATIONSHIPS", "COUNT"])];
                 rows.extend(
@@ -240,7 +244,10 @@ pub fn render(answer: &Answer) -> String {
                 calls.symbol.kind,
                 calls.symbol.key,
                 calls.symbol.file.as_deref().unwrap_or("-"),
-                calls.symbol.line.map_or_else(|| "-".to_owned(), |l| l.to_string()),
+                calls
+                    .symbol
+                    .line
+                    .map_or_else(|| "-".to_owned(), |l| l.to_string()),
                 calls.depth,
                 calls.total,
                 plural(calls.total),
@@ -276,7 +283,14 @@ fn symbol_table(symbols: &[Symbol]) -> String {
 }
 
 fn call_table(calls: &[CallRow]) -> String {
-    let mut rows = vec![cells(&["DEPTH", "KIND", "KEY", "FILE:LINE", "VIA", "CALL LINES"])];
+    let mut rows = vec![cells(&[
+        "DEPTH",
+        "KIND",
+        "KEY",
+        "FILE:LINE",
+        "VIA",
+        "CALL LINES",
+    ])];
     rows.extend(calls.iter().map(|c| {
         vec![
             c.depth.to_string(),

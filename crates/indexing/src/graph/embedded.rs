@@ -9,11 +9,9 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::dump::{DumpNode, DumpRelationship, GraphDump};
+use super::query::{DEFINITION_LABELS, Direction, GraphReader, NameMatch, Neighbour, Symbol};
 use super::records::{DeleteReport, GraphCounts, IndexRunRecord, RepositoryRecord, WriteReport};
 use super::rows::{GraphRows, Label, NodeRef, REPOSITORY_KEY, RelType};
-use super::query::{
-    DEFINITION_LABELS, Direction, GraphReader, NameMatch, Neighbour, Symbol,
-};
 use super::value::Props;
 use super::{CleanupScope, GraphError};
 
@@ -354,10 +352,7 @@ impl EmbeddedStore {
 }
 
 impl GraphReader for EmbeddedStore {
-    async fn repository(
-        &self,
-        repo_id: &str,
-    ) -> Result<Option<RepositoryRecord>, GraphError> {
+    async fn repository(&self, repo_id: &str) -> Result<Option<RepositoryRecord>, GraphError> {
         let repo = repo_id.to_owned();
         self.with_conn(move |conn| {
             let props: Option<String> = conn
@@ -375,10 +370,7 @@ impl GraphReader for EmbeddedStore {
         .await
     }
 
-    async fn index_runs(
-        &self,
-        repo_id: &str,
-    ) -> Result<Vec<IndexRunRecord>, GraphError> {
+    async fn index_runs(&self, repo_id: &str) -> Result<Vec<IndexRunRecord>, GraphError> {
         let repo = repo_id.to_owned();
         self.with_conn(move |conn| {
             let mut stmt = conn.prepare(

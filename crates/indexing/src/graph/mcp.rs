@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use rmcp::handler::server::{router::tool::ToolRouter, wrapper::Parameters};
+use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{CallToolResult, Implementation, ServerCapabilities, ServerConfig};
 use rmcp::{ErrorData, ServerHandler, ServiceExt, tool, tool_handler, tool_router};
 use schemars::JsonSchema;
@@ -59,13 +59,13 @@ pub struct FileArgs {
     pub repo: Option<String>,
 }
 
-/// The server: the store's settings, the store once opened, and the tools.
+/// The server: the store's settings and the store once opened (the tools are the
+/// `#[tool_router]` methods below).
 #[derive(Clone)]
 pub struct GraphServer {
     settings: GraphSettings,
     data_dir: PathBuf,
     store: Arc<OnceCell<GraphStore>>,
-    tool_router: ToolRouter<Self>,
 }
 
 /// Serves the tools on stdin/stdout until the client closes them.
@@ -74,7 +74,6 @@ pub async fn serve(settings: GraphSettings, data_dir: PathBuf) -> anyhow::Result
         settings,
         data_dir,
         store: Arc::new(OnceCell::new()),
-        tool_router: GraphServer::tool_router(),
     };
     let running = server.serve(rmcp::transport::stdio()).await?;
     running.waiting().await?;
@@ -86,20 +85,30 @@ impl GraphServer {
     /// Indexed repositories with their last indexed commit, last index run and numbers of
     /// nodes and relationships.
     #[tool(annotations(read_only_hint = true))]
-    async fn repos(&self, Parameters(args): Parameters<RepoArgs>) -> Result<CallToolResult, ErrorData> {
+    async fn repos(
+        &self,
+        Parameters(args): Parameters<RepoArgs>,
+    ) -> Result<CallToolResult, ErrorData> {
         self.answer(args.repo, Question::Repos).await
     }
 
     /// Nodes per label and relationships per type of each repository.
     #[tool(annotations(read_only_hint = true))]
-    async fn stats(&self, Parameters(args): Parameters<RepoArgs>) -> Result<CallToolResult, ErrorData> {
-        self.answer(args.repo, Question::Stats { repository: None }).await
+    async fn stats(
+        &self,
+        Parameters(args): Parameters<RepoArgs>,
+    ) -> Result<CallToolResult, ErrorData> {
+        self.answer(args.repo, Question::Stats { repository: None })
+            .await
     }
 
     /// Definitions by name with kind, file and line: exact matches, else names starting with
     /// the given one (case ignored).
     #[tool(annotations(read_only_hint = true))]
-    async fn find(&self, Parameters(args): Parameters<FindArgs>) -> Result<CallToolResult, ErrorData> {
+    async fn find(
+        &self,
+        Parameters(args): Parameters<FindArgs>,
+    ) -> Result<CallToolResult, ErrorData> {
         let question = Question::Find {
             name: args.name,
             limit: args.limit.unwrap_or(DEFAULT_LIMIT),
@@ -110,7 +119,10 @@ impl GraphServer {
     /// What calls a symbol, with the lines of the calls; `depth` follows callers of callers.
     /// An ambiguous symbol fails with its candidates.
     #[tool(annotations(read_only_hint = true))]
-    async fn callers(&self, Parameters(args): Parameters<CallArgs>) -> Result<CallToolResult, ErrorData> {
+    async fn callers(
+        &self,
+        Parameters(args): Parameters<CallArgs>,
+    ) -> Result<CallToolResult, ErrorData> {
         let question = Question::Callers {
             symbol: args.symbol,
             depth: args.depth.unwrap_or(1),
@@ -121,7 +133,10 @@ impl GraphServer {
 
     /// What a symbol calls; `depth` follows callees of callees.
     #[tool(annotations(read_only_hint = true))]
-    async fn callees(&self, Parameters(args): Parameters<CallArgs>) -> Result<CallToolResult, ErrorData> {
+    async fn callees(
+        &self,
+        Parameters(args): Parameters<CallArgs>,
+    ) -> Result<CallToolResult, ErrorData> {
         let question = Question::Callees {
             symbol: args.symbol,
             depth: args.depth.unwrap_or(1),
@@ -132,8 +147,12 @@ impl GraphServer {
 
     /// A file's definitions, what it imports, and which files import it or its definitions.
     #[tool(annotations(read_only_hint = true))]
-    async fn file(&self, Parameters(args): Parameters<FileArgs>) -> Result<CallToolResult, ErrorData> {
-        self.answer(args.repo, Question::File { path: args.path }).await
+    async fn file(
+        &self,
+        Parameters(args): Parameters<FileArgs>,
+    ) -> Result<CallToolResult, ErrorData> {
+        self.answer(args.repo, Question::File { path: args.path })
+            .await
     }
 }
 
@@ -176,7 +195,10 @@ impl GraphServer {
 impl ServerHandler for GraphServer {
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(Implementation::new("worker-host", env!("CARGO_PKG_VERSION")))
+            .with_server_info(Implementation::new(
+                "worker-host",
+                env!("CARGO_PKG_VERSION"),
+            ))
             .with_instructions(
                 "The code knowledge graph of repositories indexed by worker-host: find \
                  definitions, their callers and callees, and what files import.",

@@ -13,11 +13,9 @@ use neo4rs::{
 
 use super::dump::{DumpNode, DumpRelationship, GraphDump};
 use super::error::Neo4jTarget;
+use super::query::{DEFINITION_LABELS, Direction, GraphReader, NameMatch, Neighbour, Symbol};
 use super::records::{DeleteReport, GraphCounts, IndexRunRecord, RepositoryRecord, WriteReport};
 use super::rows::{GraphRows, Label, NodeRef, REPOSITORY_KEY, RelRow, RelType};
-use super::query::{
-    DEFINITION_LABELS, Direction, GraphReader, NameMatch, Neighbour, Symbol,
-};
 use super::settings::GraphSettings;
 use super::value::{Props, Value};
 use super::{CleanupScope, GraphError};
@@ -403,10 +401,7 @@ impl Neo4jStore {
 }
 
 impl GraphReader for Neo4jStore {
-    async fn repository(
-        &self,
-        repo_id: &str,
-    ) -> Result<Option<RepositoryRecord>, GraphError> {
+    async fn repository(&self, repo_id: &str) -> Result<Option<RepositoryRecord>, GraphError> {
         let rows = self
             .rows(
                 query(
@@ -421,10 +416,7 @@ impl GraphReader for Neo4jStore {
         }
     }
 
-    async fn index_runs(
-        &self,
-        repo_id: &str,
-    ) -> Result<Vec<IndexRunRecord>, GraphError> {
+    async fn index_runs(&self, repo_id: &str) -> Result<Vec<IndexRunRecord>, GraphError> {
         let rows = self
             .rows(
                 query("MATCH (n:IndexRun {repo_id: $repo}) RETURN n.key AS k, properties(n) AS p")
@@ -481,7 +473,12 @@ impl GraphReader for Neo4jStore {
 
     async fn nodes_with_key(&self, repo_id: &str, key: &str) -> Result<Vec<Symbol>, GraphError> {
         let code = Label::ALL.into_iter().filter(|l| !l.is_metadata());
-        let matches = code.map(|l| format!("MATCH (n:{} {{repo_id: $repo, key: $key}}) RETURN n", l.as_str()));
+        let matches = code.map(|l| {
+            format!(
+                "MATCH (n:{} {{repo_id: $repo, key: $key}}) RETURN n",
+                l.as_str()
+            )
+        });
         let rows = self
             .rows(
                 query(&format!("CALL {{ {} }} {NODE_COLUMNS}", union(matches)))
@@ -553,7 +550,10 @@ impl GraphReader for Neo4jStore {
     ) -> Result<Vec<Neighbour>, GraphError> {
         let mut by_label: BTreeMap<Label, Vec<String>> = BTreeMap::new();
         for node in nodes {
-            by_label.entry(node.label).or_default().push(node.key.clone());
+            by_label
+                .entry(node.label)
+                .or_default()
+                .push(node.key.clone());
         }
         let mut out = Vec::new();
         for (label, keys) in by_label {
@@ -586,8 +586,7 @@ impl GraphReader for Neo4jStore {
 }
 
 /// The columns [`symbol_of`] reads, for a node bound to `n`.
-const NODE_COLUMNS: &str =
-    "RETURN labels(n)[0] AS l, n.key AS k, n.file AS f, properties(n) AS p";
+const NODE_COLUMNS: &str = "RETURN labels(n)[0] AS l, n.key AS k, n.file AS f, properties(n) AS p";
 
 /// `MATCH ... UNION ALL MATCH ...`.
 fn union(parts: impl Iterator<Item = String>) -> String {

@@ -453,9 +453,7 @@ pub(crate) async fn calls<R: GraphReader>(
             .neighbours(&start.repo_id, RelType::Calls, &frontier, direction)
             .await?;
         found.retain(|n| n.far.node().is_some_and(|node| !seen.contains(&node)));
-        found.sort_by(|a, b| {
-            (a.far.sort_key(), &a.near).cmp(&(b.far.sort_key(), &b.near))
-        });
+        found.sort_by(|a, b| (a.far.sort_key(), &a.near).cmp(&(b.far.sort_key(), &b.near)));
         let mut next = BTreeSet::new();
         for n in found {
             next.extend(n.far.node());
@@ -566,7 +564,10 @@ fn import_row(file: String, target: &Symbol, props: &Props) -> ImportRow {
         file,
         target: target.key.clone(),
         target_kind: target.kind.clone(),
-        module: props.get("module").and_then(Value::as_str).map(str::to_owned),
+        module: props
+            .get("module")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
         names: match props.get("names") {
             Some(Value::Strs(names)) => names.clone(),
             _ => Vec::new(),
