@@ -158,7 +158,7 @@ async fn both_stores_answer_the_same_hand_checked_questions() {
     let a = both(&stores, &py_id, &["callees", "make_user"]);
     assert_eq!(
         calls(&a),
-        vec![call(1, "os.path.join", "pkg/models.py::make_user", &[18])],
+        vec![call(1, "os.path.join", "pkg/models.py::make_user", &[17])],
         "{a:#}"
     );
     assert_eq!(a["calls"][0]["node"]["kind"], "External");
@@ -166,7 +166,7 @@ async fn both_stores_answer_the_same_hand_checked_questions() {
     assert_eq!(a["symbol"]["kind"], "External");
     assert_eq!(
         calls(&a),
-        vec![call(1, "pkg/models.py::make_user", "os.path.join", &[18])]
+        vec![call(1, "pkg/models.py::make_user", "os.path.join", &[17])]
     );
 
     // find: exact names, qualified tails, then prefixes with case ignored.
