@@ -2,7 +2,7 @@
 # The main job on embedded defaults, on a fresh machine: install the Temporal CLI if missing,
 # build, start the host on the shipped workers.toml with its own dev server and the embedded
 # graph store, index a repository (default: this project; or pass a URL or path), print the
-# summary, and stop everything again.
+# summary and how to ask the graph, and stop everything again.
 #   scripts/run-local.sh [repository] [index options, e.g. --ref v1.0 --json]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,3 +33,6 @@ grep -q "worker polling" "$log" || { echo "error: the host did not start; its lo
 
 echo "host running on Temporal $TEMPORAL_ADDRESS (graph: embedded, .worker-host/graph.sqlite); indexing $repo" >&2
 "$bin" index "$repo" --config workers.toml "$@"
+# The graph stays in .worker-host/graph.sqlite after the host stops: ask it.
+echo "ask the graph: $bin graph callers <function> (also repos, stats, find, callees, file; \
+\`$bin mcp\` for coding agents)" >&2

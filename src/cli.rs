@@ -1,9 +1,16 @@
 //! The `worker-host` command line: the host's commands (`run`, `validate`, `status`) and the
-//! indexing workload's (`index`). It parses arguments and hands them to the libraries.
+//! indexing workload's (`index`, and `graph` and `mcp` to ask the code graph). It parses
+//! arguments and hands them to the libraries.
 
-use crate::{Registry, host::cli as host_cli, indexing::index_command};
+use crate::{
+    Registry,
+    config::{self, HostConfig},
+    graph::{GraphSettings, command as graph_command, mcp},
+    host::cli as host_cli,
+    indexing::{index_command, settings::IndexingSettings},
+};
 use clap::{Parser, Subcommand};
-use std::process::ExitCode;
+use std::{path::Path, path::PathBuf, process::ExitCode};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -30,6 +37,20 @@ enum Command {
         #[command(flatten)]
         config: host_cli::ConfigPath,
     },
+    /// Ask the code graph (the store of `[indexing.graph]`; no Temporal server needed):
+    /// repositories, sizes, definitions, callers, callees, files.
+    Graph {
+        #[command(flatten)]
+        args: graph_command::GraphArgs,
+        #[command(flatten)]
+        config: host_cli::ConfigPath,
+    },
+    /// Serve the `graph` questions as tools of a Model Context Protocol server on stdio, for
+    /// coding agents. Read-only.
+    Mcp {
+        #[command(flatten)]
+        config: host_cli::ConfigPath,
+    },
 }
 
 /// Parse the process arguments and run the command with `registry`.
@@ -50,5 +71,48 @@ pub fn main(registry: Registry) -> ExitCode {
                 }
             }
         }
+        Command::Graph { args, config } => {
+            let Some((settings, data_dir)) = graph_settings(&config.config, &registry) else {
+                return ExitCode::from(graph_command::EXIT_STORE);
+            };
+            let Some(runtime) = host_cli::tokio_runtime() else {
+                return ExitCode::FAILURE;
+            };
+            runtime.block_on(graph_command::run(&settings, &data_dir, &args))
+        }
+        Command::Mcp { config } => {
+            let Some((settings, data_dir)) = graph_settings(&config.config, &registry) else {
+                return ExitCode::from(graph_command::EXIT_STORE);
+            };
+            let Some(runtime) = host_cli::tokio_runtime() else {
+                return ExitCode::FAILURE;
+            };
+            match runtime.block_on(mcp::serve(settings, data_dir)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
     }
+}
+
+/// `[indexing.graph]` and `[host] data_dir` of the config at `path`, or the defaults (the
+/// embedded store under `.worker-host/`) when there is no such file; none (the errors
+/// printed) when the file is invalid.
+fn graph_settings(path: &Path, registry: &Registry) -> Option<(GraphSettings, PathBuf)> {
+    let config = if path.exists() {
+        match config::load(path, registry) {
+            Ok(config) => config,
+            Err(errors) => {
+                eprint!("{errors}");
+                return None;
+            }
+        }
+    } else {
+        HostConfig::default()
+    };
+    let indexing = config.sections.get::<IndexingSettings>();
+    Some((indexing.graph.clone(), config.host.data_dir))
 }

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::dump::{DumpNode, DumpRelationship, GraphDump};
+use super::query::{DEFINITION_LABELS, Direction, GraphReader, NameMatch, Neighbour, Symbol};
 use super::records::{DeleteReport, GraphCounts, IndexRunRecord, RepositoryRecord, WriteReport};
 use super::rows::{GraphRows, Label, NodeRef, REPOSITORY_KEY, RelType};
 use super::value::Props;
@@ -22,6 +23,7 @@ CREATE TABLE IF NOT EXISTS nodes (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS nodes_run ON nodes (repo_id, run_id);
 CREATE INDEX IF NOT EXISTS nodes_file ON nodes (repo_id, file);
+CREATE INDEX IF NOT EXISTS nodes_name ON nodes (repo_id, lower(json_extract(props, '$.name')));
 CREATE TABLE IF NOT EXISTS relationships (
     repo_id TEXT NOT NULL, type TEXT NOT NULL,
     src_label TEXT NOT NULL, src_key TEXT NOT NULL,
@@ -303,77 +305,6 @@ impl EmbeddedStore {
         .await
     }
 
-    pub(crate) async fn repository(
-        &self,
-        repo_id: &str,
-    ) -> Result<Option<RepositoryRecord>, GraphError> {
-        let repo = repo_id.to_owned();
-        self.with_conn(move |conn| {
-            let props: Option<String> = conn
-                .query_row(
-                    "SELECT props FROM nodes WHERE repo_id = ?1 AND label = 'Repository' AND key = ?1",
-                    params![repo],
-                    |row| row.get(0),
-                )
-                .optional()?;
-            match props {
-                Some(props) => Ok(RepositoryRecord::from_props(&repo, &from_json(&props)?)?),
-                None => Ok(None),
-            }
-        })
-        .await
-    }
-
-    pub(crate) async fn index_runs(
-        &self,
-        repo_id: &str,
-    ) -> Result<Vec<IndexRunRecord>, GraphError> {
-        let repo = repo_id.to_owned();
-        self.with_conn(move |conn| {
-            let mut stmt = conn.prepare(
-                "SELECT key, props FROM nodes WHERE repo_id = ?1 AND label = 'IndexRun'",
-            )?;
-            let rows = stmt.query_map(params![repo], |row| {
-                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
-            })?;
-            let mut runs = Vec::new();
-            for row in rows {
-                let (run_id, props) = row?;
-                runs.push(IndexRunRecord::from_props(
-                    &repo,
-                    &run_id,
-                    &from_json(&props)?,
-                )?);
-            }
-            Ok(runs)
-        })
-        .await
-    }
-
-    pub(crate) async fn counts(&self, repo_id: &str) -> Result<GraphCounts, GraphError> {
-        let repo = repo_id.to_owned();
-        self.with_conn(move |conn| {
-            let mut counts = GraphCounts::default();
-            for (table, column, into) in [
-                ("nodes", "label", &mut counts.nodes),
-                ("relationships", "type", &mut counts.relationships),
-            ] {
-                let mut stmt = conn.prepare(&format!(
-                    "SELECT {column}, count(*) FROM {table} WHERE repo_id = ?1 GROUP BY {column}"
-                ))?;
-                let rows = stmt.query_map(params![repo], |row| {
-                    Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
-                })?;
-                for row in rows {
-                    let (name, count) = row?;
-                    into.insert(name, u64::try_from(count).unwrap_or_default());
-                }
-            }
-            Ok(counts)
-        })
-        .await
-    }
-
     pub(crate) async fn dump(&self, repo_id: &str) -> Result<GraphDump, GraphError> {
         let repo = repo_id.to_owned();
         self.with_conn(move |conn| {
@@ -415,6 +346,198 @@ impl EmbeddedStore {
                 });
             }
             Ok(GraphDump::new(nodes, relationships))
+        })
+        .await
+    }
+}
+
+impl GraphReader for EmbeddedStore {
+    async fn repository(&self, repo_id: &str) -> Result<Option<RepositoryRecord>, GraphError> {
+        let repo = repo_id.to_owned();
+        self.with_conn(move |conn| {
+            let props: Option<String> = conn
+                .query_row(
+                    "SELECT props FROM nodes WHERE repo_id = ?1 AND label = 'Repository' AND key = ?1",
+                    params![repo],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            match props {
+                Some(props) => Ok(RepositoryRecord::from_props(&repo, &from_json(&props)?)?),
+                None => Ok(None),
+            }
+        })
+        .await
+    }
+
+    async fn index_runs(&self, repo_id: &str) -> Result<Vec<IndexRunRecord>, GraphError> {
+        let repo = repo_id.to_owned();
+        self.with_conn(move |conn| {
+            let mut stmt = conn.prepare(
+                "SELECT key, props FROM nodes WHERE repo_id = ?1 AND label = 'IndexRun'",
+            )?;
+            let rows = stmt.query_map(params![repo], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+            })?;
+            let mut runs = Vec::new();
+            for row in rows {
+                let (run_id, props) = row?;
+                runs.push(IndexRunRecord::from_props(
+                    &repo,
+                    &run_id,
+                    &from_json(&props)?,
+                )?);
+            }
+            Ok(runs)
+        })
+        .await
+    }
+
+    async fn counts(&self, repo_id: &str) -> Result<GraphCounts, GraphError> {
+        let repo = repo_id.to_owned();
+        self.with_conn(move |conn| {
+            let mut counts = GraphCounts::default();
+            for (table, column, into) in [
+                ("nodes", "label", &mut counts.nodes),
+                ("relationships", "type", &mut counts.relationships),
+            ] {
+                let mut stmt = conn.prepare(&format!(
+                    "SELECT {column}, count(*) FROM {table} WHERE repo_id = ?1 GROUP BY {column}"
+                ))?;
+                let rows = stmt.query_map(params![repo], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+                })?;
+                for row in rows {
+                    let (name, count) = row?;
+                    into.insert(name, u64::try_from(count).unwrap_or_default());
+                }
+            }
+            Ok(counts)
+        })
+        .await
+    }
+
+    async fn repo_ids(&self) -> Result<Vec<String>, GraphError> {
+        self.with_conn(|conn| {
+            // Distinct leading key of the primary key, one index seek per repository.
+            let mut stmt = conn.prepare_cached(
+                "WITH RECURSIVE r(id) AS (
+                    SELECT min(repo_id) FROM nodes
+                    UNION ALL
+                    SELECT (SELECT min(repo_id) FROM nodes WHERE repo_id > r.id) FROM r
+                    WHERE r.id IS NOT NULL)
+                 SELECT id FROM r WHERE id IS NOT NULL",
+            )?;
+            let ids = stmt
+                .query_map([], |row| row.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(ids)
+        })
+        .await
+    }
+
+    async fn nodes_with_key(&self, repo_id: &str, key: &str) -> Result<Vec<Symbol>, GraphError> {
+        let (repo, key) = (repo_id.to_owned(), key.to_owned());
+        self.with_conn(move |conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT label, key, file, props FROM nodes
+                 WHERE repo_id = ?1 AND key = ?2 AND label IN ({})",
+                label_list(&CODE_LABELS)
+            ))?;
+            symbols(&repo, stmt.query(params![repo, key])?)
+        })
+        .await
+    }
+
+    async fn definitions_named(
+        &self,
+        repo_id: &str,
+        name: &str,
+        how: NameMatch,
+    ) -> Result<Vec<Symbol>, GraphError> {
+        let (repo, name) = (repo_id.to_owned(), name.to_owned());
+        self.with_conn(move |conn| {
+            let labels = label_list(&DEFINITION_LABELS);
+            let rows = match how {
+                NameMatch::Exact => {
+                    let mut stmt = conn.prepare_cached(&format!(
+                        "SELECT label, key, file, props FROM nodes
+                         WHERE repo_id = ?1 AND {LOWER_NAME} = ?2 AND {NAME} = ?3
+                         AND label IN ({labels})"
+                    ))?;
+                    symbols(
+                        &repo,
+                        stmt.query(params![repo, name.to_ascii_lowercase(), name])?,
+                    )?
+                }
+                NameMatch::Prefix => {
+                    let lower = name.to_ascii_lowercase();
+                    let mut stmt = conn.prepare_cached(&format!(
+                        "SELECT label, key, file, props FROM nodes
+                         WHERE repo_id = ?1 AND {LOWER_NAME} >= ?2 AND {LOWER_NAME} < ?3
+                         AND label IN ({labels})"
+                    ))?;
+                    symbols(
+                        &repo,
+                        stmt.query(params![repo, lower, format!("{lower}\u{10FFFF}")])?,
+                    )?
+                }
+            };
+            Ok(rows)
+        })
+        .await
+    }
+
+    async fn definitions_in_file(
+        &self,
+        repo_id: &str,
+        path: &str,
+    ) -> Result<Vec<Symbol>, GraphError> {
+        let (repo, path) = (repo_id.to_owned(), path.to_owned());
+        self.with_conn(move |conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT label, key, file, props FROM nodes
+                 WHERE repo_id = ?1 AND file = ?2 AND label IN ({})",
+                label_list(&DEFINITION_LABELS)
+            ))?;
+            symbols(&repo, stmt.query(params![repo, path])?)
+        })
+        .await
+    }
+
+    async fn neighbours(
+        &self,
+        repo_id: &str,
+        rel: RelType,
+        nodes: &[NodeRef],
+        direction: Direction,
+    ) -> Result<Vec<Neighbour>, GraphError> {
+        let (repo, nodes) = (repo_id.to_owned(), nodes.to_vec());
+        self.with_conn(move |conn| {
+            let (near, far) = match direction {
+                Direction::Incoming => ("dst", "src"),
+                Direction::Outgoing => ("src", "dst"),
+            };
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT n.label, n.key, n.file, n.props, r.props FROM relationships r
+                 JOIN nodes n ON n.repo_id = r.repo_id AND n.label = r.{far}_label
+                     AND n.key = r.{far}_key
+                 WHERE r.repo_id = ?1 AND r.{near}_label = ?2 AND r.{near}_key = ?3
+                 AND r.type = ?4"
+            ))?;
+            let mut out = Vec::new();
+            for node in &nodes {
+                let mut rows =
+                    stmt.query(params![repo, node.label.as_str(), node.key, rel.as_str()])?;
+                while let Some(row) = rows.next()? {
+                    out.push(Neighbour {
+                        near: node.key.clone(),
+                        far: symbol(&repo, row)?,
+                        props: from_json(&row.get::<_, String>(4)?)?,
+                    });
+                }
+            }
+            Ok(out)
         })
         .await
     }
@@ -476,6 +599,49 @@ fn write_batch(
     }
     tx.commit()?;
     Ok(written)
+}
+
+/// The short name of a definition, as stored.
+const NAME: &str = "json_extract(props, '$.name')";
+/// The same, ASCII-lower-cased: the expression of the `nodes_name` index.
+const LOWER_NAME: &str = "lower(json_extract(props, '$.name'))";
+
+/// Labels of the code graph's nodes (all but the metadata).
+const CODE_LABELS: [Label; 10] = [
+    Label::File,
+    Label::Class,
+    Label::Struct,
+    Label::Enum,
+    Label::Trait,
+    Label::Interface,
+    Label::Function,
+    Label::Method,
+    Label::Directory,
+    Label::External,
+];
+
+/// `'A', 'B'` for an `IN` list of labels (constants, never user input).
+fn label_list(labels: &[Label]) -> String {
+    labels
+        .iter()
+        .map(|l| format!("'{}'", l.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The node of a `label, key, file, props` row.
+fn symbol(repo: &str, row: &rusqlite::Row<'_>) -> Result<Symbol, Fail> {
+    let label: String = row.get(0)?;
+    let props = from_json(&row.get::<_, String>(3)?)?;
+    Ok(Symbol::of(repo, &label, row.get(1)?, row.get(2)?, &props))
+}
+
+fn symbols(repo: &str, mut rows: rusqlite::Rows<'_>) -> Result<Vec<Symbol>, Fail> {
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(symbol(repo, row)?);
+    }
+    Ok(out)
 }
 
 fn to_json<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, GraphError> {

@@ -28,11 +28,17 @@
 //! A target `Internal(x)` is the definition with qualified name `x`, else the File `x`, else
 //! the Directory `x`; `External(x)` is the External node `x`. Calls whose caller and bases
 //! whose child the parse does not define are left out.
+//!
+//! Reads for people and agents (`worker-host graph`, `worker-host mcp`) are in `query.rs`:
+//! both backends implement its `GraphReader`, and the questions are answered once on top.
 
+pub mod command;
 mod dump;
 mod embedded;
 mod error;
+pub mod mcp;
 mod neo4j;
+mod query;
 mod records;
 mod rows;
 mod settings;
@@ -42,6 +48,10 @@ use std::path::Path;
 
 pub use dump::{DumpNode, DumpRelationship, GraphDump};
 pub use error::GraphError;
+pub use query::{
+    CallAnswer, CallRow, FileAnswer, FindAnswer, ImportRow, QueryError, RepoStats, RepoSummary,
+    RunSummary, Symbol,
+};
 pub use records::{
     DeleteReport, GraphCounts, IndexRunRecord, LanguageCount, RepositoryRecord, RunStatus,
     WriteReport,
@@ -52,6 +62,7 @@ pub use value::{Props, Value};
 
 use embedded::EmbeddedStore;
 use neo4j::Neo4jStore;
+use query::{Direction, GraphReader};
 
 /// Which stale nodes and relationships a cleanup removes.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -72,6 +83,16 @@ pub struct GraphStore {
 enum Backend {
     Embedded(EmbeddedStore),
     Neo4j(Neo4jStore),
+}
+
+/// Runs `$call` with `$store` bound to whichever backend is open.
+macro_rules! dispatch {
+    ($self:ident, $store:ident => $call:expr) => {
+        match &$self.backend {
+            Backend::Embedded($store) => $call,
+            Backend::Neo4j($store) => $call,
+        }
+    };
 }
 
 impl GraphStore {
@@ -103,10 +124,7 @@ impl GraphStore {
         repo: Option<&RepositoryRecord>,
         run: &IndexRunRecord,
     ) -> Result<(), GraphError> {
-        match &self.backend {
-            Backend::Embedded(store) => store.persist_metadata(repo, run).await,
-            Backend::Neo4j(store) => store.persist_metadata(repo, run).await,
-        }
+        dispatch!(self, store => store.persist_metadata(repo, run).await)
     }
 
     /// Writes `rows` as the graph of `repo_id`, stamped with `run_id`: nodes first, then
@@ -119,10 +137,7 @@ impl GraphStore {
         rows: &GraphRows,
         progress: &(dyn Fn(u64, u64) + Send + Sync),
     ) -> Result<WriteReport, GraphError> {
-        match &self.backend {
-            Backend::Embedded(store) => store.persist_graph(repo_id, run_id, rows, progress).await,
-            Backend::Neo4j(store) => store.persist_graph(repo_id, run_id, rows, progress).await,
-        }
+        dispatch!(self, store => store.persist_graph(repo_id, run_id, rows, progress).await)
     }
 
     /// Deletes what earlier runs wrote and `run_id` did not (see [`CleanupScope`]), then the
@@ -134,43 +149,77 @@ impl GraphStore {
         run_id: &str,
         scope: &CleanupScope,
     ) -> Result<DeleteReport, GraphError> {
-        match &self.backend {
-            Backend::Embedded(store) => store.cleanup_stale(repo_id, run_id, scope).await,
-            Backend::Neo4j(store) => store.cleanup_stale(repo_id, run_id, scope).await,
-        }
+        dispatch!(self, store => store.cleanup_stale(repo_id, run_id, scope).await)
     }
 
     /// The repository's metadata, if [`Self::persist_metadata`] wrote it.
     pub async fn repository(&self, repo_id: &str) -> Result<Option<RepositoryRecord>, GraphError> {
-        match &self.backend {
-            Backend::Embedded(store) => store.repository(repo_id).await,
-            Backend::Neo4j(store) => store.repository(repo_id).await,
-        }
+        dispatch!(self, store => store.repository(repo_id).await)
     }
 
     /// The repository's index runs, oldest first (by start time, then id).
     pub async fn index_runs(&self, repo_id: &str) -> Result<Vec<IndexRunRecord>, GraphError> {
-        let mut runs = match &self.backend {
-            Backend::Embedded(store) => store.index_runs(repo_id).await?,
-            Backend::Neo4j(store) => store.index_runs(repo_id).await?,
-        };
+        let mut runs = dispatch!(self, store => store.index_runs(repo_id).await)?;
         runs.sort_by(|a, b| (a.started_at_ms, &a.run_id).cmp(&(b.started_at_ms, &b.run_id)));
         Ok(runs)
     }
 
     /// Nodes per label and relationships per type of the repository, metadata included.
     pub async fn counts(&self, repo_id: &str) -> Result<GraphCounts, GraphError> {
-        match &self.backend {
-            Backend::Embedded(store) => store.counts(repo_id).await,
-            Backend::Neo4j(store) => store.counts(repo_id).await,
-        }
+        dispatch!(self, store => store.counts(repo_id).await)
     }
 
     /// The repository's code graph, canonical (see [`GraphDump`]).
     pub async fn dump(&self, repo_id: &str) -> Result<GraphDump, GraphError> {
-        match &self.backend {
-            Backend::Embedded(store) => store.dump(repo_id).await,
-            Backend::Neo4j(store) => store.dump(repo_id).await,
-        }
+        dispatch!(self, store => store.dump(repo_id).await)
+    }
+
+    /// Every repository in the store (or only `repo`, which must be there) with its last
+    /// index run and its numbers of nodes and relationships.
+    pub async fn repos(&self, repo: Option<&str>) -> Result<Vec<RepoSummary>, QueryError> {
+        dispatch!(self, store => query::repos(store, repo).await)
+    }
+
+    /// Nodes per label and relationships per type of `repo`, or of every repository.
+    pub async fn stats(&self, repo: Option<&str>) -> Result<Vec<RepoStats>, QueryError> {
+        dispatch!(self, store => query::stats(store, repo).await)
+    }
+
+    /// Definitions named `name`: exact matches, else names starting with it (case ignored);
+    /// at most `limit` of them.
+    pub async fn find(
+        &self,
+        repo: Option<&str>,
+        name: &str,
+        limit: usize,
+    ) -> Result<FindAnswer, QueryError> {
+        dispatch!(self, store => query::find(store, repo, name, limit).await)
+    }
+
+    /// What calls `symbol`, and, up to `depth` steps, what calls those; at most `limit` calls.
+    pub async fn callers(
+        &self,
+        repo: Option<&str>,
+        symbol: &str,
+        depth: u32,
+        limit: usize,
+    ) -> Result<CallAnswer, QueryError> {
+        dispatch!(self, store => query::calls(store, repo, symbol, Direction::Incoming, depth, limit).await)
+    }
+
+    /// What `symbol` calls, and, up to `depth` steps, what those call; at most `limit` calls.
+    pub async fn callees(
+        &self,
+        repo: Option<&str>,
+        symbol: &str,
+        depth: u32,
+        limit: usize,
+    ) -> Result<CallAnswer, QueryError> {
+        dispatch!(self, store => query::calls(store, repo, symbol, Direction::Outgoing, depth, limit).await)
+    }
+
+    /// A file's definitions, its imports and the files importing it.
+    pub async fn file(&self, repo: Option<&str>, path: &str) -> Result<FileAnswer, QueryError> {
+        dispatch!(self, store => query::file(store, repo, path).await)
     }
 }

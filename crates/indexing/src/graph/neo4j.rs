@@ -13,6 +13,7 @@ use neo4rs::{
 
 use super::dump::{DumpNode, DumpRelationship, GraphDump};
 use super::error::Neo4jTarget;
+use super::query::{DEFINITION_LABELS, Direction, GraphReader, NameMatch, Neighbour, Symbol};
 use super::records::{DeleteReport, GraphCounts, IndexRunRecord, RepositoryRecord, WriteReport};
 use super::rows::{GraphRows, Label, NodeRef, REPOSITORY_KEY, RelRow, RelType};
 use super::settings::GraphSettings;
@@ -103,6 +104,15 @@ impl Neo4jStore {
                 "CREATE INDEX graph_{name}_run IF NOT EXISTS FOR (n:{l}) ON (n.repo_id, n.run_id)"
             ))
             .await?;
+        }
+        for label in DEFINITION_LABELS {
+            let (name, l) = (label.as_str().to_ascii_lowercase(), label.as_str());
+            for property in ["name", "file"] {
+                self.create_schema_rule(format!(
+                    "CREATE INDEX graph_{name}_{property} IF NOT EXISTS FOR (n:{l}) ON (n.repo_id, n.{property})"
+                ))
+                .await?;
+            }
         }
         self.run(query("CALL db.awaitIndexes(300)")).await
     }
@@ -330,73 +340,6 @@ impl Neo4jStore {
         Ok(total)
     }
 
-    pub(crate) async fn repository(
-        &self,
-        repo_id: &str,
-    ) -> Result<Option<RepositoryRecord>, GraphError> {
-        let rows = self
-            .rows(
-                query(
-                    "MATCH (n:Repository {repo_id: $repo, key: $repo}) RETURN properties(n) AS p",
-                )
-                .param("repo", repo_id),
-            )
-            .await?;
-        match rows.first() {
-            Some(row) => RepositoryRecord::from_props(repo_id, &props_of(row, "p")?),
-            None => Ok(None),
-        }
-    }
-
-    pub(crate) async fn index_runs(
-        &self,
-        repo_id: &str,
-    ) -> Result<Vec<IndexRunRecord>, GraphError> {
-        let rows = self
-            .rows(
-                query("MATCH (n:IndexRun {repo_id: $repo}) RETURN n.key AS k, properties(n) AS p")
-                    .param("repo", repo_id),
-            )
-            .await?;
-        rows.iter()
-            .map(|row| {
-                IndexRunRecord::from_props(repo_id, &get_str(row, "k")?, &props_of(row, "p")?)
-            })
-            .collect()
-    }
-
-    pub(crate) async fn counts(&self, repo_id: &str) -> Result<GraphCounts, GraphError> {
-        let mut counts = GraphCounts::default();
-        for label in Label::ALL {
-            let l = label.as_str();
-            let nodes = self
-                .count(
-                    query(&format!(
-                        "MATCH (n:{l} {{repo_id: $repo}}) RETURN count(n) AS c"
-                    ))
-                    .param("repo", repo_id),
-                    "c",
-                )
-                .await?;
-            if nodes > 0 {
-                counts.nodes.insert(l.to_owned(), nodes);
-            }
-            let rows = self
-                .rows(
-                    query(&format!(
-                        "MATCH (n:{l} {{repo_id: $repo}})-[e]->() RETURN type(e) AS t, count(e) AS c"
-                    ))
-                    .param("repo", repo_id),
-                )
-                .await?;
-            for row in rows {
-                *counts.relationships.entry(get_str(&row, "t")?).or_default() +=
-                    get_u64(&row, "c")?;
-            }
-        }
-        Ok(counts)
-    }
-
     pub(crate) async fn dump(&self, repo_id: &str) -> Result<GraphDump, GraphError> {
         let mut nodes = Vec::new();
         let mut relationships = Vec::new();
@@ -455,6 +398,210 @@ impl Neo4jStore {
         }
         Ok(GraphDump::new(nodes, relationships))
     }
+}
+
+impl GraphReader for Neo4jStore {
+    async fn repository(&self, repo_id: &str) -> Result<Option<RepositoryRecord>, GraphError> {
+        let rows = self
+            .rows(
+                query(
+                    "MATCH (n:Repository {repo_id: $repo, key: $repo}) RETURN properties(n) AS p",
+                )
+                .param("repo", repo_id),
+            )
+            .await?;
+        match rows.first() {
+            Some(row) => RepositoryRecord::from_props(repo_id, &props_of(row, "p")?),
+            None => Ok(None),
+        }
+    }
+
+    async fn index_runs(&self, repo_id: &str) -> Result<Vec<IndexRunRecord>, GraphError> {
+        let rows = self
+            .rows(
+                query("MATCH (n:IndexRun {repo_id: $repo}) RETURN n.key AS k, properties(n) AS p")
+                    .param("repo", repo_id),
+            )
+            .await?;
+        rows.iter()
+            .map(|row| {
+                IndexRunRecord::from_props(repo_id, &get_str(row, "k")?, &props_of(row, "p")?)
+            })
+            .collect()
+    }
+
+    async fn counts(&self, repo_id: &str) -> Result<GraphCounts, GraphError> {
+        let mut counts = GraphCounts::default();
+        for label in Label::ALL {
+            let l = label.as_str();
+            let nodes = self
+                .count(
+                    query(&format!(
+                        "MATCH (n:{l} {{repo_id: $repo}}) RETURN count(n) AS c"
+                    ))
+                    .param("repo", repo_id),
+                    "c",
+                )
+                .await?;
+            if nodes > 0 {
+                counts.nodes.insert(l.to_owned(), nodes);
+            }
+            let rows = self
+                .rows(
+                    query(&format!(
+                        "MATCH (n:{l} {{repo_id: $repo}})-[e]->() RETURN type(e) AS t, count(e) AS c"
+                    ))
+                    .param("repo", repo_id),
+                )
+                .await?;
+            for row in rows {
+                *counts.relationships.entry(get_str(&row, "t")?).or_default() +=
+                    get_u64(&row, "c")?;
+            }
+        }
+        Ok(counts)
+    }
+
+    async fn repo_ids(&self) -> Result<Vec<String>, GraphError> {
+        let rows = self
+            .rows(query(
+                "MATCH (n:Repository) RETURN DISTINCT n.repo_id AS r ORDER BY r",
+            ))
+            .await?;
+        rows.iter().map(|row| get_str(row, "r")).collect()
+    }
+
+    async fn nodes_with_key(&self, repo_id: &str, key: &str) -> Result<Vec<Symbol>, GraphError> {
+        let code = Label::ALL.into_iter().filter(|l| !l.is_metadata());
+        let matches = code.map(|l| {
+            format!(
+                "MATCH (n:{} {{repo_id: $repo, key: $key}}) RETURN n",
+                l.as_str()
+            )
+        });
+        let rows = self
+            .rows(
+                query(&format!("CALL {{ {} }} {NODE_COLUMNS}", union(matches)))
+                    .param("repo", repo_id)
+                    .param("key", key),
+            )
+            .await?;
+        rows.iter().map(|row| symbol_of(repo_id, row)).collect()
+    }
+
+    async fn definitions_named(
+        &self,
+        repo_id: &str,
+        name: &str,
+        how: NameMatch,
+    ) -> Result<Vec<Symbol>, GraphError> {
+        let filter = match how {
+            NameMatch::Exact => "{repo_id: $repo, name: $name})",
+            NameMatch::Prefix => "{repo_id: $repo}) WHERE toLower(n.name) STARTS WITH $name",
+        };
+        let matches = DEFINITION_LABELS
+            .iter()
+            .map(|l| format!("MATCH (n:{} {filter} RETURN n", l.as_str()));
+        let rows = self
+            .rows(
+                query(&format!("CALL {{ {} }} {NODE_COLUMNS}", union(matches)))
+                    .param("repo", repo_id)
+                    .param("name", name),
+            )
+            .await?;
+        let mut out = Vec::new();
+        for row in &rows {
+            let symbol = symbol_of(repo_id, row)?;
+            // Keep exactly what SQLite's ASCII `lower` gives, so both stores agree.
+            if how == NameMatch::Exact || symbol.name.to_ascii_lowercase().starts_with(name) {
+                out.push(symbol);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn definitions_in_file(
+        &self,
+        repo_id: &str,
+        path: &str,
+    ) -> Result<Vec<Symbol>, GraphError> {
+        let matches = DEFINITION_LABELS.iter().map(|l| {
+            format!(
+                "MATCH (n:{} {{repo_id: $repo, file: $path}}) RETURN n",
+                l.as_str()
+            )
+        });
+        let rows = self
+            .rows(
+                query(&format!("CALL {{ {} }} {NODE_COLUMNS}", union(matches)))
+                    .param("repo", repo_id)
+                    .param("path", path),
+            )
+            .await?;
+        rows.iter().map(|row| symbol_of(repo_id, row)).collect()
+    }
+
+    async fn neighbours(
+        &self,
+        repo_id: &str,
+        rel: RelType,
+        nodes: &[NodeRef],
+        direction: Direction,
+    ) -> Result<Vec<Neighbour>, GraphError> {
+        let mut by_label: BTreeMap<Label, Vec<String>> = BTreeMap::new();
+        for node in nodes {
+            by_label
+                .entry(node.label)
+                .or_default()
+                .push(node.key.clone());
+        }
+        let mut out = Vec::new();
+        for (label, keys) in by_label {
+            let (l, t) = (label.as_str(), rel.as_str());
+            let pattern = match direction {
+                Direction::Incoming => format!("(n)-[e:{t}]->(b)"),
+                Direction::Outgoing => format!("(b)-[e:{t}]->(n)"),
+            };
+            let rows = self
+                .rows(
+                    query(&format!(
+                        "UNWIND $keys AS k MATCH (b:{l} {{repo_id: $repo, key: k}})
+                         MATCH {pattern}
+                         WITH k, n, properties(e) AS ep {NODE_COLUMNS}, k AS near, ep"
+                    ))
+                    .param("repo", repo_id)
+                    .param("keys", keys),
+                )
+                .await?;
+            for row in &rows {
+                out.push(Neighbour {
+                    near: get_str(row, "near")?,
+                    far: symbol_of(repo_id, row)?,
+                    props: props_of(row, "ep")?,
+                });
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The columns [`symbol_of`] reads, for a node bound to `n`.
+const NODE_COLUMNS: &str = "RETURN labels(n)[0] AS l, n.key AS k, n.file AS f, properties(n) AS p";
+
+/// `MATCH ... UNION ALL MATCH ...`.
+fn union(parts: impl Iterator<Item = String>) -> String {
+    parts.collect::<Vec<_>>().join(" UNION ALL ")
+}
+
+/// The node of a row with [`NODE_COLUMNS`].
+fn symbol_of(repo_id: &str, row: &neo4rs::Row) -> Result<Symbol, GraphError> {
+    Ok(Symbol::of(
+        repo_id,
+        &get_str(row, "l")?,
+        get_str(row, "k")?,
+        get_opt_str(row, "f")?,
+        &props_of(row, "p")?,
+    ))
 }
 
 fn bolt_map<const N: usize>(entries: [(&str, BoltType); N]) -> BoltType {
