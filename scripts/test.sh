@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 . scripts/services.sh
 
 ensure_temporal_cli
+scripts/test-deps.sh
 work=$(mktemp -d -t worker-host-test.XXXXXX)
 NEO4J_PORT=$(free_port)
 export NEO4J_RUN_DIR="$work/neo4j-run"
