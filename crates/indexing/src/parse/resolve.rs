@@ -240,6 +240,27 @@ fn module_key(path: &str, language: Language) -> String {
         .to_owned()
 }
 
+/// (family, path key) → files.
+type PathIndex = HashMap<(Language, String), Vec<usize>>;
+/// (family, last segment) → the keys ending with it.
+type SuffixIndex = HashMap<(Language, String), Vec<String>>;
+
+/// Adds `file` under `key` to `paths`, and a new key to `suffixes` under its last segment.
+fn add_path(
+    paths: &mut PathIndex,
+    suffixes: &mut SuffixIndex,
+    language: Language,
+    key: String,
+    file: usize,
+) {
+    let files = paths.entry((language, key.clone())).or_default();
+    if files.is_empty() {
+        let last = key.rsplit('/').next().unwrap_or("").to_owned();
+        suffixes.entry((language, last)).or_default().push(key);
+    }
+    files.push(file);
+}
+
 /// A generic type without its arguments: `List<String>` → `List`, `Base[T]` → `Base`.
 fn strip_generics(name: &str) -> &str {
     name.split(['<', '[', '(']).next().unwrap_or(name).trim()
@@ -326,12 +347,12 @@ struct Index<'a> {
     /// Owner → name → qualified name of the first member of that name.
     members: HashMap<&'a str, HashMap<&'a str, &'a str>>,
     /// (family, module key) → files.
-    modules: HashMap<(Language, String), Vec<usize>>,
+    modules: PathIndex,
     /// (family, directory) → files.
-    directories: HashMap<(Language, String), Vec<usize>>,
+    directories: PathIndex,
     /// (family, last segment) → module keys and directories ending with it.
-    module_suffixes: HashMap<(Language, String), Vec<String>>,
-    directory_suffixes: HashMap<(Language, String), Vec<String>>,
+    module_suffixes: SuffixIndex,
+    directory_suffixes: SuffixIndex,
 }
 
 impl<'a> Index<'a> {
@@ -377,30 +398,21 @@ impl<'a> Index<'a> {
                 }
             }
             let key = module_key(&facts.path, facts.language);
-            let last = key.rsplit('/').next().unwrap_or("").to_owned();
-            let modules = index.modules.entry((language, key.clone())).or_default();
-            if modules.is_empty() {
-                index
-                    .module_suffixes
-                    .entry((language, last))
-                    .or_default()
-                    .push(key);
-            }
-            modules.push(file);
+            add_path(
+                &mut index.modules,
+                &mut index.module_suffixes,
+                language,
+                key,
+                file,
+            );
             let dir = directory(&facts.path).to_owned();
-            let last = dir.rsplit('/').next().unwrap_or("").to_owned();
-            let files_of_dir = index
-                .directories
-                .entry((language, dir.clone()))
-                .or_default();
-            if files_of_dir.is_empty() {
-                index
-                    .directory_suffixes
-                    .entry((language, last))
-                    .or_default()
-                    .push(dir);
-            }
-            files_of_dir.push(file);
+            add_path(
+                &mut index.directories,
+                &mut index.directory_suffixes,
+                language,
+                dir,
+                file,
+            );
         }
         for keys in index
             .module_suffixes

@@ -35,6 +35,11 @@ fn target(target: &Target) -> String {
     }
 }
 
+/// A target and how it was found: `pkg/a.py::f (Import)`, `ext:os (Unresolved)`.
+fn resolved(found: &Target, via: Via) -> String {
+    format!("{} ({via:?})", target(found))
+}
+
 /// `{prefix}{value}{suffix}` for a value, nothing without one.
 fn optional(value: Option<&str>, prefix: &str, suffix: &str) -> String {
     value
@@ -59,12 +64,8 @@ fn definitions(output: &ParseOutput) -> Vec<String> {
 fn imports(output: &ParseOutput) -> Vec<String> {
     let line = |i: &ImportEdge| {
         let name = optional(i.name.as_deref(), " [", "]");
-        let (file, at, module) = (&i.file, i.line, &i.module);
-        format!(
-            "{file}:{at} {module}{name} -> {} ({:?})",
-            target(&i.target),
-            i.via
-        )
+        let found = resolved(&i.target, i.via);
+        format!("{}:{} {}{name} -> {found}", i.file, i.line, i.module)
     };
     output.imports.iter().map(line).collect()
 }
@@ -72,24 +73,16 @@ fn imports(output: &ParseOutput) -> Vec<String> {
 fn calls(output: &ParseOutput) -> Vec<String> {
     let line = |c: &CallEdge| {
         let receiver = optional(c.receiver.as_deref(), "", ".");
-        let (caller, at, callee) = (&c.caller, c.line, &c.callee);
-        format!(
-            "{caller}:{at} {receiver}{callee} -> {} ({:?})",
-            target(&c.target),
-            c.via
-        )
+        let found = resolved(&c.target, c.via);
+        format!("{}:{} {receiver}{} -> {found}", c.caller, c.line, c.callee)
     };
     output.calls.iter().map(line).collect()
 }
 
 fn inherits(output: &ParseOutput) -> Vec<String> {
     let line = |i: &InheritEdge| {
-        let (child, kind, parent) = (&i.child, i.kind, &i.parent);
-        format!(
-            "{child} {kind:?} {parent} -> {} ({:?})",
-            target(&i.target),
-            i.via
-        )
+        let found = resolved(&i.target, i.via);
+        format!("{} {:?} {} -> {found}", i.child, i.kind, i.parent)
     };
     output.inherits.iter().map(line).collect()
 }
@@ -955,13 +948,8 @@ fn bad_input_is_skipped_with_a_counted_reason() {
     let output = parse(root);
     let parsed: Vec<&str> = output.files.iter().map(|f| f.path.as_str()).collect();
     assert_eq!(parsed, ["ok.py"]);
-    let skipped: Vec<(&str, SkipReason)> = output
-        .skipped_files
-        .iter()
-        .map(|s| (s.path.as_str(), s.reason))
-        .collect();
     assert_eq!(
-        skipped,
+        skip_reasons(&output),
         [
             ("api.pb.go", SkipReason::Generated),
             ("binary.py", SkipReason::Binary),
@@ -976,9 +964,8 @@ fn bad_input_is_skipped_with_a_counted_reason() {
             ("web/app.min.js", SkipReason::Generated),
         ]
     );
-    let counts: Vec<(SkipReason, u64)> = output.skipped.iter().map(|(r, c)| (*r, *c)).collect();
     assert_eq!(
-        counts,
+        skip_counts(&output),
         [
             (SkipReason::UnknownLanguage, 2),
             (SkipReason::Binary, 1),
@@ -1267,6 +1254,10 @@ fn nested_functions(n: usize) -> String {
     opens + &"}\n".repeat(n)
 }
 
+fn skip_counts(output: &ParseOutput) -> Vec<(SkipReason, u64)> {
+    output.skipped.iter().map(|(r, c)| (*r, *c)).collect()
+}
+
 fn skip_reasons(output: &ParseOutput) -> Vec<(&str, SkipReason)> {
     output
         .skipped_files
@@ -1298,9 +1289,8 @@ fn files_over_a_limit_are_skipped_with_the_reason() {
             ("many.py", SkipReason::TooManyFacts),
         ]
     );
-    let counts: Vec<(SkipReason, u64)> = output.skipped.iter().map(|(r, c)| (*r, *c)).collect();
     assert_eq!(
-        counts,
+        skip_counts(&output),
         [
             (SkipReason::TooDeep, 1),
             (SkipReason::NameTooLong, 1),
