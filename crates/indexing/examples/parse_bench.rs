@@ -1,11 +1,14 @@
 //! Throughput of the repository parser, for `bench/parse_throughput.sh`: `bare` only parses
 //! the files the walk accepts with tree-sitter (no queries, no resolution), `full` runs
-//! `parse_repository` end to end and writes its output. Both print one JSON line of figures.
+//! `parse_repository` end to end and writes its output. For `bench/parse_nesting.sh`, `nested`
+//! parses one JavaScript file of LEVELS nested named functions (each calling itself), with the
+//! default limits (but no size limit) or, with `unbounded`, none. Each mode prints one JSON line of figures.
 //! Build it in release mode: debug builds are many times slower.
 //!
 //! ```sh
 //! cargo run --release --example parse_bench -- full /path/to/repo 2 /tmp/out.jsonl
 //! cargo run --release --example parse_bench -- bare /path/to/repo 2
+//! cargo run --release --example parse_bench -- nested 10000 1 [unbounded]
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -19,7 +22,9 @@ use worker_host_indexing::parse::{ParseOptions, parse_repository, walk, write_ou
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let usage = || {
-        eprintln!("usage: parse_bench bare|full ROOT THREADS [OUTPUT]");
+        eprintln!(
+            "usage: parse_bench bare|full ROOT THREADS [OUTPUT] | nested LEVELS THREADS [unbounded]"
+        );
         ExitCode::from(2)
     };
     let [mode, root, threads, rest @ ..] = args.as_slice() else {
@@ -36,7 +41,11 @@ fn main() -> ExitCode {
     let result = match mode {
         "bare" => bare(&root, &options),
         "full" => full(&root, &options, rest.first().map(PathBuf::from)),
-        other => Err(format!("unknown mode {other:?}: bare or full")),
+        "nested" => match root.to_str().map(str::parse) {
+            Some(Ok(levels)) => nested(levels, options, rest.first().map(String::as_str)),
+            _ => return usage(),
+        },
+        other => Err(format!("unknown mode {other:?}: bare, full or nested")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -115,6 +124,58 @@ fn full(root: &Path, options: &ParseOptions, output: Option<PathBuf>) -> Result<
         parsed.inherits.len(),
         internal(&mut parsed.inherits.iter().map(|i| &i.target)),
         serde_json::to_string(&parsed.skipped).map_err(|e| e.to_string())?,
+    );
+    Ok(())
+}
+
+/// A kB figure of `/proc/self/status` (`VmHWM`: peak RSS, `VmRSS`: RSS now).
+fn status_kib(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status.lines().find_map(|line| {
+                let value = line.strip_prefix(field)?.strip_prefix(':')?;
+                value.trim().trim_end_matches("kB").trim().parse().ok()
+            })
+        })
+        .unwrap_or(0)
+}
+
+fn nested(levels: usize, mut options: ParseOptions, limits: Option<&str>) -> Result<(), String> {
+    let unbounded = match limits {
+        None => false,
+        Some("unbounded") => true,
+        Some(other) => return Err(format!("unknown limits {other:?}: unbounded or nothing")),
+    };
+    // 50,000 levels are more than 1 MiB: the size limit is lifted, to see the others at work.
+    options.max_file_bytes = u64::MAX;
+    if unbounded {
+        options.max_nesting = usize::MAX;
+        options.max_name_bytes = usize::MAX;
+        options.max_facts = usize::MAX;
+        options.file_timeout = None;
+    }
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let opens: String = (0..levels)
+        .map(|i| format!("function f{i}() {{ f{i}();\n"))
+        .collect();
+    let text = opens + &"}\n".repeat(levels);
+    let bytes = text.len();
+    std::fs::write(dir.path().join("deep.js"), text).map_err(|e| e.to_string())?;
+    let rss_before = status_kib("VmRSS");
+    let started = Instant::now();
+    let parsed = parse_repository(dir.path(), &options, |_, _| {}).map_err(|e| e.to_string())?;
+    let secs = started.elapsed().as_secs_f64();
+    let outcome = match (parsed.files.first(), parsed.skipped_files.first()) {
+        (Some(file), _) => format!("indexed {} definitions", file.definitions.len()),
+        (None, Some(skipped)) => format!("skipped {:?}", skipped.reason),
+        (None, None) => "missing".to_owned(),
+    };
+    drop(parsed);
+    println!(
+        "{{\"mode\":\"nested\",\"levels\":{levels},\"unbounded\":{unbounded},\"bytes\":{bytes},\"secs\":{secs:.3},\"peak_rss_kib\":{},\"rss_before_kib\":{rss_before},\"rss_after_kib\":{},\"outcome\":\"{outcome}\"}}",
+        status_kib("VmHWM"),
+        status_kib("VmRSS"),
     );
     Ok(())
 }

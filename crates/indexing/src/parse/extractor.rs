@@ -4,7 +4,7 @@
 //!
 //! | capture | on | meaning |
 //! |---|---|---|
-//! | `@definition.class` `.struct` `.enum` `.trait` `.interface` `.function` `.method` | the definition node | a definition; `@name` is its name |
+//! | `@definition.class` `.struct` `.enum` `.trait` `.interface` `.function` `.method` | the definition node | a definition; `@name` is its name, or without `@name`, the node's `name` field |
 //! | `@owner` | with `@definition.method` | the type the method belongs to when it is declared outside it (a Go receiver type) |
 //! | `@self` | with `@definition.method` | the receiver variable of that method (Go), so calls on it count as calls on self |
 //! | `@scope` | a node, with `@name` | a named scope that is not a definition (Rust `mod`, TypeScript `namespace`): it adds a segment to qualified names |
@@ -24,7 +24,6 @@
 
 use std::cell::Cell;
 use std::ops::ControlFlow;
-use std::time::Instant;
 
 use foldhash::{HashMap, HashMapExt};
 use tree_sitter::{
@@ -33,8 +32,10 @@ use tree_sitter::{
 };
 
 use super::language::LanguageSpec;
+use super::limits::Limits;
 use super::model::{
     Call, Definition, DefinitionKind, FileFacts, Import, ImportedName, Inherit, InheritKind,
+    SkipReason,
 };
 
 /// Receivers longer than this (long call chains) are cut, with `...` appended.
@@ -43,8 +44,9 @@ const MAX_RECEIVER_BYTES: usize = 120;
 /// Why a file yielded no facts.
 #[derive(Debug, thiserror::Error)]
 pub enum ExtractError {
-    #[error("parsing took longer than the per-file timeout")]
-    Timeout,
+    /// Over one of its [`Limits`] (time, nesting, name length, facts): the file is skipped.
+    #[error("file over a parsing limit: {0:?}")]
+    Limit(SkipReason),
     /// A grammar or query that does not load: a bug of this module, not of the input.
     #[error("{0}")]
     Grammar(String),
@@ -71,22 +73,22 @@ impl Extractor {
     }
 
     /// Extracts the facts of one file. `path` is the repo-relative path used in qualified names;
-    /// past `deadline`, parsing and querying stop and the file counts as timed out.
+    /// as soon as the file crosses one of its `limits` (past the deadline, while parsing,
+    /// querying or nesting), the work stops and the error names the reason.
     pub fn extract(
         &mut self,
         spec: &LanguageSpec,
         path: &str,
         source: &str,
-        deadline: Option<Instant>,
+        limits: &Limits,
     ) -> Result<FileFacts, ExtractError> {
         let query = spec.query().map_err(ExtractError::Grammar)?;
         self.parser
             .set_language(&spec.grammar())
             .map_err(|e| ExtractError::Grammar(format!("grammar of {:?}: {e}", spec.language)))?;
         let bytes = source.as_bytes();
-        let past_deadline = || deadline.is_some_and(|d| Instant::now() >= d);
         let mut parse_progress = |_: &ParseState| {
-            if past_deadline() {
+            if limits.deadline.passed() {
                 ControlFlow::Break(())
             } else {
                 ControlFlow::Continue(())
@@ -99,7 +101,7 @@ impl Extractor {
                 None,
                 Some(ParseOptions::new().progress_callback(&mut parse_progress)),
             )
-            .ok_or(ExtractError::Timeout)?;
+            .ok_or(ExtractError::Limit(SkipReason::Timeout))?;
         let root = tree.root_node();
 
         let roles: Vec<Role> = query
@@ -109,7 +111,7 @@ impl Extractor {
             .collect();
         let timed_out = Cell::new(false);
         let mut query_progress = |_: &QueryCursorState| {
-            if past_deadline() {
+            if limits.deadline.passed() {
                 timed_out.set(true);
                 ControlFlow::Break(())
             } else {
@@ -134,9 +136,12 @@ impl Extractor {
                 captured.set(role, capture.node);
             }
             captured.into_item(source, &mut items, &mut imports);
+            if items.len() + imports.facts > limits.max_facts {
+                return Err(ExtractError::Limit(SkipReason::TooManyFacts));
+            }
         }
         if timed_out.get() {
-            return Err(ExtractError::Timeout);
+            return Err(ExtractError::Limit(SkipReason::Timeout));
         }
 
         let mut facts = FileFacts {
@@ -150,7 +155,7 @@ impl Extractor {
             calls: Vec::new(),
             inherits: Vec::new(),
         };
-        nest(spec, path, items, &mut facts);
+        nest(spec, path, items, &mut facts, limits).map_err(ExtractError::Limit)?;
         Ok(facts)
     }
 }
@@ -253,7 +258,9 @@ impl<'tree> Captured<'tree> {
         let text = |node: Node| source.get(node.byte_range()).unwrap_or_default().to_owned();
         let kind = match role {
             Role::Definition(kind) => {
-                let Some(name) = self.name else { return };
+                let Some(name) = self.name.or_else(|| node.child_by_field_name("name")) else {
+                    return;
+                };
                 ItemKind::Scope(ScopeSpec {
                     kind: ScopeKind::Definition(kind),
                     name: text(name),
@@ -335,6 +342,8 @@ fn shorten(mut text: String) -> String {
 #[derive(Default)]
 struct ImportCollector {
     by_module: HashMap<usize, PendingImport>,
+    /// Matches added: a bound on the imported names and modules.
+    facts: usize,
 }
 
 /// An import being collected: where its module starts, and each name with its position.
@@ -353,6 +362,7 @@ impl ImportCollector {
         name: Option<(usize, String)>,
         alias: Option<String>,
     ) {
+        self.facts += 1;
         let PendingImport { import, names, .. } = self
             .by_module
             .entry(module_node.id())
@@ -434,14 +444,45 @@ struct Item {
 /// A scope being visited: it ends at `end`.
 struct OpenScope {
     end: usize,
-    qualified_name: String,
+    name: ScopeName,
     is_type: bool,
-    is_definition: bool,
+    /// Stack position of the innermost definition this scope is or lies in.
+    definition: Option<usize>,
     self_name: Option<String>,
 }
 
-/// Places every item in its innermost enclosing scope and fills the facts.
-fn nest(spec: &LanguageSpec, path: &str, mut items: Vec<Item>, facts: &mut FileFacts) {
+/// Where an open scope's qualified name is kept: each name is built once, from its parent's.
+enum ScopeName {
+    /// The qualified name of `facts.definitions[i]`.
+    Definition(usize),
+    /// A module or `impl` block: no definition holds its name.
+    Own(String),
+}
+
+impl OpenScope {
+    fn qualified_name<'a>(&'a self, definitions: &'a [Definition]) -> &'a str {
+        match &self.name {
+            ScopeName::Definition(position) => definitions
+                .get(*position)
+                .map_or("", |definition| definition.qualified_name.as_str()),
+            ScopeName::Own(name) => name,
+        }
+    }
+}
+
+/// Items between two checks of the deadline while nesting.
+const ITEMS_PER_DEADLINE_CHECK: usize = 4096;
+
+/// Places every item in its innermost enclosing scope and fills the facts. Each scope's name is
+/// built once from its parent's and held by its definition; a stack of open scopes finds the
+/// enclosing ones, so the work is linear in the items and the (bounded) name lengths.
+fn nest(
+    spec: &LanguageSpec,
+    path: &str,
+    mut items: Vec<Item>,
+    facts: &mut FileFacts,
+    limits: &Limits,
+) -> Result<(), SkipReason> {
     // Outer before inner: by start, then the longer first, then scopes before references.
     items.sort_by_key(|item| {
         (
@@ -450,32 +491,52 @@ fn nest(spec: &LanguageSpec, path: &str, mut items: Vec<Item>, facts: &mut FileF
             !matches!(item.kind, ItemKind::Scope(_)),
         )
     });
-    let child_name = |parent: Option<&OpenScope>, segment: &str| match parent {
-        Some(parent) => format!("{}.{segment}", parent.qualified_name),
-        None => format!("{path}::{segment}"),
+    let bounded = |name: String| {
+        if name.len() > limits.max_name_bytes {
+            Err(SkipReason::NameTooLong)
+        } else {
+            Ok(name)
+        }
+    };
+    let child_name = |parent: Option<&str>, segment: &str| {
+        let length = parent.map_or(path.len() + 2, |parent| parent.len() + 1) + segment.len();
+        if length > limits.max_name_bytes {
+            return Err(SkipReason::NameTooLong);
+        }
+        Ok(match parent {
+            Some(parent) => format!("{parent}.{segment}"),
+            None => format!("{path}::{segment}"),
+        })
     };
     let mut seen: HashMap<String, u32> = HashMap::new();
     let mut stack: Vec<OpenScope> = Vec::new();
-    for item in items {
+    for (number, item) in items.into_iter().enumerate() {
+        if number % ITEMS_PER_DEADLINE_CHECK == 0 {
+            limits.deadline.check()?;
+        }
         while stack.last().is_some_and(|top| top.end <= item.start) {
             stack.pop();
         }
         let parent = stack.last();
+        let parent_name = parent.map(|parent| parent.qualified_name(&facts.definitions));
         match item.kind {
             ItemKind::Scope(scope) => {
+                if stack.len() >= limits.max_nesting {
+                    return Err(SkipReason::TooDeep);
+                }
                 let open = match scope.kind {
                     ScopeKind::Module | ScopeKind::Impl => OpenScope {
                         end: item.end,
-                        qualified_name: child_name(parent, &scope.name),
+                        name: ScopeName::Own(child_name(parent_name, &scope.name)?),
                         is_type: scope.kind == ScopeKind::Impl,
-                        is_definition: false,
+                        definition: parent.and_then(|parent| parent.definition),
                         self_name: None,
                     },
                     ScopeKind::Definition(kind) => {
                         let (kind, chain, owner) = match (&scope.owner, parent) {
                             (Some(owner), _) if !kind.is_type() => {
-                                let owner = child_name(parent, owner);
-                                let chain = format!("{owner}.{}", scope.name);
+                                let owner = child_name(parent_name, owner)?;
+                                let chain = child_name(Some(&owner), &scope.name)?;
                                 (DefinitionKind::Method, chain, Some(owner))
                             }
                             (_, Some(parent)) if parent.is_type => {
@@ -484,8 +545,8 @@ fn nest(spec: &LanguageSpec, path: &str, mut items: Vec<Item>, facts: &mut FileF
                                 } else {
                                     DefinitionKind::Method
                                 };
-                                let chain = child_name(Some(parent), &scope.name);
-                                (kind, chain, Some(parent.qualified_name.clone()))
+                                let chain = child_name(parent_name, &scope.name)?;
+                                (kind, chain, parent_name.map(str::to_owned))
                             }
                             _ => {
                                 let kind = if kind.is_type() {
@@ -493,7 +554,7 @@ fn nest(spec: &LanguageSpec, path: &str, mut items: Vec<Item>, facts: &mut FileF
                                 } else {
                                     DefinitionKind::Function
                                 };
-                                (kind, child_name(parent, &scope.name), None)
+                                (kind, child_name(parent_name, &scope.name)?, None)
                             }
                         };
                         let count = seen.entry(chain.clone()).or_insert(0);
@@ -501,21 +562,21 @@ fn nest(spec: &LanguageSpec, path: &str, mut items: Vec<Item>, facts: &mut FileF
                         let qualified_name = if *count == 1 {
                             chain
                         } else {
-                            format!("{chain}#{count}")
+                            bounded(format!("{chain}#{count}"))?
                         };
                         facts.definitions.push(Definition {
                             kind,
                             name: scope.name,
-                            qualified_name: qualified_name.clone(),
+                            qualified_name,
                             owner,
                             start_line: scope.start_line,
                             end_line: scope.end_line,
                         });
                         OpenScope {
                             end: item.end,
-                            qualified_name,
+                            name: ScopeName::Definition(facts.definitions.len() - 1),
                             is_type: kind.is_type(),
-                            is_definition: true,
+                            definition: Some(stack.len()),
                             self_name: scope.self_name,
                         }
                     }
@@ -523,16 +584,19 @@ fn nest(spec: &LanguageSpec, path: &str, mut items: Vec<Item>, facts: &mut FileF
                 stack.push(open);
             }
             ItemKind::Call { callee, receiver } => {
-                let enclosing = stack.iter().rev().find(|scope| scope.is_definition);
+                let enclosing = parent
+                    .and_then(|parent| parent.definition)
+                    .and_then(|position| stack.get(position));
                 let receiver_is_self = receiver.as_deref().is_some_and(|receiver| {
-                    spec.self_words.contains(&receiver)
+                    spec.names.self_words.contains(&receiver)
                         || enclosing
                             .and_then(|scope| scope.self_name.as_deref())
                             .is_some_and(|self_name| self_name == receiver)
                 });
                 facts.calls.push(Call {
                     caller: enclosing
-                        .map_or_else(|| path.to_owned(), |scope| scope.qualified_name.clone()),
+                        .map_or(path, |scope| scope.qualified_name(&facts.definitions))
+                        .to_owned(),
                     callee,
                     receiver,
                     receiver_is_self,
@@ -542,7 +606,7 @@ fn nest(spec: &LanguageSpec, path: &str, mut items: Vec<Item>, facts: &mut FileF
             ItemKind::Inherit { parent: base, kind } => {
                 if let Some(child) = parent.filter(|scope| scope.is_type) {
                     facts.inherits.push(Inherit {
-                        child: child.qualified_name.clone(),
+                        child: child.qualified_name(&facts.definitions).to_owned(),
                         parent: base,
                         kind,
                         line: item.line,
@@ -551,4 +615,5 @@ fn nest(spec: &LanguageSpec, path: &str, mut items: Vec<Item>, facts: &mut FileF
             }
         }
     }
+    Ok(())
 }

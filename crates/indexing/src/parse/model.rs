@@ -282,8 +282,14 @@ pub enum SkipReason {
     Special,
     /// Could not be read (permissions, vanished during the walk).
     Unreadable,
-    /// Parsing took longer than `ParseOptions::file_timeout`.
+    /// Parsing, extracting or resolving the file took longer than `ParseOptions::file_timeout`.
     Timeout,
+    /// Scopes nested deeper than `ParseOptions::max_nesting`.
+    TooDeep,
+    /// A qualified name longer than `ParseOptions::max_name_bytes`.
+    NameTooLong,
+    /// More definitions, calls, imports and bases than `ParseOptions::max_facts`.
+    TooManyFacts,
 }
 
 /// Files and lines of one language.

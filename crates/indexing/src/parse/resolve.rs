@@ -7,23 +7,27 @@
 //! then the only definition of that name in the repository. For `x.f()`: the caller's own type
 //! and its bases when `x` is `self`/`this` (or a Go receiver), the module or type `x` is bound
 //! to by an import, a type named `x`, then the only method named `f`. Module paths are matched
-//! against file paths per language: Python `a.b` → `a/b.py` or `a/b/__init__.py` (anywhere
-//! below the root, so `src/` layouts work; `.`-relative from the file), JavaScript/TypeScript
-//! `./x` → `x.ts`, `x.js`, `x/index.ts`, ... relative to the file, Go import paths → the
-//! directory matching their longest suffix (a path whose first element has no dot is taken for
-//! the standard library), Java `a.b.C` → `a/b/C.java` or a class `C` in a
-//! directory `a/b`, Rust `crate::a::b` → `a/b.rs` or `a/b/mod.rs`. A name looked up in a
-//! module file follows that file's own imports a few levels deep, so re-exports
-//! (`from .case import TestCase` in an `__init__.py`, `export { x } from "./y"`) resolve.
+//! against file paths by the rule the language's [`Names`] choose ([`ModulePaths`]: Python
+//! `a.b` → `a/b.py` or `a/b/__init__.py`, JavaScript `./x` → `x.ts`, `x/index.js`, Go import
+//! paths → directories, Java `a.b.C` → `a/b/C.java`, Rust `crate::a::b` → `a/b.rs`). A name
+//! looked up in a module file follows that file's own imports a few levels deep, so re-exports
+//! (`from .case import TestCase` in an `__init__.py`, `export { x } from "./y"`) resolve. No
+//! language is named here: what differs between languages is data of their spec.
 //!
 //! Methods declared outside their type (Go methods, Rust `impl` blocks) get their owner
 //! rewritten to the type's definition when the repository has exactly one candidate (in the
 //! same directory first).
+//!
+//! Each file's references can be given a time budget ([`resolve_within`]): a file that runs
+//! out of it is left out, and the links of other files into it become unresolved.
+
+use std::time::{Duration, Instant};
 
 use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use rayon::prelude::*;
 
-use super::language::LanguageSpec;
+use super::language::{LanguageSpec, ModuleBinding, ModulePaths, Names};
+use super::limits::Deadline;
 use super::model::{
     CallEdge, DefinitionKind, FileFacts, ImportEdge, InheritEdge, Language, Target, Via,
 };
@@ -40,59 +44,157 @@ pub struct Resolved {
     pub calls: Vec<CallEdge>,
     pub imports: Vec<ImportEdge>,
     pub inherits: Vec<InheritEdge>,
+    /// Paths of the files left out because their budget ran out, sorted.
+    pub timed_out: Vec<String>,
 }
 
 /// Resolves the references of all files against each other, on the current rayon pool.
-pub fn resolve(mut files: Vec<FileFacts>) -> Resolved {
+pub fn resolve(files: Vec<FileFacts>) -> Resolved {
+    let budgets = vec![None; files.len()];
+    resolve_within(files, &budgets)
+}
+
+/// Like [`resolve`], but the references of `files[i]` get `budgets[i]` of time (`None`, or a
+/// missing entry: no limit). A file that runs out is left out with its edges and named in
+/// [`Resolved::timed_out`]; the links of other files into it become unresolved.
+pub fn resolve_within(mut files: Vec<FileFacts>, budgets: &[Option<Duration>]) -> Resolved {
     fix_owners(&mut files);
     let index = Index::new(&files);
-    let (scopes, imports): (Vec<FileScope>, Vec<Vec<ImportEdge>>) = (0..files.len())
-        .into_par_iter()
-        .map(|file| {
+    let mut clocks: Vec<Clock> = (0..files.len())
+        .map(|file| Clock::new(budgets.get(file).copied().flatten()))
+        .collect();
+    let (scopes, imports): (Vec<FileScope>, Vec<Vec<ImportEdge>>) = clocks
+        .par_iter_mut()
+        .enumerate()
+        .map(|(file, clock)| {
             let mut edges = Vec::new();
-            let scope = index.import_file(file, &mut edges);
+            let scope = clock.run(|deadline| index.import_file(file, &mut edges, deadline));
             (scope, edges)
         })
         .unzip();
     let mut bases: HashMap<&str, Vec<String>> = HashMap::new();
-    let mut inherits = Vec::new();
+    let mut inherits = Vec::with_capacity(files.len());
     for (file, facts) in files.iter().enumerate() {
-        for inherit in &facts.inherits {
-            let (target, via) = index.resolve_type(file, &scopes[file], &inherit.parent);
-            if let Target::Internal(parent) = &target {
-                bases
-                    .entry(inherit.child.as_str())
-                    .or_default()
-                    .push(parent.clone());
+        let edges = clocks[file].run(|deadline| {
+            let mut edges = Vec::with_capacity(facts.inherits.len());
+            for inherit in facts.inherits.iter().take_while(|_| !deadline.passed()) {
+                let (target, via) = index.resolve_type(file, &scopes[file], &inherit.parent);
+                if let Target::Internal(parent) = &target {
+                    bases
+                        .entry(inherit.child.as_str())
+                        .or_default()
+                        .push(parent.clone());
+                }
+                edges.push(InheritEdge::of(inherit, target, via));
             }
-            inherits.push(InheritEdge::of(inherit, target, via));
-        }
+            edges
+        });
+        inherits.push(edges);
     }
-    let calls = files
-        .par_iter()
+    let calls: Vec<Vec<CallEdge>> = clocks
+        .par_iter_mut()
         .enumerate()
-        .flat_map_iter(|(file, facts)| {
-            let (index, scope, bases) = (&index, &scopes[file], &bases);
-            facts.calls.iter().map(move |call| {
-                let (target, via) = index.resolve_call(file, scope, bases, call);
-                CallEdge::of(call, target, via)
+        .map(|(file, clock)| {
+            let (scope, bases) = (&scopes[file], &bases);
+            clock.run(|deadline| {
+                let calls = files[file].calls.iter().take_while(|_| !deadline.passed());
+                calls
+                    .map(|call| {
+                        let (target, via) = index.resolve_call(file, scope, bases, call);
+                        CallEdge::of(call, target, via)
+                    })
+                    .collect()
             })
         })
         .collect();
-    Resolved {
-        calls,
-        imports: imports.into_iter().flatten().collect(),
-        inherits,
-        files,
+    let timed_out: Vec<bool> = clocks.iter().map(|clock| clock.out).collect();
+    let mut resolved = Resolved::default();
+    let mut removed: HashSet<String> = HashSet::new();
+    for (file, ((facts, imports), (inherits, calls))) in files
+        .into_iter()
+        .zip(imports)
+        .zip(inherits.into_iter().zip(calls))
+        .enumerate()
+    {
+        if timed_out[file] {
+            removed.extend(facts.definitions.into_iter().map(|d| d.qualified_name));
+            removed.insert(facts.path.clone());
+            resolved.timed_out.push(facts.path);
+            continue;
+        }
+        resolved.files.push(facts);
+        resolved.imports.extend(imports);
+        resolved.inherits.extend(inherits);
+        resolved.calls.extend(calls);
     }
+    if !removed.is_empty() {
+        resolved.unlink(&removed);
+    }
+    resolved
+}
+
+/// The time one file's resolution has left, across its phases.
+struct Clock {
+    left: Option<Duration>,
+    out: bool,
+}
+
+impl Clock {
+    fn new(left: Option<Duration>) -> Self {
+        Self {
+            out: left == Some(Duration::ZERO),
+            left,
+        }
+    }
+
+    /// Runs one phase of the file's resolution against what is left of its time (the phase
+    /// stops early once `deadline` has passed), and counts the time it took.
+    fn run<R: Default>(&mut self, phase: impl FnOnce(&Deadline) -> R) -> R {
+        if self.out {
+            return R::default();
+        }
+        let started = Instant::now();
+        let deadline = Deadline::after(self.left);
+        let result = phase(&deadline);
+        self.out = deadline.passed();
+        self.left = self.left.map(|left| left.saturating_sub(started.elapsed()));
+        result
+    }
+}
+
+impl Resolved {
+    /// Makes the links into `removed` (qualified names and paths of left-out files)
+    /// unresolved, named as written.
+    fn unlink(&mut self, removed: &HashSet<String>) {
+        let gone = |target: &Target| matches!(target, Target::Internal(q) if removed.contains(q));
+        for call in self.calls.iter_mut().filter(|edge| gone(&edge.target)) {
+            call.target = Target::External(call.callee.clone());
+            call.via = Via::Unresolved;
+        }
+        for import in self.imports.iter_mut().filter(|edge| gone(&edge.target)) {
+            let separator =
+                LanguageSpec::for_path(&import.file).map_or(".", |spec| spec.names.path_separator);
+            let written = match &import.name {
+                Some(name) => external_name(&import.module, separator, name),
+                None => import.module.clone(),
+            };
+            import.target = Target::External(written);
+            import.via = Via::Unresolved;
+        }
+        for inherit in self.inherits.iter_mut().filter(|edge| gone(&edge.target)) {
+            inherit.target = Target::External(strip_generics(&inherit.parent).to_owned());
+            inherit.via = Via::Unresolved;
+        }
+    }
+}
+
+fn names(language: Language) -> &'static Names {
+    LanguageSpec::of(language).names
 }
 
 /// Languages whose files import each other.
 fn family(language: Language) -> Language {
-    match language {
-        Language::TypeScript | Language::Tsx | Language::JavaScript => Language::JavaScript,
-        other => other,
-    }
+    names(language).family
 }
 
 /// `path::a.B.c` → `a.B.c`.
@@ -126,11 +228,8 @@ fn module_key(path: &str, language: Language) -> String {
         Some((stem, _)) if !stem.ends_with('/') && !stem.is_empty() => stem,
         _ => path,
     };
-    let entry = match family(language) {
-        Language::Python => "__init__",
-        Language::JavaScript => "index",
-        Language::Rust => "mod",
-        _ => return stem.to_owned(),
+    let Some(entry) = names(language).entry_file else {
+        return stem.to_owned();
     };
     if stem == entry {
         return String::new();
@@ -139,6 +238,27 @@ fn module_key(path: &str, language: Language) -> String {
         .and_then(|dir| dir.strip_suffix('/'))
         .unwrap_or(stem)
         .to_owned()
+}
+
+/// (family, path key) → files.
+type PathIndex = HashMap<(Language, String), Vec<usize>>;
+/// (family, last segment) → the keys ending with it.
+type SuffixIndex = HashMap<(Language, String), Vec<String>>;
+
+/// Adds `file` under `key` to `paths`, and a new key to `suffixes` under its last segment.
+fn add_path(
+    paths: &mut PathIndex,
+    suffixes: &mut SuffixIndex,
+    language: Language,
+    key: String,
+    file: usize,
+) {
+    let files = paths.entry((language, key.clone())).or_default();
+    if files.is_empty() {
+        let last = key.rsplit('/').next().unwrap_or("").to_owned();
+        suffixes.entry((language, last)).or_default().push(key);
+    }
+    files.push(file);
 }
 
 /// A generic type without its arguments: `List<String>` → `List`, `Base[T]` → `Base`.
@@ -227,12 +347,12 @@ struct Index<'a> {
     /// Owner → name → qualified name of the first member of that name.
     members: HashMap<&'a str, HashMap<&'a str, &'a str>>,
     /// (family, module key) → files.
-    modules: HashMap<(Language, String), Vec<usize>>,
+    modules: PathIndex,
     /// (family, directory) → files.
-    directories: HashMap<(Language, String), Vec<usize>>,
+    directories: PathIndex,
     /// (family, last segment) → module keys and directories ending with it.
-    module_suffixes: HashMap<(Language, String), Vec<String>>,
-    directory_suffixes: HashMap<(Language, String), Vec<String>>,
+    module_suffixes: SuffixIndex,
+    directory_suffixes: SuffixIndex,
 }
 
 impl<'a> Index<'a> {
@@ -278,30 +398,21 @@ impl<'a> Index<'a> {
                 }
             }
             let key = module_key(&facts.path, facts.language);
-            let last = key.rsplit('/').next().unwrap_or("").to_owned();
-            let modules = index.modules.entry((language, key.clone())).or_default();
-            if modules.is_empty() {
-                index
-                    .module_suffixes
-                    .entry((language, last))
-                    .or_default()
-                    .push(key);
-            }
-            modules.push(file);
+            add_path(
+                &mut index.modules,
+                &mut index.module_suffixes,
+                language,
+                key,
+                file,
+            );
             let dir = directory(&facts.path).to_owned();
-            let last = dir.rsplit('/').next().unwrap_or("").to_owned();
-            let files_of_dir = index
-                .directories
-                .entry((language, dir.clone()))
-                .or_default();
-            if files_of_dir.is_empty() {
-                index
-                    .directory_suffixes
-                    .entry((language, last))
-                    .or_default()
-                    .push(dir);
-            }
-            files_of_dir.push(file);
+            add_path(
+                &mut index.directories,
+                &mut index.directory_suffixes,
+                language,
+                dir,
+                file,
+            );
         }
         for keys in index
             .module_suffixes
@@ -433,23 +544,23 @@ impl<'a> Index<'a> {
         None
     }
 
-    /// Resolves the imports of one file into edges, and returns the names they bind.
-    fn import_file(&self, file: usize, edges: &mut Vec<ImportEdge>) -> FileScope {
+    /// Resolves the imports of one file into edges, and returns the names they bind; stops
+    /// early once `deadline` has passed.
+    fn import_file(
+        &self,
+        file: usize,
+        edges: &mut Vec<ImportEdge>,
+        deadline: &Deadline,
+    ) -> FileScope {
         let facts = &self.files[file];
-        let spec = LanguageSpec::of(facts.language);
+        let names = names(facts.language);
         let mut scope = FileScope::default();
-        for import in &facts.imports {
+        for import in facts.imports.iter().take_while(|_| !deadline.passed()) {
             let module = self.import_module(file, &import.module);
             let mut edge = |name: Option<&str>, target: Target, via: Via| {
                 edges.push(ImportEdge::of(&facts.path, import, name, target, via));
             };
-            let external_name = |name: &str| {
-                if import.module.is_empty() {
-                    name.to_owned()
-                } else {
-                    format!("{}{}{name}", import.module, spec.path_separator)
-                }
-            };
+            let external_name = |name| external_name(&import.module, names.path_separator, name);
             if import.names.is_empty() {
                 let (target, via, binding) = match &module {
                     Some(Binding::File(found)) => (
@@ -469,15 +580,15 @@ impl<'a> Index<'a> {
                     ),
                 };
                 edge(None, target, via);
-                let local = import
-                    .alias
-                    .clone()
-                    .or_else(|| match family(facts.language) {
-                        Language::Python => Some(import.module.clone()),
-                        Language::Go => import.module.rsplit('/').next().map(str::to_owned),
-                        Language::Rust => import.module.rsplit("::").next().map(str::to_owned),
-                        _ => None,
-                    });
+                let local = import.alias.clone().or_else(|| match names.module_binding {
+                    ModuleBinding::WholePath => Some(import.module.clone()),
+                    ModuleBinding::LastSegment => import
+                        .module
+                        .rsplit(names.path_separator)
+                        .next()
+                        .map(str::to_owned),
+                    ModuleBinding::Nothing => None,
+                });
                 if let Some(local) = local {
                     scope.bindings.insert(local, binding);
                 }
@@ -543,8 +654,8 @@ impl<'a> Index<'a> {
         let facts = &self.files[file];
         let language = facts.language;
         let dir = directory(&facts.path);
-        match family(language) {
-            Language::Python => {
+        match names(language).module_paths {
+            ModulePaths::DottedWithRelativeDots => {
                 let dots = module.len() - module.trim_start_matches('.').len();
                 let rest = module[dots..].replace('.', "/");
                 if dots == 0 {
@@ -557,7 +668,7 @@ impl<'a> Index<'a> {
                 self.module_file(language, &join(base, &rest), false)
                     .map(Binding::File)
             }
-            Language::JavaScript => {
+            ModulePaths::RelativeFiles => {
                 if !module.starts_with('.') {
                     return None;
                 }
@@ -569,7 +680,7 @@ impl<'a> Index<'a> {
                     })
                     .map(Binding::File)
             }
-            Language::Go => {
+            ModulePaths::PackageDirectories => {
                 let first = module.split('/').next().unwrap_or(module);
                 if !first.contains('.') {
                     // Standard library (or a module path we cannot tell apart from it).
@@ -578,7 +689,7 @@ impl<'a> Index<'a> {
                 self.package_directory(language, module)
                     .map(Binding::Directory)
             }
-            Language::Java => {
+            ModulePaths::DottedFilesOrPackages => {
                 let key = module.replace('.', "/");
                 self.module_file(language, &key, true)
                     .map(Binding::File)
@@ -587,8 +698,8 @@ impl<'a> Index<'a> {
                             .map(Binding::Directory)
                     })
             }
-            Language::Rust => {
-                let (local, key) = rust_module_key(module);
+            ModulePaths::CratePaths { local_roots } => {
+                let (local, key) = crate_path(module, names(language), local_roots);
                 if key.is_empty() {
                     return None;
                 }
@@ -600,7 +711,6 @@ impl<'a> Index<'a> {
                     found.filter(|_| key.contains('/'))
                 }
             }
-            _ => None,
         }
     }
 
@@ -659,12 +769,15 @@ impl<'a> Index<'a> {
                 None => (Target::Internal(dir.clone()), Via::ModulePath, None),
             },
             _ => {
-                let local_rust =
-                    family(language) == Language::Rust && rust_module_key(module_text).0;
-                match self
-                    .unique(language, plain, |_| true)
-                    .filter(|_| local_rust)
-                {
+                // Only the crate's own modules: a name from outside is not guessed.
+                let names = names(language);
+                let local = match names.module_paths {
+                    ModulePaths::CratePaths { local_roots } => {
+                        crate_path(module_text, names, local_roots).0
+                    }
+                    _ => false,
+                };
+                match self.unique(language, plain, |_| true).filter(|_| local) {
                     Some(qualified_name) => (
                         Target::Internal(qualified_name.to_owned()),
                         Via::UniqueName,
@@ -698,7 +811,7 @@ impl<'a> Index<'a> {
                     }
                 }
                 Some(Binding::External(module)) => {
-                    let separator = member_separator(LanguageSpec::of(language));
+                    let separator = names(language).member_separator;
                     return (
                         Target::External(format!("{module}{separator}{plain}")),
                         Via::Unresolved,
@@ -727,7 +840,7 @@ impl<'a> Index<'a> {
         if let Some(found) = self.through_imports(language, scope, name) {
             return Some(found);
         }
-        if LanguageSpec::of(language).directory_is_package
+        if names(language).directory_is_package
             && let Some(q) = self.in_directory(language, directory(&self.files[file].path), name)
         {
             return Some((Target::Internal(q.to_owned()), Via::Package));
@@ -839,14 +952,14 @@ impl<'a> Index<'a> {
     ) -> (Target, Via) {
         let facts = &self.files[file];
         let language = facts.language;
-        let spec = LanguageSpec::of(language);
+        let names = names(language);
         let name = call.callee.as_str();
         let internal = |q: &str, via| (Target::Internal(q.to_owned()), via);
         let Some(receiver) = call.receiver.as_deref() else {
             if let Some(q) = self.visible_callable(file, &call.caller, name) {
                 return internal(q, Via::SameFile);
             }
-            if spec.implicit_this
+            if names.implicit_this
                 && let Some(q) = self
                     .caller_type(&call.caller)
                     .and_then(|owner| self.member(bases, owner, name))
@@ -856,7 +969,7 @@ impl<'a> Index<'a> {
             if let Some(found) = self.through_imports(language, scope, name) {
                 return found;
             }
-            if spec.directory_is_package
+            if names.directory_is_package
                 && let Some(q) = self.in_directory(language, directory(&facts.path), name)
             {
                 return internal(q, Via::Package);
@@ -892,7 +1005,7 @@ impl<'a> Index<'a> {
                 }
                 Some(Binding::External(module)) => {
                     return (
-                        Target::External(format!("{module}{}{name}", member_separator(spec))),
+                        Target::External(format!("{module}{}{name}", names.member_separator)),
                         Via::Unresolved,
                     );
                 }
@@ -914,7 +1027,7 @@ impl<'a> Index<'a> {
                     .chars()
                     .all(|c| c.is_alphanumeric() || c == '_' || c == '.'));
         let external = if qualified {
-            format!("{receiver}{}{name}", member_separator(spec))
+            format!("{receiver}{}{name}", names.member_separator)
         } else {
             name.to_owned()
         };
@@ -932,8 +1045,7 @@ impl<'a> Index<'a> {
         receiver: &str,
         name: &str,
     ) -> Option<(Target, Via)> {
-        let spec = LanguageSpec::of(self.files[file].language);
-        let separator = member_separator(spec);
+        let separator = names(self.files[file].language).member_separator;
         let first = receiver.split([':', '.']).next().unwrap_or(receiver);
         if first.len() < receiver.len()
             && let Some(Binding::External(module)) = scope.bindings.get(first)
@@ -989,26 +1101,28 @@ impl<'a> Index<'a> {
     }
 }
 
-fn member_separator(spec: &LanguageSpec) -> &'static str {
-    if spec.path_separator == "::" {
-        "::"
-    } else {
-        "."
-    }
-}
-
-/// `crate::a::b` → (true, `a/b`); `std::fmt` → (false, `std/fmt`).
-fn rust_module_key(module: &str) -> (bool, String) {
+/// Whether a crate path names a local root, and its module key: `crate::a::b` → (true, `a/b`);
+/// `std::fmt` → (false, `std/fmt`).
+fn crate_path(module: &str, names: &Names, local_roots: &[&str]) -> (bool, String) {
     let mut local = false;
     let segments: Vec<&str> = module
-        .split("::")
+        .split(names.path_separator)
         .filter(|segment| {
-            let keyword = matches!(*segment, "crate" | "self" | "super");
+            let keyword = local_roots.contains(segment);
             local |= keyword;
             !keyword && !segment.is_empty()
         })
         .collect();
     (local, segments.join("/"))
+}
+
+/// An imported name not found in the repository: `module<separator>name`.
+fn external_name(module: &str, separator: &str, name: &str) -> String {
+    if module.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{module}{separator}{name}")
+    }
 }
 
 /// Resolves `.` and `..` in a relative path; `None` when it leaves the root.

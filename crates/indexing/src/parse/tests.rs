@@ -2,6 +2,8 @@
 //! resolved edges, and bad input (binary, invalid UTF-8, huge, symlinked, deeply nested files).
 
 use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use tempfile::TempDir;
 
@@ -33,84 +35,74 @@ fn target(target: &Target) -> String {
     }
 }
 
+/// A target and how it was found: `pkg/a.py::f (Import)`, `ext:os (Unresolved)`.
+fn resolved(found: &Target, via: Via) -> String {
+    format!("{} ({via:?})", target(found))
+}
+
+/// `{prefix}{value}{suffix}` for a value, nothing without one.
+fn optional(value: Option<&str>, prefix: &str, suffix: &str) -> String {
+    value
+        .map(|value| format!("{prefix}{value}{suffix}"))
+        .unwrap_or_default()
+}
+
 fn definitions(output: &ParseOutput) -> Vec<String> {
+    let line = |d: &Definition| {
+        let owner = optional(d.owner.as_deref(), " of ", "");
+        let (q, start, end) = (&d.qualified_name, d.start_line, d.end_line);
+        format!("{:?} {q} {start}-{end}{owner}", d.kind)
+    };
     output
         .files
         .iter()
         .flat_map(|f| &f.definitions)
-        .map(|d| {
-            let owner = d
-                .owner
-                .as_deref()
-                .map(|o| format!(" of {o}"))
-                .unwrap_or_default();
-            format!(
-                "{:?} {} {}-{}{owner}",
-                d.kind, d.qualified_name, d.start_line, d.end_line
-            )
-        })
+        .map(line)
         .collect()
 }
 
 fn imports(output: &ParseOutput) -> Vec<String> {
-    output
-        .imports
-        .iter()
-        .map(|i| {
-            let name = i
-                .name
-                .as_deref()
-                .map(|n| format!(" [{n}]"))
-                .unwrap_or_default();
-            format!(
-                "{}:{} {}{name} -> {} ({:?})",
-                i.file,
-                i.line,
-                i.module,
-                target(&i.target),
-                i.via
-            )
-        })
-        .collect()
+    let line = |i: &ImportEdge| {
+        let name = optional(i.name.as_deref(), " [", "]");
+        let found = resolved(&i.target, i.via);
+        format!("{}:{} {}{name} -> {found}", i.file, i.line, i.module)
+    };
+    output.imports.iter().map(line).collect()
 }
 
 fn calls(output: &ParseOutput) -> Vec<String> {
-    output
-        .calls
-        .iter()
-        .map(|c| {
-            let receiver = c
-                .receiver
-                .as_deref()
-                .map(|r| format!("{r}."))
-                .unwrap_or_default();
-            format!(
-                "{}:{} {receiver}{} -> {} ({:?})",
-                c.caller,
-                c.line,
-                c.callee,
-                target(&c.target),
-                c.via
-            )
-        })
-        .collect()
+    let line = |c: &CallEdge| {
+        let receiver = optional(c.receiver.as_deref(), "", ".");
+        let found = resolved(&c.target, c.via);
+        format!("{}:{} {receiver}{} -> {found}", c.caller, c.line, c.callee)
+    };
+    output.calls.iter().map(line).collect()
 }
 
 fn inherits(output: &ParseOutput) -> Vec<String> {
-    output
-        .inherits
-        .iter()
-        .map(|i| {
-            format!(
-                "{} {:?} {} -> {} ({:?})",
-                i.child,
-                i.kind,
-                i.parent,
-                target(&i.target),
-                i.via
-            )
-        })
-        .collect()
+    let line = |i: &InheritEdge| {
+        let found = resolved(&i.target, i.via);
+        format!("{} {:?} {} -> {found}", i.child, i.kind, i.parent)
+    };
+    output.inherits.iter().map(line).collect()
+}
+
+/// The graph a repository should give, one line per fact as the functions above write them.
+struct Graph {
+    definitions: &'static [&'static str],
+    imports: &'static [&'static str],
+    calls: &'static [&'static str],
+    inherits: &'static [&'static str],
+}
+
+/// Parses a repository of these files and compares its graph with `expected`.
+fn check_graph(files: &[(&str, &str)], expected: Graph) {
+    let dir = repository(files);
+    let output = parse(dir.path());
+    assert_eq!(definitions(&output), expected.definitions);
+    assert_eq!(imports(&output), expected.imports);
+    assert_eq!(calls(&output), expected.calls);
+    assert_eq!(inherits(&output), expected.inherits);
 }
 
 #[test]
@@ -447,302 +439,248 @@ enum Size { SMALL, LARGE }
 
 #[test]
 fn python_repository() {
-    let dir = repository(PYTHON);
-    let output = parse(dir.path());
-    assert_eq!(
-        definitions(&output),
-        [
-            "Class pkg/app.py::App 5-13",
-            "Class pkg/app.py::App.Config 6-8 of pkg/app.py::App",
-            "Method pkg/app.py::App.Config.load 7-8 of pkg/app.py::App.Config",
-            "Method pkg/app.py::App.run 10-13 of pkg/app.py::App",
-            "Function pkg/app.py::read 16-19",
-            "Function pkg/app.py::read.inner 17-18",
-            "Class pkg/base.py::Base 5-7",
-            "Method pkg/base.py::Base.greet 6-7 of pkg/base.py::Base",
-            "Function pkg/base.py::helper 10-11",
-        ]
-    );
-    assert_eq!(
-        imports(&output),
-        [
-            "pkg/app.py:1 pkg.base [Base] -> pkg/base.py::Base (Import)",
-            "pkg/app.py:1 pkg.base [helper] -> pkg/base.py::helper (Import)",
-            "pkg/app.py:2 . [base] -> pkg/base.py (ModulePath)",
-            "pkg/base.py:1 os -> ext:os (Unresolved)",
-            "pkg/base.py:2 typing [List] -> ext:typing.List (Unresolved)",
-        ]
-    );
-    assert_eq!(
-        calls(&output),
-        [
-            "pkg/app.py::App.Config.load:8 read -> pkg/app.py::read (SameFile)",
-            // Inherited: App has no `greet`, its base Base (imported from another file) has.
-            "pkg/app.py::App.run:11 self.greet -> pkg/base.py::Base.greet (Owner)",
-            "pkg/app.py::App.run:12 helper -> pkg/base.py::helper (Import)",
-            "pkg/app.py::App.run:13 b.helper -> pkg/base.py::helper (Import)",
-            "pkg/app.py::read:19 inner -> pkg/app.py::read.inner (SameFile)",
-            "pkg/app.py:22 App().run -> pkg/app.py::App.run (Owner)",
-            "pkg/app.py:22 App -> pkg/app.py::App (SameFile)",
-            "pkg/base.py::Base.greet:7 helper -> pkg/base.py::helper (SameFile)",
-            "pkg/base.py::helper:11 os.path.join -> ext:os.path.join (Unresolved)",
-        ]
-    );
-    assert_eq!(
-        inherits(&output),
-        ["pkg/app.py::App Extends Base -> pkg/base.py::Base (Import)",]
+    check_graph(
+        PYTHON,
+        Graph {
+            definitions: &[
+                "Class pkg/app.py::App 5-13",
+                "Class pkg/app.py::App.Config 6-8 of pkg/app.py::App",
+                "Method pkg/app.py::App.Config.load 7-8 of pkg/app.py::App.Config",
+                "Method pkg/app.py::App.run 10-13 of pkg/app.py::App",
+                "Function pkg/app.py::read 16-19",
+                "Function pkg/app.py::read.inner 17-18",
+                "Class pkg/base.py::Base 5-7",
+                "Method pkg/base.py::Base.greet 6-7 of pkg/base.py::Base",
+                "Function pkg/base.py::helper 10-11",
+            ],
+            imports: &[
+                "pkg/app.py:1 pkg.base [Base] -> pkg/base.py::Base (Import)",
+                "pkg/app.py:1 pkg.base [helper] -> pkg/base.py::helper (Import)",
+                "pkg/app.py:2 . [base] -> pkg/base.py (ModulePath)",
+                "pkg/base.py:1 os -> ext:os (Unresolved)",
+                "pkg/base.py:2 typing [List] -> ext:typing.List (Unresolved)",
+            ],
+            calls: &[
+                "pkg/app.py::App.Config.load:8 read -> pkg/app.py::read (SameFile)",
+                // Inherited: App has no `greet`, its base Base (imported from another file) has.
+                "pkg/app.py::App.run:11 self.greet -> pkg/base.py::Base.greet (Owner)",
+                "pkg/app.py::App.run:12 helper -> pkg/base.py::helper (Import)",
+                "pkg/app.py::App.run:13 b.helper -> pkg/base.py::helper (Import)",
+                "pkg/app.py::read:19 inner -> pkg/app.py::read.inner (SameFile)",
+                "pkg/app.py:22 App().run -> pkg/app.py::App.run (Owner)",
+                "pkg/app.py:22 App -> pkg/app.py::App (SameFile)",
+                "pkg/base.py::Base.greet:7 helper -> pkg/base.py::helper (SameFile)",
+                "pkg/base.py::helper:11 os.path.join -> ext:os.path.join (Unresolved)",
+            ],
+            inherits: &["pkg/app.py::App Extends Base -> pkg/base.py::Base (Import)"],
+        },
     );
 }
 
 #[test]
 fn rust_repository() {
-    let dir = repository(RUST);
-    let output = parse(dir.path());
-    assert_eq!(
-        definitions(&output),
-        [
-            "Trait src/lib.rs::Named 5-7",
-            "Method src/lib.rs::Named.name 6-6 of src/lib.rs::Named",
-            "Function src/lib.rs::open 9-13",
-            "Function src/lib.rs::helper 15-17",
-            "Struct src/lib.rs::inner.Inner 20-20",
-            "Method src/lib.rs::inner.Inner.make 22-24 of src/lib.rs::inner.Inner",
-            "Struct src/store.rs::Store 4-6",
-            "Enum src/store.rs::Kind 8-10",
-            "Method src/store.rs::Store.new 13-15 of src/store.rs::Store",
-            "Method src/store.rs::Store.get 17-19 of src/store.rs::Store",
-            "Method src/store.rs::Store.lookup 21-23 of src/store.rs::Store",
-            "Method src/store.rs::Store.name 27-29 of src/store.rs::Store",
-        ]
-    );
-    assert_eq!(
-        imports(&output),
-        [
-            "src/lib.rs:2 crate::store [Store] -> src/store.rs::Store (Import)",
-            "src/lib.rs:3 std [fmt] -> ext:std::fmt (Unresolved)",
-            "src/store.rs:1 std::collections [HashMap] -> ext:std::collections::HashMap (Unresolved)",
-        ]
-    );
-    assert_eq!(
-        calls(&output),
-        [
-            "src/lib.rs::open:10 Store.new -> src/store.rs::Store.new (Import)",
-            "src/lib.rs::open:11 store.get -> src/store.rs::Store.get (UniqueName)",
-            "src/lib.rs::open:12 helper -> src/lib.rs::helper (SameFile)",
-            "src/lib.rs::helper:16 Store.new -> src/store.rs::Store.new (Import)",
-            "src/store.rs::Store.new:14 HashMap.new -> ext:std::collections::HashMap::new (Unresolved)",
-            "src/store.rs::Store.get:18 self.lookup -> src/store.rs::Store.lookup (Owner)",
-            // A guess, and a wrong one: `items` is a HashMap, but `get` is the only method of that
-            // name in the repository. `Via::UniqueName` lets a consumer drop such links.
-            "src/store.rs::Store.lookup:22 self.items.get -> src/store.rs::Store.get (UniqueName)",
-            "src/store.rs::Store.name:28 String.from -> ext:String::from (Unresolved)",
-        ]
-    );
-    assert_eq!(
-        inherits(&output),
-        [
-            "src/lib.rs::Named Extends fmt::Debug -> ext:std::fmt::Debug (Unresolved)",
-            // `impl crate::Named for Store`: the child is the struct, defined in this file.
-            "src/store.rs::Store Implements crate::Named -> src/lib.rs::Named (UniqueName)",
-        ]
+    check_graph(
+        RUST,
+        Graph {
+            definitions: &[
+                "Trait src/lib.rs::Named 5-7",
+                "Method src/lib.rs::Named.name 6-6 of src/lib.rs::Named",
+                "Function src/lib.rs::open 9-13",
+                "Function src/lib.rs::helper 15-17",
+                "Struct src/lib.rs::inner.Inner 20-20",
+                "Method src/lib.rs::inner.Inner.make 22-24 of src/lib.rs::inner.Inner",
+                "Struct src/store.rs::Store 4-6",
+                "Enum src/store.rs::Kind 8-10",
+                "Method src/store.rs::Store.new 13-15 of src/store.rs::Store",
+                "Method src/store.rs::Store.get 17-19 of src/store.rs::Store",
+                "Method src/store.rs::Store.lookup 21-23 of src/store.rs::Store",
+                "Method src/store.rs::Store.name 27-29 of src/store.rs::Store",
+            ],
+            imports: &[
+                "src/lib.rs:2 crate::store [Store] -> src/store.rs::Store (Import)",
+                "src/lib.rs:3 std [fmt] -> ext:std::fmt (Unresolved)",
+                "src/store.rs:1 std::collections [HashMap] -> ext:std::collections::HashMap (Unresolved)",
+            ],
+            calls: &[
+                "src/lib.rs::open:10 Store.new -> src/store.rs::Store.new (Import)",
+                "src/lib.rs::open:11 store.get -> src/store.rs::Store.get (UniqueName)",
+                "src/lib.rs::open:12 helper -> src/lib.rs::helper (SameFile)",
+                "src/lib.rs::helper:16 Store.new -> src/store.rs::Store.new (Import)",
+                "src/store.rs::Store.new:14 HashMap.new -> ext:std::collections::HashMap::new (Unresolved)",
+                "src/store.rs::Store.get:18 self.lookup -> src/store.rs::Store.lookup (Owner)",
+                // A guess, and a wrong one: `items` is a HashMap, but `get` is the only method of that
+                // name in the repository. `Via::UniqueName` lets a consumer drop such links.
+                "src/store.rs::Store.lookup:22 self.items.get -> src/store.rs::Store.get (UniqueName)",
+                "src/store.rs::Store.name:28 String.from -> ext:String::from (Unresolved)",
+            ],
+            inherits: &[
+                "src/lib.rs::Named Extends fmt::Debug -> ext:std::fmt::Debug (Unresolved)",
+                // `impl crate::Named for Store`: the child is the struct, defined in this file.
+                "src/store.rs::Store Implements crate::Named -> src/lib.rs::Named (UniqueName)",
+            ],
+        },
     );
 }
 
 #[test]
 fn go_repository() {
-    let dir = repository(GO);
-    let output = parse(dir.path());
-    assert_eq!(
-        definitions(&output),
-        [
-            "Struct server/log.go::Base 3-3",
-            "Struct server/log.go::Logger 5-5",
-            // A method declared in another file than its type: the owner is the type's definition.
-            "Method server/log.go::Server.log 7-9 of server/server.go::Server",
-            "Function server/log.go::helper 11-11",
-            "Interface server/server.go::Handler 8-10",
-            "Struct server/server.go::Server 12-16",
-            "Function server/server.go::New 18-20",
-            "Method server/server.go::Server.Start 22-26 of server/server.go::Server",
-            "Function util/util.go::Clean 5-7",
-        ]
-    );
-    assert_eq!(
-        imports(&output),
-        [
-            "server/server.go:4 fmt -> ext:fmt (Unresolved)",
-            "server/server.go:5 example.com/shop/util -> util (ModulePath)",
-            "util/util.go:3 strings -> ext:strings (Unresolved)",
-        ]
-    );
-    assert_eq!(
-        calls(&output),
-        [
-            "server/log.go::Server.log:8 helper -> server/log.go::helper (SameFile)",
-            // `s` is the receiver of Start; `log` is a method of Server declared in another file.
-            "server/server.go::Server.Start:23 s.log -> server/log.go::Server.log (Owner)",
-            "server/server.go::Server.Start:24 fmt.Println -> ext:fmt.Println (Unresolved)",
-            "server/server.go::Server.Start:24 u.Clean -> util/util.go::Clean (Import)",
-            "util/util.go::Clean:6 strings.TrimSpace -> ext:strings.TrimSpace (Unresolved)",
-        ]
-    );
-    assert_eq!(
-        inherits(&output),
-        [
-            "server/server.go::Server Extends Base -> server/log.go::Base (Package)",
-            "server/server.go::Server Extends Logger -> server/log.go::Logger (Package)",
-        ]
+    check_graph(
+        GO,
+        Graph {
+            definitions: &[
+                "Struct server/log.go::Base 3-3",
+                "Struct server/log.go::Logger 5-5",
+                // A method declared in another file than its type: the owner is the type's definition.
+                "Method server/log.go::Server.log 7-9 of server/server.go::Server",
+                "Function server/log.go::helper 11-11",
+                "Interface server/server.go::Handler 8-10",
+                "Struct server/server.go::Server 12-16",
+                "Function server/server.go::New 18-20",
+                "Method server/server.go::Server.Start 22-26 of server/server.go::Server",
+                "Function util/util.go::Clean 5-7",
+            ],
+            imports: &[
+                "server/server.go:4 fmt -> ext:fmt (Unresolved)",
+                "server/server.go:5 example.com/shop/util -> util (ModulePath)",
+                "util/util.go:3 strings -> ext:strings (Unresolved)",
+            ],
+            calls: &[
+                "server/log.go::Server.log:8 helper -> server/log.go::helper (SameFile)",
+                // `s` is the receiver of Start; `log` is a method of Server declared in another file.
+                "server/server.go::Server.Start:23 s.log -> server/log.go::Server.log (Owner)",
+                "server/server.go::Server.Start:24 fmt.Println -> ext:fmt.Println (Unresolved)",
+                "server/server.go::Server.Start:24 u.Clean -> util/util.go::Clean (Import)",
+                "util/util.go::Clean:6 strings.TrimSpace -> ext:strings.TrimSpace (Unresolved)",
+            ],
+            inherits: &[
+                "server/server.go::Server Extends Base -> server/log.go::Base (Package)",
+                "server/server.go::Server Extends Logger -> server/log.go::Logger (Package)",
+            ],
+        },
     );
 }
 
 #[test]
 fn javascript_repository() {
-    let dir = repository(JAVASCRIPT);
-    let output = parse(dir.path());
-    assert_eq!(
-        definitions(&output),
-        [
-            "Class src/app.jsx::App 5-16",
-            "Method src/app.jsx::App.constructor 6-9 of src/app.jsx::App",
-            "Method src/app.jsx::App.run 11-15 of src/app.jsx::App",
-            "Function src/app.jsx::main 18-21",
-            "Function src/util.js::helper 1-3",
-            "Function src/util.js::twice 5-5",
-            "Class src/util.js::Base 7-11",
-            "Method src/util.js::Base.greet 8-10 of src/util.js::Base",
-        ]
-    );
-    assert_eq!(
-        imports(&output),
-        [
-            "src/app.jsx:1 ./util [helper] -> src/util.js::helper (Import)",
-            "src/app.jsx:1 ./util [Base] -> src/util.js::Base (Import)",
-            "src/app.jsx:2 ./util.js -> src/util.js (ModulePath)",
-            "src/app.jsx:3 path -> ext:path (Unresolved)",
-        ]
-    );
-    assert_eq!(
-        calls(&output),
-        [
-            "src/app.jsx::App.run:12 this.greet -> src/util.js::Base.greet (Owner)",
-            "src/app.jsx::App.run:13 util.twice -> src/util.js::twice (Import)",
-            "src/app.jsx::App.run:14 path.join -> ext:path.join (Unresolved)",
-            "src/app.jsx::App.run:14 helper -> src/util.js::helper (Import)",
-            "src/app.jsx::main:19 App -> src/app.jsx::App (SameFile)",
-            "src/app.jsx::main:20 app.run -> src/app.jsx::App.run (UniqueName)",
-            "src/app.jsx:23 main -> src/app.jsx::main (SameFile)",
-            "src/util.js::twice:5 helper -> src/util.js::helper (SameFile)",
-            "src/util.js::twice:5 helper -> src/util.js::helper (SameFile)",
-            "src/util.js::Base.greet:9 helper -> src/util.js::helper (SameFile)",
-        ]
-    );
-    assert_eq!(
-        inherits(&output),
-        ["src/app.jsx::App Extends B -> src/util.js::Base (Import)",]
+    check_graph(
+        JAVASCRIPT,
+        Graph {
+            definitions: &[
+                "Class src/app.jsx::App 5-16",
+                "Method src/app.jsx::App.constructor 6-9 of src/app.jsx::App",
+                "Method src/app.jsx::App.run 11-15 of src/app.jsx::App",
+                "Function src/app.jsx::main 18-21",
+                "Function src/util.js::helper 1-3",
+                "Function src/util.js::twice 5-5",
+                "Class src/util.js::Base 7-11",
+                "Method src/util.js::Base.greet 8-10 of src/util.js::Base",
+            ],
+            imports: &[
+                "src/app.jsx:1 ./util [helper] -> src/util.js::helper (Import)",
+                "src/app.jsx:1 ./util [Base] -> src/util.js::Base (Import)",
+                "src/app.jsx:2 ./util.js -> src/util.js (ModulePath)",
+                "src/app.jsx:3 path -> ext:path (Unresolved)",
+            ],
+            calls: &[
+                "src/app.jsx::App.run:12 this.greet -> src/util.js::Base.greet (Owner)",
+                "src/app.jsx::App.run:13 util.twice -> src/util.js::twice (Import)",
+                "src/app.jsx::App.run:14 path.join -> ext:path.join (Unresolved)",
+                "src/app.jsx::App.run:14 helper -> src/util.js::helper (Import)",
+                "src/app.jsx::main:19 App -> src/app.jsx::App (SameFile)",
+                "src/app.jsx::main:20 app.run -> src/app.jsx::App.run (UniqueName)",
+                "src/app.jsx:23 main -> src/app.jsx::main (SameFile)",
+                "src/util.js::twice:5 helper -> src/util.js::helper (SameFile)",
+                "src/util.js::twice:5 helper -> src/util.js::helper (SameFile)",
+                "src/util.js::Base.greet:9 helper -> src/util.js::helper (SameFile)",
+            ],
+            inherits: &["src/app.jsx::App Extends B -> src/util.js::Base (Import)"],
+        },
     );
 }
 
 #[test]
 fn typescript_repository() {
-    let dir = repository(TYPESCRIPT);
-    let output = parse(dir.path());
-    assert_eq!(
-        definitions(&output),
-        [
-            "Class src/circle.ts::geometry.Circle 4-11",
-            "Method src/circle.ts::geometry.Circle.constructor 5-7 of src/circle.ts::geometry.Circle",
-            "Method src/circle.ts::geometry.Circle.area 8-10 of src/circle.ts::geometry.Circle",
-            "Function src/circle.ts::make 14-14",
-            "Interface src/shapes.ts::Shape 1-3",
-            "Method src/shapes.ts::Shape.area 2-2 of src/shapes.ts::Shape",
-            "Class src/shapes.ts::Base 5-10",
-            "Method src/shapes.ts::Base.area 6-6 of src/shapes.ts::Base",
-            "Method src/shapes.ts::Base.describe 7-9 of src/shapes.ts::Base",
-            "Function src/shapes.ts::format 12-14",
-            "Enum src/shapes.ts::Color 16-18",
-            "Function src/view.tsx::View 3-6",
-        ]
-    );
-    assert_eq!(
-        imports(&output),
-        [
-            "src/circle.ts:1 ./shapes [Base] -> src/shapes.ts::Base (Import)",
-            "src/circle.ts:1 ./shapes [Shape] -> src/shapes.ts::Shape (Import)",
-            "src/view.tsx:1 ./circle [make] -> src/circle.ts::make (Import)",
-        ]
-    );
-    assert_eq!(
-        calls(&output),
-        [
-            // `new` expressions are calls of the class.
-            "src/circle.ts::make:14 geometry.Circle -> src/circle.ts::geometry.Circle (SameFile)",
-            "src/shapes.ts::Base.describe:8 format -> src/shapes.ts::format (SameFile)",
-            "src/shapes.ts::Base.describe:8 this.area -> src/shapes.ts::Base.area (Owner)",
-            "src/shapes.ts::format:13 n.toFixed -> ext:toFixed (Unresolved)",
-            "src/view.tsx::View:4 make -> src/circle.ts::make (Import)",
-            "src/view.tsx::View:5 c.describe -> src/shapes.ts::Base.describe (UniqueName)",
-        ]
-    );
-    assert_eq!(
-        inherits(&output),
-        [
-            "src/circle.ts::geometry.Circle Extends Base -> src/shapes.ts::Base (Import)",
-            "src/circle.ts::geometry.Circle Implements Shape -> src/shapes.ts::Shape (Import)",
-            "src/shapes.ts::Base Implements Shape -> src/shapes.ts::Shape (SameFile)",
-        ]
+    check_graph(
+        TYPESCRIPT,
+        Graph {
+            definitions: &[
+                "Class src/circle.ts::geometry.Circle 4-11",
+                "Method src/circle.ts::geometry.Circle.constructor 5-7 of src/circle.ts::geometry.Circle",
+                "Method src/circle.ts::geometry.Circle.area 8-10 of src/circle.ts::geometry.Circle",
+                "Function src/circle.ts::make 14-14",
+                "Interface src/shapes.ts::Shape 1-3",
+                "Method src/shapes.ts::Shape.area 2-2 of src/shapes.ts::Shape",
+                "Class src/shapes.ts::Base 5-10",
+                "Method src/shapes.ts::Base.area 6-6 of src/shapes.ts::Base",
+                "Method src/shapes.ts::Base.describe 7-9 of src/shapes.ts::Base",
+                "Function src/shapes.ts::format 12-14",
+                "Enum src/shapes.ts::Color 16-18",
+                "Function src/view.tsx::View 3-6",
+            ],
+            imports: &[
+                "src/circle.ts:1 ./shapes [Base] -> src/shapes.ts::Base (Import)",
+                "src/circle.ts:1 ./shapes [Shape] -> src/shapes.ts::Shape (Import)",
+                "src/view.tsx:1 ./circle [make] -> src/circle.ts::make (Import)",
+            ],
+            calls: &[
+                // `new` expressions are calls of the class.
+                "src/circle.ts::make:14 geometry.Circle -> src/circle.ts::geometry.Circle (SameFile)",
+                "src/shapes.ts::Base.describe:8 format -> src/shapes.ts::format (SameFile)",
+                "src/shapes.ts::Base.describe:8 this.area -> src/shapes.ts::Base.area (Owner)",
+                "src/shapes.ts::format:13 n.toFixed -> ext:toFixed (Unresolved)",
+                "src/view.tsx::View:4 make -> src/circle.ts::make (Import)",
+                "src/view.tsx::View:5 c.describe -> src/shapes.ts::Base.describe (UniqueName)",
+            ],
+            inherits: &[
+                "src/circle.ts::geometry.Circle Extends Base -> src/shapes.ts::Base (Import)",
+                "src/circle.ts::geometry.Circle Implements Shape -> src/shapes.ts::Shape (Import)",
+                "src/shapes.ts::Base Implements Shape -> src/shapes.ts::Shape (SameFile)",
+            ],
+        },
     );
 }
 
 #[test]
 fn java_repository() {
-    let dir = repository(JAVA);
-    let output = parse(dir.path());
-    assert_eq!(
-        definitions(&output),
-        [
-            "Class src/main/java/com/shop/Animal.java::Animal 3-17",
-            "Method src/main/java/com/shop/Animal.java::Animal.sound 4-4 of src/main/java/com/shop/Animal.java::Animal",
-            "Method src/main/java/com/shop/Animal.java::Animal.speak 6-8 of src/main/java/com/shop/Animal.java::Animal",
-            "Method src/main/java/com/shop/Animal.java::Animal.format 10-12 of src/main/java/com/shop/Animal.java::Animal",
-            "Class src/main/java/com/shop/Animal.java::Animal.Tag 14-16 of src/main/java/com/shop/Animal.java::Animal",
-            "Method src/main/java/com/shop/Animal.java::Animal.Tag.label 15-15 of src/main/java/com/shop/Animal.java::Animal.Tag",
-            "Class src/main/java/com/shop/pets/Dog.java::Dog 6-21",
-            "Method src/main/java/com/shop/pets/Dog.java::Dog.Dog 7-9 of src/main/java/com/shop/pets/Dog.java::Dog",
-            "Method src/main/java/com/shop/pets/Dog.java::Dog.sound 11-14 of src/main/java/com/shop/pets/Dog.java::Dog",
-            "Method src/main/java/com/shop/pets/Dog.java::Dog.main 16-20 of src/main/java/com/shop/pets/Dog.java::Dog",
-            "Interface src/main/java/com/shop/pets/Dog.java::Walker 23-25",
-            "Method src/main/java/com/shop/pets/Dog.java::Walker.walk 24-24 of src/main/java/com/shop/pets/Dog.java::Walker",
-            "Enum src/main/java/com/shop/pets/Dog.java::Size 27-27",
-        ]
-    );
-    assert_eq!(
-        imports(&output),
-        [
-            "src/main/java/com/shop/pets/Dog.java:3 com.shop [Animal] -> src/main/java/com/shop/Animal.java::Animal (Import)",
-            "src/main/java/com/shop/pets/Dog.java:4 java.util [List] -> ext:java.util.List (Unresolved)",
-        ]
-    );
-    assert_eq!(
-        calls(&output),
-        [
-            // Java's implicit `this`: a bare call may name a method of the enclosing class.
-            "src/main/java/com/shop/Animal.java::Animal.speak:7 format -> src/main/java/com/shop/Animal.java::Animal.format (Owner)",
-            "src/main/java/com/shop/Animal.java::Animal.speak:7 sound -> src/main/java/com/shop/Animal.java::Animal.sound (Owner)",
-            "src/main/java/com/shop/Animal.java::Animal.format:11 s.trim -> ext:trim (Unresolved)",
-            "src/main/java/com/shop/pets/Dog.java::Dog.main:17 Dog -> src/main/java/com/shop/pets/Dog.java::Dog (SameFile)",
-            "src/main/java/com/shop/pets/Dog.java::Dog.main:18 System.out.println -> ext:System.out.println (Unresolved)",
-            "src/main/java/com/shop/pets/Dog.java::Dog.main:18 d.speak -> src/main/java/com/shop/Animal.java::Animal.speak (UniqueName)",
-            "src/main/java/com/shop/pets/Dog.java::Dog.main:19 List.of -> ext:java.util.List.of (Unresolved)",
-            "src/main/java/com/shop/pets/Dog.java::Dog.main:19 Animal.format -> src/main/java/com/shop/Animal.java::Animal.format (Import)",
-        ]
-    );
-    assert_eq!(
-        inherits(&output),
-        [
-            "src/main/java/com/shop/Animal.java::Animal Implements Comparable<Animal> -> ext:Comparable (Unresolved)",
-            "src/main/java/com/shop/pets/Dog.java::Dog Extends Animal -> src/main/java/com/shop/Animal.java::Animal (Import)",
-            "src/main/java/com/shop/pets/Dog.java::Walker Extends Runnable -> ext:Runnable (Unresolved)",
-        ]
+    check_graph(
+        JAVA,
+        Graph {
+            definitions: &[
+                "Class src/main/java/com/shop/Animal.java::Animal 3-17",
+                "Method src/main/java/com/shop/Animal.java::Animal.sound 4-4 of src/main/java/com/shop/Animal.java::Animal",
+                "Method src/main/java/com/shop/Animal.java::Animal.speak 6-8 of src/main/java/com/shop/Animal.java::Animal",
+                "Method src/main/java/com/shop/Animal.java::Animal.format 10-12 of src/main/java/com/shop/Animal.java::Animal",
+                "Class src/main/java/com/shop/Animal.java::Animal.Tag 14-16 of src/main/java/com/shop/Animal.java::Animal",
+                "Method src/main/java/com/shop/Animal.java::Animal.Tag.label 15-15 of src/main/java/com/shop/Animal.java::Animal.Tag",
+                "Class src/main/java/com/shop/pets/Dog.java::Dog 6-21",
+                "Method src/main/java/com/shop/pets/Dog.java::Dog.Dog 7-9 of src/main/java/com/shop/pets/Dog.java::Dog",
+                "Method src/main/java/com/shop/pets/Dog.java::Dog.sound 11-14 of src/main/java/com/shop/pets/Dog.java::Dog",
+                "Method src/main/java/com/shop/pets/Dog.java::Dog.main 16-20 of src/main/java/com/shop/pets/Dog.java::Dog",
+                "Interface src/main/java/com/shop/pets/Dog.java::Walker 23-25",
+                "Method src/main/java/com/shop/pets/Dog.java::Walker.walk 24-24 of src/main/java/com/shop/pets/Dog.java::Walker",
+                "Enum src/main/java/com/shop/pets/Dog.java::Size 27-27",
+            ],
+            imports: &[
+                "src/main/java/com/shop/pets/Dog.java:3 com.shop [Animal] -> src/main/java/com/shop/Animal.java::Animal (Import)",
+                "src/main/java/com/shop/pets/Dog.java:4 java.util [List] -> ext:java.util.List (Unresolved)",
+            ],
+            calls: &[
+                // Java's implicit `this`: a bare call may name a method of the enclosing class.
+                "src/main/java/com/shop/Animal.java::Animal.speak:7 format -> src/main/java/com/shop/Animal.java::Animal.format (Owner)",
+                "src/main/java/com/shop/Animal.java::Animal.speak:7 sound -> src/main/java/com/shop/Animal.java::Animal.sound (Owner)",
+                "src/main/java/com/shop/Animal.java::Animal.format:11 s.trim -> ext:trim (Unresolved)",
+                "src/main/java/com/shop/pets/Dog.java::Dog.main:17 Dog -> src/main/java/com/shop/pets/Dog.java::Dog (SameFile)",
+                "src/main/java/com/shop/pets/Dog.java::Dog.main:18 System.out.println -> ext:System.out.println (Unresolved)",
+                "src/main/java/com/shop/pets/Dog.java::Dog.main:18 d.speak -> src/main/java/com/shop/Animal.java::Animal.speak (UniqueName)",
+                "src/main/java/com/shop/pets/Dog.java::Dog.main:19 List.of -> ext:java.util.List.of (Unresolved)",
+                "src/main/java/com/shop/pets/Dog.java::Dog.main:19 Animal.format -> src/main/java/com/shop/Animal.java::Animal.format (Import)",
+            ],
+            inherits: &[
+                "src/main/java/com/shop/Animal.java::Animal Implements Comparable<Animal> -> ext:Comparable (Unresolved)",
+                "src/main/java/com/shop/pets/Dog.java::Dog Extends Animal -> src/main/java/com/shop/Animal.java::Animal (Import)",
+                "src/main/java/com/shop/pets/Dog.java::Walker Extends Runnable -> ext:Runnable (Unresolved)",
+            ],
+        },
     );
 }
 
@@ -1010,13 +948,8 @@ fn bad_input_is_skipped_with_a_counted_reason() {
     let output = parse(root);
     let parsed: Vec<&str> = output.files.iter().map(|f| f.path.as_str()).collect();
     assert_eq!(parsed, ["ok.py"]);
-    let skipped: Vec<(&str, SkipReason)> = output
-        .skipped_files
-        .iter()
-        .map(|s| (s.path.as_str(), s.reason))
-        .collect();
     assert_eq!(
-        skipped,
+        skip_reasons(&output),
         [
             ("api.pb.go", SkipReason::Generated),
             ("binary.py", SkipReason::Binary),
@@ -1031,9 +964,8 @@ fn bad_input_is_skipped_with_a_counted_reason() {
             ("web/app.min.js", SkipReason::Generated),
         ]
     );
-    let counts: Vec<(SkipReason, u64)> = output.skipped.iter().map(|(r, c)| (*r, *c)).collect();
     assert_eq!(
-        counts,
+        skip_counts(&output),
         [
             (SkipReason::UnknownLanguage, 2),
             (SkipReason::Binary, 1),
@@ -1120,7 +1052,13 @@ fn deeply_nested_code_does_not_overflow() {
     ];
     let borrowed: Vec<(&str, &str)> = files.iter().map(|(p, t)| (*p, t.as_str())).collect();
     let dir = repository(&borrowed);
-    let output = parse(dir.path());
+    // 1,000 nested functions are over the default limits: raised here, to check the names.
+    let options = ParseOptions {
+        max_nesting: 1_000,
+        max_name_bytes: 16 * 1024,
+        ..ParseOptions::default()
+    };
+    let output = parse_repository(dir.path(), &options, |_, _| {}).expect("parse");
     assert_eq!(
         output.files.len(),
         files.len(),
@@ -1307,5 +1245,123 @@ fn reexports_are_followed() {
     assert_eq!(
         of("js/main.js"),
         ["js/main.js:2 run -> js/impl.js::run (Import)"]
+    );
+}
+
+/// `n` functions, each nested in the one before: `function f0() { function f1() { ... } }`.
+fn nested_functions(n: usize) -> String {
+    let opens: String = (0..n).map(|i| format!("function f{i}() {{\n")).collect();
+    opens + &"}\n".repeat(n)
+}
+
+fn skip_counts(output: &ParseOutput) -> Vec<(SkipReason, u64)> {
+    output.skipped.iter().map(|(r, c)| (*r, *c)).collect()
+}
+
+fn skip_reasons(output: &ParseOutput) -> Vec<(&str, SkipReason)> {
+    output
+        .skipped_files
+        .iter()
+        .map(|s| (s.path.as_str(), s.reason))
+        .collect()
+}
+
+#[test]
+fn files_over_a_limit_are_skipped_with_the_reason() {
+    let long_name = "x".repeat(DEFAULT_MAX_NAME_BYTES);
+    let many_calls = "f()\n".repeat(1_001);
+    let dir = repository(&[
+        ("ok.js", &nested_functions(DEFAULT_MAX_NESTING)),
+        ("deep.js", &nested_functions(DEFAULT_MAX_NESTING + 1)),
+        ("long.py", &format!("def {long_name}():\n    pass\n")),
+        ("many.py", &many_calls),
+    ]);
+    let options = ParseOptions {
+        max_facts: 1_000,
+        ..ParseOptions::default()
+    };
+    let output = parse_repository(dir.path(), &options, |_, _| {}).expect("parse");
+    assert_eq!(
+        skip_reasons(&output),
+        [
+            ("deep.js", SkipReason::TooDeep),
+            ("long.py", SkipReason::NameTooLong),
+            ("many.py", SkipReason::TooManyFacts),
+        ]
+    );
+    assert_eq!(
+        skip_counts(&output),
+        [
+            (SkipReason::TooDeep, 1),
+            (SkipReason::NameTooLong, 1),
+            (SkipReason::TooManyFacts, 1),
+        ]
+    );
+    let ok = &output.files[0];
+    assert_eq!(ok.path, "ok.js");
+    assert_eq!(ok.definitions.len(), DEFAULT_MAX_NESTING);
+}
+
+#[test]
+fn a_cancelled_parse_stops_with_an_error() {
+    let dir = repository(&[("a.py", "def f():\n    pass\n")]);
+    let options = ParseOptions::default();
+    options.cancel.store(true, Ordering::Relaxed);
+    let result = parse_repository(dir.path(), &options, |_, _| {});
+    assert!(matches!(result, Err(ParseError::Cancelled)), "{result:?}");
+}
+
+#[test]
+fn a_file_out_of_time_for_resolution_is_left_out_and_unlinked() {
+    let files = vec![
+        source("a.py", "class A:\n    pass\n\ndef f():\n    pass\n"),
+        source(
+            "b.py",
+            "from a import f, A\n\nclass B(A):\n    pass\n\nf()\n",
+        ),
+    ];
+    let resolved = resolve::resolve_within(files.clone(), &[Some(Duration::ZERO), None]);
+    assert_eq!(resolved.timed_out, ["a.py"]);
+    let paths: Vec<&str> = resolved.files.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(paths, ["b.py"]);
+    let output = ParseOutput {
+        files: resolved.files,
+        calls: resolved.calls,
+        imports: resolved.imports,
+        inherits: resolved.inherits,
+        ..ParseOutput::default()
+    };
+    assert_eq!(
+        imports(&output),
+        [
+            "b.py:1 a [f] -> ext:a.f (Unresolved)",
+            "b.py:1 a [A] -> ext:a.A (Unresolved)",
+        ]
+    );
+    assert_eq!(calls(&output), ["b.py:6 f -> ext:f (Unresolved)"]);
+    assert_eq!(
+        inherits(&output),
+        ["b.py::B Extends A -> ext:A (Unresolved)"]
+    );
+    // With time for both, the same files link.
+    let resolved = resolve::resolve_within(files, &[None, Some(Duration::from_secs(60))]);
+    assert!(resolved.timed_out.is_empty());
+    assert_eq!(resolved.calls[0].target, Target::Internal("a.py::f".into()));
+}
+
+#[test]
+fn rust_calls_with_turbofish() {
+    let facts = source(
+        "src/m.rs",
+        "fn f() {\n    a::<u8>();\n    x.b::<u8>();\n    C::d::<u8>();\n    e();\n}\n",
+    );
+    let calls: Vec<(Option<&str>, &str)> = facts
+        .calls
+        .iter()
+        .map(|c| (c.receiver.as_deref(), c.callee.as_str()))
+        .collect();
+    assert_eq!(
+        calls,
+        [(None, "a"), (Some("x"), "b"), (Some("C"), "d"), (None, "e")]
     );
 }

@@ -5,14 +5,7 @@
 (method_definition
   name: [(property_identifier) (private_property_identifier)] @name) @definition.method
 
-(function_declaration
-  name: (identifier) @name) @definition.function
-
-(generator_function_declaration
-  name: (identifier) @name) @definition.function
-
-(function_expression
-  name: (identifier) @name) @definition.function
+[(function_declaration) (generator_function_declaration) (function_expression)] @definition.function
 
 (variable_declarator
   name: (identifier) @name
@@ -39,41 +32,24 @@
     property: [(property_identifier) (private_property_identifier)] @name)) @reference.call
 
 (new_expression
-  constructor: (identifier) @name) @reference.call
-
-(new_expression
-  constructor: (member_expression
-    object: (_) @receiver
-    property: (property_identifier) @name)) @reference.call
+  constructor: [
+    (identifier) @name
+    (member_expression object: (_) @receiver property: (property_identifier) @name)
+  ]) @reference.call
 
 ; import "m";  import d, { a, b as c } from "m";  import * as ns from "m"
 (import_statement
   source: (string (string_fragment) @import.module)) @import
 
 (import_statement
-  (import_clause
-    (identifier) @import.alias)
-  source: (string (string_fragment) @import.module)) @import
-
-(import_statement
-  (import_clause
-    (namespace_import (identifier) @import.alias))
-  source: (string (string_fragment) @import.module)) @import
-
-(import_statement
-  (import_clause
+  (import_clause [
+    (identifier) @import.alias
+    (namespace_import (identifier) @import.alias)
     (named_imports
       (import_specifier
         name: (_) @import.name
-        !alias)))
-  source: (string (string_fragment) @import.module)) @import
-
-(import_statement
-  (import_clause
-    (named_imports
-      (import_specifier
-        name: (_) @import.name
-        alias: (identifier) @import.alias)))
+        alias: (identifier)? @import.alias))
+  ])
   source: (string (string_fragment) @import.module)) @import
 
 ; export { a, b as c } from "m";  export * from "m"

@@ -27,8 +27,7 @@
   (type_elem
     [(type_identifier) (qualified_type) (generic_type)] @reference.inherits))
 
-(function_declaration
-  name: (identifier) @name) @definition.function
+(function_declaration) @definition.function
 
 (method_declaration
   receiver: (parameter_list
@@ -43,12 +42,10 @@
   name: (field_identifier) @name) @definition.method
 
 (call_expression
-  function: (identifier) @name) @reference.call
-
-(call_expression
-  function: (selector_expression
-    operand: (_) @receiver
-    field: (field_identifier) @name)) @reference.call
+  function: [
+    (identifier) @name
+    (selector_expression operand: (_) @receiver field: (field_identifier) @name)
+  ]) @reference.call
 
 (import_spec
   path: (_ [(interpreted_string_literal_content) (raw_string_literal_content)] @import.module)) @import

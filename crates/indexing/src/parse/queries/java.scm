@@ -2,20 +2,10 @@
 ; methods and constructors, method calls and `new`, imports, `extends` and `implements`.
 ; Vocabulary: see src/parse/extractor.rs.
 
-(class_declaration
-  name: (identifier) @name) @definition.class
-
-(record_declaration
-  name: (identifier) @name) @definition.class
-
-(interface_declaration
-  name: (identifier) @name) @definition.interface
-
-(annotation_type_declaration
-  name: (identifier) @name) @definition.interface
-
-(enum_declaration
-  name: (identifier) @name) @definition.enum
+[(class_declaration) (record_declaration)] @definition.class
+[(interface_declaration) (annotation_type_declaration)] @definition.interface
+(enum_declaration) @definition.enum
+[(method_declaration) (constructor_declaration)] @definition.method
 
 (superclass
   [(type_identifier) (scoped_type_identifier) (generic_type)] @reference.inherits)
@@ -27,12 +17,6 @@
 (extends_interfaces
   (type_list
     [(type_identifier) (scoped_type_identifier) (generic_type)] @reference.inherits))
-
-(method_declaration
-  name: (identifier) @name) @definition.method
-
-(constructor_declaration
-  name: (identifier) @name) @definition.method
 
 (method_invocation
   !object

@@ -4,11 +4,7 @@
 ; which the loader appends to this file.
 ; Vocabulary: see src/parse/extractor.rs.
 
-(class_declaration
-  name: (identifier) @name) @definition.class
-
-(class
-  name: (identifier) @name) @definition.class
+[(class_declaration) (class)] @definition.class
 
 (class_heritage
   (_) @reference.inherits)

@@ -2,27 +2,14 @@
 ; blocks are methods; `mod` blocks name a scope; `impl Trait for X` is an Implements edge.
 ; Vocabulary: see src/parse/extractor.rs.
 
-(struct_item
-  name: (type_identifier) @name) @definition.struct
-
-(union_item
-  name: (type_identifier) @name) @definition.struct
-
-(enum_item
-  name: (type_identifier) @name) @definition.enum
-
-(trait_item
-  name: (type_identifier) @name) @definition.trait
+[(struct_item) (union_item)] @definition.struct
+(enum_item) @definition.enum
+(trait_item) @definition.trait
+[(function_item) (function_signature_item)] @definition.function
 
 (trait_item
   bounds: (trait_bounds
     [(type_identifier) (scoped_type_identifier) (generic_type)] @reference.inherits))
-
-(function_item
-  name: (identifier) @name) @definition.function
-
-(function_signature_item
-  name: (identifier) @name) @definition.function
 
 (mod_item
   name: (identifier) @name
@@ -41,53 +28,31 @@
   trait: (_) @reference.implements)
 
 (call_expression
-  function: (identifier) @name) @reference.call
-
-(call_expression
-  function: (field_expression
-    value: (_) @receiver
-    field: (field_identifier) @name)) @reference.call
-
-(call_expression
-  function: (scoped_identifier
-    path: (_) @receiver
-    name: (identifier) @name)) @reference.call
-
-(call_expression
-  function: (generic_function
-    function: (identifier) @name)) @reference.call
-
-(call_expression
-  function: (generic_function
-    function: (field_expression
-      value: (_) @receiver
-      field: (field_identifier) @name))) @reference.call
-
-(call_expression
-  function: (generic_function
-    function: (scoped_identifier
-      path: (_) @receiver
-      name: (identifier) @name))) @reference.call
+  function: [
+    (identifier) @name
+    (field_expression value: (_) @receiver field: (field_identifier) @name)
+    (scoped_identifier path: (_) @receiver name: (identifier) @name)
+    (generic_function
+      function: [
+        (identifier) @name
+        (field_expression value: (_) @receiver field: (field_identifier) @name)
+        (scoped_identifier path: (_) @receiver name: (identifier) @name)
+      ])
+  ]) @reference.call
 
 ; use a;  use a::b::C;  use a::b::C as D;  use a::*;  use a::{B, c::D, E as F, *};
 (use_declaration
-  argument: (identifier) @import.module) @import
-
-(use_declaration
-  argument: (scoped_identifier
-    path: (_) @import.module
-    name: (_) @import.name)) @import
-
-(use_declaration
-  argument: (use_as_clause
-    path: (scoped_identifier
-      path: (_) @import.module
-      name: (_) @import.name)
-    alias: (identifier) @import.alias)) @import
+  argument: [
+    (identifier) @import.module
+    (scoped_identifier path: (_) @import.module name: (_) @import.name)
+  ]) @import
 
 (use_declaration
   argument: (use_as_clause
-    path: (identifier) @import.module
+    path: [
+      (scoped_identifier path: (_) @import.module name: (_) @import.name)
+      (identifier) @import.module
+    ]
     alias: (identifier) @import.alias)) @import
 
 (use_declaration
@@ -97,19 +62,10 @@
 (use_declaration
   argument: (scoped_use_list
     path: (_) @import.module
-    list: (use_list
-      [(identifier) (scoped_identifier) (self)] @import.name))) @import
-
-(use_declaration
-  argument: (scoped_use_list
-    path: (_) @import.module
-    list: (use_list
-      (use_as_clause
-        path: (_) @import.name
-        alias: (identifier) @import.alias)))) @import
-
-(use_declaration
-  argument: (scoped_use_list
-    path: (_) @import.module
-    list: (use_list
-      (use_wildcard) @import.wildcard))) @import
+    list: (use_list [
+      (identifier) @import.name
+      (scoped_identifier) @import.name
+      (self) @import.name
+      (use_as_clause path: (_) @import.name alias: (identifier) @import.alias)
+      (use_wildcard) @import.wildcard
+    ]))) @import

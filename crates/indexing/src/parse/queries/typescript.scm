@@ -3,20 +3,9 @@
 ; `extends` and `implements`. Overload signatures (`function_signature`) are not definitions.
 ; Vocabulary: see src/parse/extractor.rs.
 
-(class_declaration
-  name: (type_identifier) @name) @definition.class
-
-(abstract_class_declaration
-  name: (type_identifier) @name) @definition.class
-
-(class
-  name: (type_identifier) @name) @definition.class
-
-(interface_declaration
-  name: (type_identifier) @name) @definition.interface
-
-(enum_declaration
-  name: (identifier) @name) @definition.enum
+[(class_declaration) (abstract_class_declaration) (class)] @definition.class
+(interface_declaration) @definition.interface
+(enum_declaration) @definition.enum
 
 (internal_module
   name: [(identifier) (nested_identifier)] @name) @scope
