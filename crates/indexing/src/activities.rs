@@ -256,12 +256,13 @@ impl IndexingActivities {
             }
             _ => None,
         };
+        let counters = Counters::default();
         let options = ParseOptions {
             max_file_bytes: config.indexing.max_file_bytes,
             threads: config.indexing.parse_threads,
+            cancel: counters.stop_flag(),
             ..ParseOptions::default()
         };
-        let counters = Counters::default();
         let work = blocking({
             let counters = counters.clone();
             move || -> Result<ParseResult, String> {

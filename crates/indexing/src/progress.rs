@@ -38,6 +38,11 @@ impl Counters {
         self.total.store(total, Ordering::Relaxed);
     }
 
+    /// The flag [`Counters::stop_requested`] reads, for code that checks it itself.
+    pub fn stop_flag(&self) -> Arc<AtomicBool> {
+        self.stop.clone()
+    }
+
     /// Whether the activity was cancelled: the blocking code should stop.
     pub fn stop_requested(&self) -> bool {
         self.stop.load(Ordering::Relaxed)
