@@ -18,7 +18,7 @@ use crate::{
     },
     metrics::IndexingMetrics,
     parse::{ParseOptions, parse_repository_reusing, read_output, write_output},
-    progress::{Counters, blocking, with_progress},
+    progress::{Counters, blocking, heartbeating, with_progress},
     settings::IndexingSettings,
     store_cache::StoreCache,
     workspace::RunFolder,
@@ -298,15 +298,18 @@ impl IndexingActivities {
     #[activity(name = "persist_metadata_activity")]
     pub async fn persist_metadata_activity(
         self: Arc<Self>,
-        _ctx: ActivityContext,
+        ctx: ActivityContext,
         input: MetadataInput,
     ) -> Result<(), ActivityError> {
         let repository = input.repository.as_ref().map(RepositoryRecord::from);
-        self.store()
-            .await?
-            .persist_metadata(repository.as_ref(), &IndexRunRecord::from(&input.run))
-            .await
-            .map_err(of_graph)
+        let work = async {
+            self.store()
+                .await?
+                .persist_metadata(repository.as_ref(), &IndexRunRecord::from(&input.run))
+                .await
+                .map_err(of_graph)
+        };
+        heartbeating(&ctx, work).await?
     }
 
     /// Write the parsed graph, batched and idempotent, tagged with the run: everything, or for
@@ -371,16 +374,18 @@ impl IndexingActivities {
     #[activity(name = "cleanup_stale_kg_nodes_activity")]
     pub async fn cleanup_stale_kg_nodes_activity(
         self: Arc<Self>,
-        _ctx: ActivityContext,
+        ctx: ActivityContext,
         input: CleanupStaleInput,
     ) -> Result<Deleted, ActivityError> {
         let scope = input.files.map_or(CleanupScope::All, CleanupScope::Files);
-        let report = self
-            .store()
-            .await?
-            .cleanup_stale(&input.repo_id, &input.run_id, &scope)
-            .await
-            .map_err(of_graph)?;
+        let work = async {
+            self.store()
+                .await?
+                .cleanup_stale(&input.repo_id, &input.run_id, &scope)
+                .await
+                .map_err(of_graph)
+        };
+        let report = heartbeating(&ctx, work).await??;
         self.metrics.deleted(report.nodes, report.relationships);
         let RunPlace { folder, cache, .. } =
             self.run_place(&input.run_key, &input.repo_id, Needs::Nothing)?;
@@ -395,19 +400,19 @@ impl IndexingActivities {
     #[activity(name = "cleanup_repo_activity")]
     pub async fn cleanup_repo_activity(
         self: Arc<Self>,
-        _ctx: ActivityContext,
+        ctx: ActivityContext,
         input: CleanupRepoInput,
     ) -> Result<bool, ActivityError> {
         let config = self.current();
         let root = Self::folder(&config, &input.run_key)?.root().to_owned();
-        blocking(move || match std::fs::remove_dir_all(&root) {
+        let work = blocking(move || match std::fs::remove_dir_all(&root) {
             Ok(()) => Ok(true),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
             Err(e) => Err(transient(
                 IO,
                 format!("cannot remove {}: {e}", root.display()),
             )),
-        })
-        .await?
+        });
+        heartbeating(&ctx, work).await??
     }
 }

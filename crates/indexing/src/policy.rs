@@ -5,12 +5,13 @@
 //! |---|---|---|---|---|---|
 //! | `clone_repo_activity` | 1 h | `heartbeat_seconds` | — | 5 | `BadRunKey`, `HostNotRoutable` |
 //! | `parse_repo_activity` | 1 h | `heartbeat_seconds` | `host_seconds` | 3 | `BadRunKey`, `CloneMissing` |
-//! | `persist_metadata_activity` | 5 min | — | `host_seconds` once routed | 20 | `BadRunKey` |
+//! | `persist_metadata_activity` | 5 min | `heartbeat_seconds` | `host_seconds` once routed | 20 | `BadRunKey` |
 //! | `persist_kg_activity` | 1 h | `heartbeat_seconds` | `host_seconds` | 20 | `BadRunKey`, `CloneMissing` |
-//! | `cleanup_stale_kg_nodes_activity` | 30 min | — | `host_seconds` | 20 | `BadRunKey` |
-//! | `cleanup_repo_activity` | 5 min | — | `host_seconds` once routed | 5 | `BadRunKey` |
+//! | `cleanup_stale_kg_nodes_activity` | 30 min | `heartbeat_seconds` | `host_seconds` | 20 | `BadRunKey` |
+//! | `cleanup_repo_activity` | 5 min | `heartbeat_seconds` | `host_seconds` once routed | 5 | `BadRunKey` |
 //!
-//! Retries back off from 1 s, doubling, up to 30 s (20 attempts of a store activity wait about
+//! Every activity heartbeats, so a lost host — or a completion the server never received — is
+//! noticed within `heartbeat_seconds`, not at the start-to-close timeout. Retries back off from 1 s, doubling, up to 30 s (20 attempts of a store activity wait about
 //! 10 minutes for a store that does not answer). Besides the kinds listed, a failure the
 //! activity marks non-retryable (a clone's `UnknownRef`, a store's `GraphAuthFailed`, ...) is
 //! never retried. `heartbeat_seconds` and `host_seconds` come from the run's input
@@ -28,8 +29,6 @@ use temporalio_sdk::ActivityOptions;
 pub struct Policy {
     /// Longest attempt.
     pub start_to_close: Duration,
-    /// Whether the activity heartbeats (then it must at least every `heartbeat_seconds`).
-    pub heartbeats: bool,
     /// Most attempts.
     pub attempts: u32,
     /// Failure types never retried.
@@ -42,42 +41,36 @@ const HOUR: u64 = 60 * MINUTE;
 /// `clone_repo_activity`.
 pub const CLONE: Policy = Policy {
     start_to_close: Duration::from_secs(HOUR),
-    heartbeats: true,
     attempts: 5,
     never_retried: &[BAD_RUN_KEY, NOT_ROUTABLE],
 };
 /// `parse_repo_activity`.
 pub const PARSE: Policy = Policy {
     start_to_close: Duration::from_secs(HOUR),
-    heartbeats: true,
     attempts: 3,
     never_retried: &[BAD_RUN_KEY, CLONE_MISSING],
 };
 /// `persist_metadata_activity`.
 pub const PERSIST_METADATA: Policy = Policy {
     start_to_close: Duration::from_secs(5 * MINUTE),
-    heartbeats: false,
     attempts: 20,
     never_retried: &[BAD_RUN_KEY],
 };
 /// `persist_kg_activity`.
 pub const PERSIST_KG: Policy = Policy {
     start_to_close: Duration::from_secs(HOUR),
-    heartbeats: true,
     attempts: 20,
     never_retried: &[BAD_RUN_KEY, CLONE_MISSING],
 };
 /// `cleanup_stale_kg_nodes_activity`.
 pub const CLEANUP_STALE: Policy = Policy {
     start_to_close: Duration::from_secs(30 * MINUTE),
-    heartbeats: false,
     attempts: 20,
     never_retried: &[BAD_RUN_KEY],
 };
 /// `cleanup_repo_activity`.
 pub const CLEANUP_REPO: Policy = Policy {
     start_to_close: Duration::from_secs(5 * MINUTE),
-    heartbeats: false,
     attempts: 5,
     never_retried: &[BAD_RUN_KEY],
 };
@@ -96,12 +89,10 @@ impl Policy {
             Destination::Shared(q) => (q, None),
             Destination::HostLocal(q) => (q, Some(Duration::from_secs(timeouts.host_seconds))),
         };
-        let heartbeat = self
-            .heartbeats
-            .then(|| Duration::from_secs(timeouts.heartbeat_seconds));
+        let heartbeat = Duration::from_secs(timeouts.heartbeat_seconds);
         ActivityOptions::with_start_to_close_timeout(self.start_to_close)
             .task_queue(queue)
-            .maybe_heartbeat_timeout(heartbeat)
+            .heartbeat_timeout(heartbeat)
             .maybe_schedule_to_start_timeout(schedule_to_start)
             .retry_policy(
                 RetryPolicy::builder()

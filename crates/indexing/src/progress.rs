@@ -103,6 +103,28 @@ pub async fn with_progress<T>(
     }
 }
 
+/// Drive `work`, which has no progress to report, while heartbeating: a lost worker, or a
+/// completion the server never received, is retried after the heartbeat timeout instead of the
+/// start-to-close timeout. A cancellation drops `work`.
+pub async fn heartbeating<T>(
+    ctx: &ActivityContext,
+    work: impl Future<Output = T>,
+) -> Result<T, ActivityError> {
+    tokio::pin!(work);
+    let mut tick = tokio::time::interval(HEARTBEAT_EVERY);
+    loop {
+        tokio::select! {
+            output = &mut work => return Ok(output),
+            _ = tick.tick() => {
+                if let Err(e) = ctx.record_heartbeat(()).await {
+                    tracing::warn!(error = %e, "cannot record a heartbeat");
+                }
+            }
+            _ = ctx.cancelled() => return Err(ActivityError::cancelled()),
+        }
+    }
+}
+
 /// Run blocking `work` on tokio's blocking pool; a panic becomes a retryable failure.
 pub async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
