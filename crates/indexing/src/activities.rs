@@ -14,10 +14,10 @@ use super::{
     metrics::IndexingMetrics,
     progress::{Counters, blocking, with_progress},
     store_cache::StoreCache,
-    workspace::RunFolder,
+    workspace::{RunFolder, create_private_dir},
 };
 use crate::{
-    clone::{CloneError, CloneLimits, CloneRequest, clone_repository},
+    clone::{CloneError, CloneRequest, clone_repository},
     graph::{CleanupScope, DeleteReport, GraphError, GraphRows, GraphStore},
     parse::{ParseOptions, ParseOutput, parse_repository_reusing, read_output, write_output},
     settings::IndexingSettings,
@@ -148,12 +148,7 @@ impl IndexingActivities {
         let routes = self.routes()?;
         let folder = Self::folder(&config, &input.run_key)?;
         let settings = &config.indexing;
-        let limits = CloneLimits {
-            max_bytes: settings.max_repo_bytes,
-            allow_local: settings.allow_local_repos,
-            allow_http: settings.allow_http,
-            borrow_local_objects: true,
-        };
+        let limits = settings.clone_limits();
         let request = CloneRequest {
             url: input.repo_url,
             reference: input.reference,
@@ -170,7 +165,7 @@ impl IndexingActivities {
                         transient("Io", format!("cannot clear {}: {e}", root.display()))
                     })?;
                 }
-                std::fs::create_dir_all(&root).map_err(|e| {
+                create_private_dir(&root).map_err(|e| {
                     transient("Io", format!("cannot create {}: {e}", root.display()))
                 })?;
                 clone_repository(&request, &dest, &limits, |p| {
