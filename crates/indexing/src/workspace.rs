@@ -106,7 +106,9 @@ fn is_run_key(name: &str) -> bool {
         !id.is_empty()
             && !attempt.is_empty()
             && attempt.bytes().all(|b| b.is_ascii_digit())
-            && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+            && id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
     })
 }
 
@@ -133,7 +135,10 @@ pub fn sweep(
     max_cache_bytes: u64,
     now: SystemTime,
 ) -> SweepReport {
-    let old = |touched: SystemTime| now.duration_since(touched).is_ok_and(|age| age > sweep_after);
+    let old = |touched: SystemTime| {
+        now.duration_since(touched)
+            .is_ok_and(|age| age > sweep_after)
+    };
     let mut report = SweepReport::default();
     for (path, name) in subfolders(workspace) {
         if is_run_key(&name) && old(last_touched(&path)) && remove(&path) {

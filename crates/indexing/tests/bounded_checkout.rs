@@ -116,7 +116,14 @@ fn one_blob_at_thousands_of_paths_is_refused_before_the_checkout() {
 
     let limit: u64 = 256 << 20;
     let out = tempfile::tempdir().expect("tempdir");
-    let run = attempt(&source, out.path(), &CloneLimits { max_bytes: limit, ..limits() });
+    let run = attempt(
+        &source,
+        out.path(),
+        &CloneLimits {
+            max_bytes: limit,
+            ..limits()
+        },
+    );
     let err = run.result.expect_err("over the limit");
     let CloneError::TooLarge {
         exceeded, found, ..

@@ -33,8 +33,21 @@ fn openssl(dir: &Path, args: &[&str]) {
 
 /// A CA (`ca.pem`) and a server certificate for `localhost` and `127.0.0.1` signed by it.
 fn certificates(dir: &Path) {
-    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-    let mut ca = vec!["req", "-x509", "-days", "2", "-subj", "/CN=worker-host test CA"];
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let mut ca = vec![
+        "req",
+        "-x509",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=worker-host test CA",
+    ];
     ca.extend(ec);
     ca.extend(["-keyout", "ca.key", "-out", "ca.pem"]);
     openssl(dir, &ca);
@@ -50,8 +63,21 @@ fn certificates(dir: &Path) {
     openssl(
         dir,
         &[
-            "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-            "-CAcreateserial", "-days", "2", "-extfile", "san.ext", "-out", "server.pem",
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "san.ext",
+            "-out",
+            "server.pem",
         ],
     );
 }
@@ -163,7 +189,10 @@ fn credentials_go_only_to_listed_hosts() {
     }
     let server = Server::start(dir.path());
     let port = server.port;
-    let basic = format!("Basic {}", base64(format!("x-access-token:{TOKEN}").as_bytes()));
+    let basic = format!(
+        "Basic {}",
+        base64(format!("x-access-token:{TOKEN}").as_bytes())
+    );
 
     // No host listed (the default): the 401 gets no token.
     let err = clone(&format!("https://localhost:{port}/o/r.git"), &limits(&[]));
@@ -185,7 +214,10 @@ fn credentials_go_only_to_listed_hosts() {
 
     // The host is listed (with its port): the token goes there, once.
     for hosts in [["localhost"], ["LOCALHOST"]] {
-        let err = clone(&format!("https://localhost:{port}/o/r.git"), &limits(&hosts));
+        let err = clone(
+            &format!("https://localhost:{port}/o/r.git"),
+            &limits(&hosts),
+        );
         assert_eq!(err.kind(), "AuthFailed", "{err}");
         assert!(!err.to_string().contains(TOKEN), "{err}");
         let seen = server.take_requests();
@@ -212,7 +244,8 @@ fn credentials_go_only_to_listed_hosts() {
     assert!(!err.is_retryable());
     let seen = server.take_requests();
     assert!(
-        seen.iter().any(|(_, path, _)| path.starts_with("/redirect/")),
+        seen.iter()
+            .any(|(_, path, _)| path.starts_with("/redirect/")),
         "{seen:?}"
     );
     assert!(

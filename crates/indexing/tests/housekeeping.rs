@@ -104,7 +104,13 @@ fn the_index_cache_is_trimmed_to_its_cap_oldest_first() {
     assert!(cache.join("updating-0005.new").exists());
 
     // A cap below every entry empties the cache; under the cap nothing more goes.
-    let report = sweep(&dir.path().join("runs"), &cache, 24 * HOUR, 0, SystemTime::now());
+    let report = sweep(
+        &dir.path().join("runs"),
+        &cache,
+        24 * HOUR,
+        0,
+        SystemTime::now(),
+    );
     assert_eq!((report.cache_entries, report.cache_bytes), (2, 0));
 }
 
@@ -122,7 +128,10 @@ fn housekeeping_makes_the_workspace_and_cache_private() {
     assert_eq!(report.run_folders, 1);
     assert!(!old.root().exists());
     for folder in [workspace, data_dir.join(INDEX_CACHE)] {
-        let mode = fs::metadata(&folder).expect("metadata").permissions().mode();
+        let mode = fs::metadata(&folder)
+            .expect("metadata")
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o700, "{}: {mode:o}", folder.display());
     }
 }

@@ -61,7 +61,10 @@ fn a_silent_server_fails_the_clone_within_the_read_timeout() {
         let err = clone_repository(&request, &out.path().join("clone"), &limits, |_| true)
             .expect_err("the server never answers");
         let took = started.elapsed();
-        assert!(server.connections() >= 1, "{scheme}: the server was reached");
+        assert!(
+            server.connections() >= 1,
+            "{scheme}: the server was reached"
+        );
         assert_eq!(err.kind(), "Network", "{scheme}: {err}");
         assert!(err.is_retryable());
         assert!(

@@ -249,7 +249,10 @@ mod tests {
         let hosts = listed();
         let none = Credentials::default();
         let mut n = Negotiator::new(&none, &hosts, true);
-        assert!(n.next(URL, None, CredentialType::USER_PASS_PLAINTEXT).is_err());
+        assert!(
+            n.next(URL, None, CredentialType::USER_PASS_PLAINTEXT)
+                .is_err()
+        );
         assert!(
             n.gave_up()
                 .is_some_and(|why| why.contains("WORKER_HOST_GIT_TOKEN"))
@@ -257,7 +260,10 @@ mod tests {
 
         let c = creds(&[("GIT_TOKEN", "t0k3n-value")]);
         let mut n = Negotiator::new(&c, &hosts, false);
-        assert!(n.next(URL, None, CredentialType::USER_PASS_PLAINTEXT).is_err());
+        assert!(
+            n.next(URL, None, CredentialType::USER_PASS_PLAINTEXT)
+                .is_err()
+        );
         assert!(n.gave_up().is_some_and(|why| why.contains("plain http")));
     }
 
@@ -295,11 +301,21 @@ mod tests {
         ]);
         for hosts in [CredentialHosts::default(), listed()] {
             let mut n = Negotiator::new(&c, &hosts, true);
-            let token = n.next("https://evil.example/o/r", None, CredentialType::USER_PASS_PLAINTEXT);
+            let token = n.next(
+                "https://evil.example/o/r",
+                None,
+                CredentialType::USER_PASS_PLAINTEXT,
+            );
             assert!(token.is_err_and(|e| e.code() == git2::ErrorCode::Auth));
-            assert!(n.gave_up().is_some_and(|why| why.contains("credential_hosts")));
+            assert!(
+                n.gave_up()
+                    .is_some_and(|why| why.contains("credential_hosts"))
+            );
             let mut n = Negotiator::new(&c, &hosts, true);
-            assert!(n.next("git@evil.example:o/r", None, CredentialType::USERNAME).is_ok());
+            assert!(
+                n.next("git@evil.example:o/r", None, CredentialType::USERNAME)
+                    .is_ok()
+            );
             let key = n.next("git@evil.example:o/r", Some("git"), CredentialType::SSH_KEY);
             assert!(key.is_err());
             assert!(!n.offered_key && !n.offered_agent);

@@ -390,8 +390,19 @@ mod tests {
             }
             .is_retryable()
         );
-        assert!(!CloneError::Redirect { url: url.clone(), detail: url.clone() }.is_retryable());
-        let slow = CloneError::TooSlow { url, rate: 1, floor: 2, window_secs: 3 };
+        assert!(
+            !CloneError::Redirect {
+                url: url.clone(),
+                detail: url.clone()
+            }
+            .is_retryable()
+        );
+        let slow = CloneError::TooSlow {
+            url,
+            rate: 1,
+            floor: 2,
+            window_secs: 3,
+        };
         assert!(slow.is_retryable() && slow.to_string().contains("min_transfer_bytes_per_second"));
     }
 }

@@ -28,22 +28,12 @@ impl Endpoint {
         (!host.is_empty() && !host.contains('/')).then(|| Self::new(host, None))
     }
 
-    /// A bare host name as libgit2 gives it to the certificate callback.
-    pub(crate) fn of_host(host: &str) -> Self {
-        Self::new(host, None)
-    }
-
     fn new(host: &str, port: Option<u16>) -> Self {
         let host = host.trim_start_matches('[').trim_end_matches(']');
         Self {
             host: host.to_ascii_lowercase(),
             port,
         }
-    }
-
-    /// Whether both name the same host (ports aside).
-    pub(crate) fn same_host(&self, other: &Self) -> bool {
-        self.host == other.host
     }
 }
 
@@ -113,13 +103,19 @@ mod tests {
     #[test]
     fn hosts_are_read_from_every_url_form() {
         let of = |url| Endpoint::of_url(url).map(|e| (e.host, e.port));
-        assert_eq!(of("https://GitHub.com/o/r"), Some(("github.com".into(), None)));
+        assert_eq!(
+            of("https://GitHub.com/o/r"),
+            Some(("github.com".into(), None))
+        );
         assert_eq!(
             of("https://tok@git.example:8443/o/r"),
             Some(("git.example".into(), Some(8443)))
         );
         assert_eq!(of("ssh://git@h:2222/x"), Some(("h".into(), Some(2222))));
-        assert_eq!(of("git@Host.example:o/r.git"), Some(("host.example".into(), None)));
+        assert_eq!(
+            of("git@Host.example:o/r.git"),
+            Some(("host.example".into(), None))
+        );
         assert_eq!(of("git@[::1]:o/r"), Some(("::1".into(), None)));
         assert_eq!(of("https://[::1]:99/o"), Some(("::1".into(), Some(99))));
         assert_eq!(of("/local/path"), None);
@@ -144,7 +140,14 @@ mod tests {
 
     #[test]
     fn entries_that_are_not_hosts_are_refused() {
-        for entry in ["", "https://github.com", "user@host", "host/path", "host:x", "[::1"] {
+        for entry in [
+            "",
+            "https://github.com",
+            "user@host",
+            "host/path",
+            "host:x",
+            "[::1",
+        ] {
             let err = CredentialHosts::parse(&[entry]).expect_err(entry);
             assert!(err.contains("credential host"), "{err}");
         }

@@ -201,9 +201,8 @@ pub fn clone_repository(
     let source = Source::parse(&request.url, limits)?;
     let credentials = Credentials::from_env();
     let destination = Destination::prepare(dest)?;
-    timeouts::apply(limits.connect_timeout, limits.read_timeout).map_err(|e| {
-        from_git(&e, Phase::Connect, &source.to_string(), dest, &credentials)
-    })?;
+    timeouts::apply(limits.connect_timeout, limits.read_timeout)
+        .map_err(|e| from_git(&e, Phase::Connect, &source.to_string(), dest, &credentials))?;
     let reference = request.reference.as_deref();
     tracing::info!(url = %source, reference, dest = %destination.path().display(), "cloning");
     let cloner = Cloner {
@@ -480,14 +479,17 @@ impl<'a> Cloner<'a> {
         }
         let received_bytes = self.transfer.borrow().bytes;
         let mut checkout = CheckoutBuilder::new();
-        checkout.force().disable_filters(true).progress(|_path, done, total| {
-            self.report(Progress {
-                stage: Stage::CheckingOut,
-                done: done as u64,
-                total: total as u64,
-                received_bytes,
+        checkout
+            .force()
+            .disable_filters(true)
+            .progress(|_path, done, total| {
+                self.report(Progress {
+                    stage: Stage::CheckingOut,
+                    done: done as u64,
+                    total: total as u64,
+                    received_bytes,
+                });
             });
-        });
         repo.checkout_head(Some(&mut checkout)).map_err(write)?;
         match self.transfer.borrow().stop {
             Some(Stop::Aborted) => Err(self.aborted()),

@@ -60,7 +60,11 @@ mod tests {
         let s = Duration::from_secs;
         let mut pace = Pace::new(1000, s(10), t0, 0);
         assert_eq!(pace.under_floor(10, t0 + s(5)), None, "window not over");
-        assert_eq!(pace.under_floor(20_000, t0 + s(10)), None, "2000 B/s is fine");
+        assert_eq!(
+            pace.under_floor(20_000, t0 + s(10)),
+            None,
+            "2000 B/s is fine"
+        );
         assert_eq!(pace.under_floor(25_000, t0 + s(20)), Some(500));
     }
 

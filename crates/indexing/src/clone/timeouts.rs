@@ -13,7 +13,9 @@ static APPLIED: Mutex<Option<(i32, i32)>> = Mutex::new(None);
 pub(crate) fn apply(connect: Duration, read: Duration) -> Result<(), git2::Error> {
     let millis = |d: Duration| i32::try_from(d.as_millis()).unwrap_or(i32::MAX).max(1);
     let wanted = (millis(connect), millis(read));
-    let mut applied = APPLIED.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut applied = APPLIED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     if *applied == Some(wanted) {
         return Ok(());
     }
