@@ -151,7 +151,7 @@ fn too_many_entries_or_too_deep_a_path_is_refused() {
     let paths: Vec<String> = (0..200).map(|i| format!("f{i}.txt")).collect();
     commit_paths(&bare(&wide), &paths, b"x\n");
     let deep = dir.path().join("deep.git");
-    let path = format!("{}/leaf.txt", vec!["d"; 12].join("/"));
+    let path = format!("{}/leaf.txt", ["d"; 12].join("/"));
     commit_paths(&bare(&deep), &[path], b"x\n");
 
     let strict = CloneLimits {
