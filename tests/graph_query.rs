@@ -94,7 +94,7 @@ async fn both_stores_answer_the_same_hand_checked_questions() {
             vec![call(
                 1,
                 caller,
-                &a["symbol"]["key"].as_str().expect("key").to_owned(),
+                a["symbol"]["key"].as_str().expect("key"),
                 &[line]
             )],
             "callers of {callee}: {a:#}"

@@ -3,7 +3,7 @@
 //! clone and the parse output, which never leave the host.
 
 use crate::{
-    clone::{CloneLimits, CloneRequest, clone_repository},
+    clone::{CloneRequest, clone_repository},
     failure::{
         BAD_RUN_KEY, CLONE_MISSING, IO, NOT_ROUTABLE, PARSE_FAILED, PARSE_OUTPUT_UNREADABLE, fatal,
         of_clone, of_graph, transient,
@@ -21,7 +21,7 @@ use crate::{
     progress::{Counters, blocking, heartbeating, with_progress},
     settings::IndexingSettings,
     store_cache::StoreCache,
-    workspace::RunFolder,
+    workspace::{RunFolder, create_private_dir},
 };
 use std::{collections::BTreeMap, path::PathBuf, sync::Arc};
 use temporalio_macros::activities;
@@ -186,12 +186,7 @@ impl IndexingActivities {
         let routes = self.routes()?;
         let folder = Self::folder(&config, &input.run_key)?;
         let settings = &config.indexing;
-        let limits = CloneLimits {
-            max_bytes: settings.max_repo_bytes,
-            allow_local: settings.allow_local_repos,
-            allow_http: settings.allow_http,
-            borrow_local_objects: true,
-        };
+        let limits = settings.clone_limits();
         let request = CloneRequest {
             url: input.repo_url,
             reference: input.reference,
@@ -208,7 +203,7 @@ impl IndexingActivities {
                         transient(IO, format!("cannot clear {}: {e}", root.display()))
                     })?;
                 }
-                std::fs::create_dir_all(&root)
+                create_private_dir(&root)
                     .map_err(|e| transient(IO, format!("cannot create {}: {e}", root.display())))?;
                 clone_repository(&request, &dest, &limits, |p| {
                     counters.set(p.done, p.total);

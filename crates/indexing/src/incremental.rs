@@ -53,7 +53,7 @@ impl CacheDir {
             .collect();
         Self {
             root: data_dir
-                .join("index-cache")
+                .join(crate::workspace::INDEX_CACHE)
                 .join(format!("{readable}-{:016x}", hasher.finish())),
         }
     }

@@ -57,7 +57,9 @@ pub const ACTIVITY_SET: &str = "repo_indexing";
 pub fn register(registry: Registry) -> Registry {
     let stores = Arc::new(StoreCache::default());
     let metrics = Arc::new(OnceLock::new());
+    let housekeeping = Arc::new(OnceLock::new());
     let make = move |services: &Arc<HostServices>| {
+        housekeeping.get_or_init(|| workspace::spawn_housekeeping(services));
         let metrics = metrics
             .get_or_init(|| Arc::new(IndexingMetrics::register(services.status())))
             .clone();

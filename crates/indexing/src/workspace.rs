@@ -1,8 +1,28 @@
 //! The folder of one run on the host that holds its clone: `<workspace>/<run key>/` with the
 //! work tree in `repo/` and the parse output in `graph.jsonl`. The run key names one attempt of
 //! one run, so a run that starts over never meets the files of its earlier attempt.
+//!
+//! Folders are created readable by this user only (0700). Housekeeping ([`spawn_housekeeping`],
+//! [`sweep`]) removes the folders of runs that are gone — untouched for longer than
+//! `[indexing] sweep_after` — and trims the index cache to `max_index_cache_bytes`, the
+//! repository cached longest ago first.
 
-use std::path::{Path, PathBuf};
+use std::{
+    fs, io,
+    os::unix::fs::{DirBuilderExt, PermissionsExt},
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::{Duration, SystemTime},
+};
+
+use worker_host_core::services::HostServices;
+
+use crate::settings::IndexingSettings;
+
+/// The index cache's folder under the data dir (see [`crate::incremental::CacheDir`]).
+pub const INDEX_CACHE: &str = "index-cache";
+/// How often housekeeping runs after the sweep at start.
+const SWEEP_EVERY: Duration = Duration::from_secs(15 * 60);
 
 /// Paths of one run's files.
 #[derive(Debug, Clone)]
@@ -68,4 +88,200 @@ pub fn run_key(run_id: &str, attempt: u32) -> String {
         })
         .collect();
     format!("{id}.{attempt}")
+}
+
+/// Creates `path` and its missing parents readable by this user only (0700); an existing
+/// `path` is made 0700 too.
+pub fn create_private_dir(path: &Path) -> io::Result<()> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)?;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o700))
+}
+
+/// Whether `name` is a folder name [`run_key`] makes: `<id>.<attempt>`.
+fn is_run_key(name: &str) -> bool {
+    name.rsplit_once('.').is_some_and(|(id, attempt)| {
+        !id.is_empty()
+            && !attempt.is_empty()
+            && attempt.bytes().all(|b| b.is_ascii_digit())
+            && id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+    })
+}
+
+/// What one sweep removed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct SweepReport {
+    /// Run folders removed.
+    pub run_folders: usize,
+    /// Repositories removed from the index cache.
+    pub cache_entries: usize,
+    /// Bytes the index cache holds after the sweep.
+    pub cache_bytes: u64,
+}
+
+/// Removes the run folders of `workspace` untouched for longer than `sweep_after` (the newest
+/// change of the folder or of an entry directly in it; only names that are run keys), and
+/// trims `index_cache` to `max_cache_bytes`: leftovers of interrupted cache updates older
+/// than `sweep_after`, then the repositories whose cache was written longest ago. A missing
+/// folder is nothing to do; an entry that cannot be removed is logged and skipped.
+pub fn sweep(
+    workspace: &Path,
+    index_cache: &Path,
+    sweep_after: Duration,
+    max_cache_bytes: u64,
+    now: SystemTime,
+) -> SweepReport {
+    let old = |touched: SystemTime| {
+        now.duration_since(touched)
+            .is_ok_and(|age| age > sweep_after)
+    };
+    let mut report = SweepReport::default();
+    for (path, name) in subfolders(workspace) {
+        if is_run_key(&name) && old(last_touched(&path)) && remove(&path) {
+            report.run_folders += 1;
+        }
+    }
+    let mut cached = Vec::new();
+    for (path, name) in subfolders(index_cache) {
+        let touched = modified(&path);
+        if name.ends_with(".new") {
+            // A cache update under way, or one a crash interrupted.
+            if old(touched) {
+                remove(&path);
+            }
+            continue;
+        }
+        cached.push((touched, folder_bytes(&path), path));
+    }
+    cached.sort_by_key(|(touched, _, _)| *touched);
+    let mut total: u64 = cached.iter().map(|(_, bytes, _)| bytes).sum();
+    for (_, bytes, path) in &cached {
+        if total <= max_cache_bytes {
+            break;
+        }
+        if remove(path) {
+            total -= bytes;
+            report.cache_entries += 1;
+        }
+    }
+    report.cache_bytes = total;
+    report
+}
+
+/// One round of housekeeping for `settings`: the workspace and index cache are made private,
+/// then swept.
+pub fn housekeep(settings: &IndexingSettings, data_dir: &Path) -> SweepReport {
+    let workspace = settings.workspace(data_dir);
+    let index_cache = data_dir.join(INDEX_CACHE);
+    for folder in [&workspace, &index_cache] {
+        if let Err(e) = create_private_dir(folder) {
+            tracing::warn!(folder = %folder.display(), error = %e, "cannot make a folder private");
+        }
+    }
+    let report = sweep(
+        &workspace,
+        &index_cache,
+        settings.sweep_after,
+        settings.max_index_cache_bytes,
+        SystemTime::now(),
+    );
+    if report.run_folders + report.cache_entries > 0 {
+        tracing::info!(?report, "housekeeping removed old files");
+    }
+    report
+}
+
+/// Runs [`housekeep`] now and every 15 minutes, with the settings of the moment, for as long
+/// as `services` lives. Call it once per host, from within its tokio runtime (`None`, with a
+/// warning, outside one).
+pub fn spawn_housekeeping(services: &Arc<HostServices>) -> Option<tokio::task::JoinHandle<()>> {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        tracing::warn!("no tokio runtime: housekeeping of the indexing files is off");
+        return None;
+    };
+    let services = Arc::downgrade(services);
+    Some(runtime.spawn(async move {
+        while let Some(host) = services.upgrade() {
+            let settings = host.section::<IndexingSettings>();
+            let data_dir = host.data_dir();
+            drop(host);
+            let round = tokio::task::spawn_blocking(move || housekeep(&settings, &data_dir));
+            if let Err(e) = round.await {
+                tracing::warn!(error = %e, "housekeeping failed");
+            }
+            tokio::time::sleep(SWEEP_EVERY).await;
+        }
+    }))
+}
+
+/// The folders directly in `dir`, with their names.
+fn subfolders(dir: &Path) -> Vec<(PathBuf, String)> {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .filter_map(|e| Some((e.path(), e.file_name().into_string().ok()?)))
+        .collect()
+}
+
+fn modified(path: &Path) -> SystemTime {
+    fs::symlink_metadata(path)
+        .and_then(|m| m.modified())
+        .unwrap_or(SystemTime::UNIX_EPOCH)
+}
+
+/// The newest change of `folder` or of an entry directly in it.
+fn last_touched(folder: &Path) -> SystemTime {
+    let children = fs::read_dir(folder)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| modified(&e.path()));
+    children.fold(modified(folder), SystemTime::max)
+}
+
+/// Bytes of the files under `folder`.
+fn folder_bytes(folder: &Path) -> u64 {
+    let Ok(entries) = fs::read_dir(folder) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => folder_bytes(&e.path()),
+            Ok(_) => e.metadata().map_or(0, |m| m.len()),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// Removes `folder`; whether it is gone.
+fn remove(folder: &Path) -> bool {
+    match fs::remove_dir_all(folder) {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(folder = %folder.display(), error = %e, "cannot remove an old folder");
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_keys_are_recognised_and_nothing_else() {
+        assert!(is_run_key(&run_key("0192-abc", 3)));
+        assert!(is_run_key(&run_key("odd/run id", 1)));
+        for name in ["", ".1", "x.", "x.y", "notes", "index-cache", "a.b.1"] {
+            assert!(!is_run_key(name), "{name}");
+        }
+    }
 }

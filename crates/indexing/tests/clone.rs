@@ -20,7 +20,7 @@ use std::{
 use git2::{Oid, Repository, RepositoryInitOptions, Signature};
 use tempfile::TempDir;
 use worker_host_indexing::clone::{
-    CloneError, CloneLimits, CloneOutcome, CloneRequest, Progress, Stage, clone_repository,
+    CloneError, CloneLimits, CloneOutcome, CloneRequest, Limit, Progress, Stage, clone_repository,
 };
 
 /// A bare repository: `main` (HEAD) is `base` ← `first` ← `main`; `feature` branches off
@@ -297,13 +297,17 @@ fn too_large_stops_the_transfer_and_cleans_up() {
         let err =
             clone_repository(&request(url, None), dest, &limits, |_| true).expect_err("too large");
         let CloneError::TooLarge {
-            limit, received, ..
+            exceeded,
+            limit,
+            found,
+            ..
         } = err
         else {
             panic!("expected TooLarge, got {err}");
         };
+        assert_eq!(exceeded, Limit::ReceivedBytes);
         assert_eq!(limit, 256 << 10);
-        assert!(received > limit);
+        assert!(found > limit);
         assert!(!err.is_retryable());
         assert_eq!(err.kind(), "TooLarge");
     }
@@ -313,7 +317,7 @@ fn too_large_stops_the_transfer_and_cleans_up() {
     // The same repository fits a larger limit.
     let fits = CloneLimits {
         max_bytes: 64 << 20,
-        ..limits
+        ..local()
     };
     let dest = dir.path().join("fits");
     let outcome = clone_repository(&request(url, None), &dest, &fits, |_| true).expect("fits");

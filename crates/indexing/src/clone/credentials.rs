@@ -3,6 +3,10 @@
 //! returned: [`Credentials`] has a redacting `Debug`, and [`Credentials::scrub`] cleans every
 //! message that leaves the module.
 //!
+//! A credential goes only to a host of [`CredentialHosts`] (`[indexing] credential_hosts`),
+//! checked against the URL libgit2 asks about — after any redirect — so that a server that is
+//! not listed never sees a token or an ssh key, whatever it answers.
+//!
 //! libgit2 calls the callback again each time the server rejects what it got, forever if the
 //! callback keeps answering; a [`Negotiator`] offers each credential once and then gives up.
 
@@ -10,7 +14,7 @@ use std::{fmt, path::PathBuf};
 
 use git2::{Cred, CredentialType};
 
-use super::source::redact_userinfo;
+use super::{host::CredentialHosts, redact::redact_userinfo};
 
 /// The https token, used as the password. The first one set (non-empty) wins.
 pub const TOKEN_VARS: [&str; 2] = ["WORKER_HOST_GIT_TOKEN", "GIT_TOKEN"];
@@ -79,6 +83,8 @@ impl Credentials {
 /// file, then the ssh agent, or the token for https — each at most once.
 pub(crate) struct Negotiator<'a> {
     credentials: &'a Credentials,
+    /// The hosts that may receive a credential.
+    hosts: &'a CredentialHosts,
     /// Whether the token may be sent (only over https, never over plain http).
     token_allowed: bool,
     calls: u32,
@@ -89,9 +95,14 @@ pub(crate) struct Negotiator<'a> {
 }
 
 impl<'a> Negotiator<'a> {
-    pub(crate) fn new(credentials: &'a Credentials, token_allowed: bool) -> Self {
+    pub(crate) fn new(
+        credentials: &'a Credentials,
+        hosts: &'a CredentialHosts,
+        token_allowed: bool,
+    ) -> Self {
         Self {
             credentials,
+            hosts,
             token_allowed,
             calls: 0,
             offered_token: false,
@@ -107,9 +118,10 @@ impl<'a> Negotiator<'a> {
         self.gave_up.as_deref()
     }
 
-    /// The next credential to offer for a request allowing `allowed`.
+    /// The next credential to offer to `url` for a request allowing `allowed`.
     pub(crate) fn next(
         &mut self,
+        url: &str,
         username_from_url: Option<&str>,
         allowed: CredentialType,
     ) -> Result<Cred, git2::Error> {
@@ -121,6 +133,13 @@ impl<'a> Negotiator<'a> {
         }
         if allowed.contains(CredentialType::USERNAME) {
             return Cred::username(username_from_url.unwrap_or(SSH_USER));
+        }
+        if !self.hosts.allow(url) {
+            return self.give_up(
+                "the server asks for credentials, and its host is not in `[indexing] \
+                 credential_hosts` (credentials go only to the hosts listed there)"
+                    .into(),
+            );
         }
         if allowed.contains(CredentialType::SSH_KEY) {
             let user = username_from_url.unwrap_or(SSH_USER);
@@ -178,6 +197,12 @@ impl<'a> Negotiator<'a> {
 mod tests {
     use super::*;
 
+    const URL: &str = "https://git.example/o/r";
+
+    fn listed() -> CredentialHosts {
+        CredentialHosts::parse(&["git.example"]).expect("valid")
+    }
+
     fn creds(vars: &[(&str, &str)]) -> Credentials {
         Credentials::from_lookup(|name| {
             vars.iter()
@@ -208,53 +233,92 @@ mod tests {
 
     #[test]
     fn the_token_is_offered_once_then_the_negotiation_gives_up() {
+        let hosts = listed();
         let c = creds(&[("WORKER_HOST_GIT_TOKEN", "t0k3n-value")]);
-        let mut n = Negotiator::new(&c, true);
-        let cred = n.next(None, CredentialType::USER_PASS_PLAINTEXT);
+        let mut n = Negotiator::new(&c, &hosts, true);
+        let cred = n.next(URL, None, CredentialType::USER_PASS_PLAINTEXT);
         assert!(cred.is_ok_and(|cred| cred.has_username()));
         assert!(n.gave_up().is_none());
-        let again = n.next(None, CredentialType::USER_PASS_PLAINTEXT);
+        let again = n.next(URL, None, CredentialType::USER_PASS_PLAINTEXT);
         assert!(again.is_err_and(|e| e.code() == git2::ErrorCode::Auth));
         assert_eq!(n.gave_up(), Some("the server refused the token"));
     }
 
     #[test]
     fn no_token_or_plain_http_gives_up_at_once() {
+        let hosts = listed();
         let none = Credentials::default();
-        let mut n = Negotiator::new(&none, true);
-        assert!(n.next(None, CredentialType::USER_PASS_PLAINTEXT).is_err());
+        let mut n = Negotiator::new(&none, &hosts, true);
+        assert!(
+            n.next(URL, None, CredentialType::USER_PASS_PLAINTEXT)
+                .is_err()
+        );
         assert!(
             n.gave_up()
                 .is_some_and(|why| why.contains("WORKER_HOST_GIT_TOKEN"))
         );
 
         let c = creds(&[("GIT_TOKEN", "t0k3n-value")]);
-        let mut n = Negotiator::new(&c, false);
-        assert!(n.next(None, CredentialType::USER_PASS_PLAINTEXT).is_err());
+        let mut n = Negotiator::new(&c, &hosts, false);
+        assert!(
+            n.next(URL, None, CredentialType::USER_PASS_PLAINTEXT)
+                .is_err()
+        );
         assert!(n.gave_up().is_some_and(|why| why.contains("plain http")));
     }
 
     #[test]
     fn ssh_tries_key_file_then_agent_then_gives_up() {
+        let hosts = listed();
         let c = creds(&[("WORKER_HOST_GIT_SSH_KEY", "/nonexistent/id_ed25519")]);
-        let mut n = Negotiator::new(&c, true);
-        assert!(n.next(None, CredentialType::USERNAME).is_ok());
-        assert!(n.next(Some("git"), CredentialType::SSH_KEY).is_ok());
+        let mut n = Negotiator::new(&c, &hosts, true);
+        assert!(n.next(URL, None, CredentialType::USERNAME).is_ok());
+        assert!(n.next(URL, Some("git"), CredentialType::SSH_KEY).is_ok());
         assert!(n.offered_key && !n.offered_agent);
-        assert!(n.next(Some("git"), CredentialType::SSH_KEY).is_ok());
+        assert!(n.next(URL, Some("git"), CredentialType::SSH_KEY).is_ok());
         assert!(n.offered_agent);
-        assert!(n.next(Some("git"), CredentialType::SSH_KEY).is_err());
+        assert!(n.next(URL, Some("git"), CredentialType::SSH_KEY).is_err());
         assert!(n.gave_up().is_some_and(|why| why.contains("ssh agent")));
     }
 
     #[test]
     fn a_server_that_keeps_asking_is_cut_off() {
+        let hosts = listed();
         let none = Credentials::default();
-        let mut n = Negotiator::new(&none, true);
+        let mut n = Negotiator::new(&none, &hosts, true);
         for _ in 0..MAX_CALLS {
-            assert!(n.next(None, CredentialType::USERNAME).is_ok());
+            assert!(n.next(URL, None, CredentialType::USERNAME).is_ok());
         }
-        assert!(n.next(None, CredentialType::USERNAME).is_err());
+        assert!(n.next(URL, None, CredentialType::USERNAME).is_err());
         assert!(n.gave_up().is_some());
+    }
+
+    #[test]
+    fn hosts_not_listed_get_no_token_and_no_key() {
+        let c = creds(&[
+            ("WORKER_HOST_GIT_TOKEN", "t0k3n-value"),
+            ("WORKER_HOST_GIT_SSH_KEY", "/nonexistent/id_ed25519"),
+        ]);
+        for hosts in [CredentialHosts::default(), listed()] {
+            let mut n = Negotiator::new(&c, &hosts, true);
+            let token = n.next(
+                "https://evil.example/o/r",
+                None,
+                CredentialType::USER_PASS_PLAINTEXT,
+            );
+            assert!(token.is_err_and(|e| e.code() == git2::ErrorCode::Auth));
+            assert!(
+                n.gave_up()
+                    .is_some_and(|why| why.contains("credential_hosts"))
+            );
+            let mut n = Negotiator::new(&c, &hosts, true);
+            assert!(
+                n.next("git@evil.example:o/r", None, CredentialType::USERNAME)
+                    .is_ok()
+            );
+            let key = n.next("git@evil.example:o/r", Some("git"), CredentialType::SSH_KEY);
+            assert!(key.is_err());
+            assert!(!n.offered_key && !n.offered_agent);
+        }
     }
 }

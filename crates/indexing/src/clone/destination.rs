@@ -3,6 +3,7 @@
 
 use std::{
     fs, io,
+    os::unix::fs::DirBuilderExt,
     path::{Path, PathBuf},
 };
 
@@ -21,7 +22,7 @@ pub(crate) struct Destination {
 
 impl Destination {
     /// Checks that `path` is an empty directory or absent, and creates it (with any missing
-    /// parents) in the latter case. The path is made absolute against the working directory.
+    /// parents, all 0700) in the latter case. The path is made absolute against the working directory.
     pub(crate) fn prepare(path: &Path) -> Result<Self, CloneError> {
         let io_err = |source| CloneError::Io {
             path: path.to_owned(),
@@ -49,7 +50,11 @@ impl Destination {
                     topmost = parent;
                 }
                 let topmost = topmost.to_owned();
-                fs::create_dir_all(&path).map_err(io_err)?;
+                fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(&path)
+                    .map_err(io_err)?;
                 Ok(Self {
                     path,
                     created: Some(topmost),

@@ -76,15 +76,46 @@ pub enum CloneError {
         /// libgit2's message, redacted.
         detail: String,
     },
-    /// More than [`super::CloneLimits::max_bytes`] came over the wire.
-    #[error("{url} is too large: received {received} bytes, the limit is {limit}")]
+    /// The repository is over one of [`super::CloneLimits`]: too many bytes over the wire, or
+    /// a work tree too large, too many entries or too deep — found before it is written.
+    #[error(
+        "{url} is too large: {} {found}, over the limit of {limit} (`[indexing] {}`)",
+        .exceeded.what(),
+        .exceeded.key()
+    )]
     TooLarge {
         /// Redacted URL.
         url: String,
-        /// The limit in bytes.
+        /// Which limit.
+        exceeded: Limit,
+        /// The limit.
         limit: u64,
-        /// Bytes received when the transfer was stopped.
-        received: u64,
+        /// What was found (at least): bytes, entries or a depth.
+        found: u64,
+    },
+    /// A redirect pointed to another host: credentials and requests stay on the host asked for.
+    #[error("{url} redirects to another host, which is refused: {detail}")]
+    Redirect {
+        /// Redacted URL.
+        url: String,
+        /// libgit2's message, redacted.
+        detail: String,
+    },
+    /// The server sent less than [`super::CloneLimits::min_transfer_bytes_per_second`] over a
+    /// window: a retry may find a faster path.
+    #[error(
+        "{url} sent {rate} bytes/s over {window_secs} s, under the floor of {floor} bytes/s \
+         (`[indexing] min_transfer_bytes_per_second`)"
+    )]
+    TooSlow {
+        /// Redacted URL.
+        url: String,
+        /// Bytes per second over the last window.
+        rate: u64,
+        /// The floor.
+        floor: u64,
+        /// The window, in seconds.
+        window_secs: u64,
     },
     /// The progress callback returned `false`.
     #[error("clone of {url} aborted by the caller")]
@@ -122,7 +153,7 @@ pub enum CloneError {
 impl CloneError {
     /// A stable name for the failure, for a Temporal `ApplicationFailure` type: `BadUrl`,
     /// `DestinationNotEmpty`, `NotFound`, `UnknownRef`, `EmptyRepository`, `AuthFailed`,
-    /// `Certificate`, `TooLarge`, `Aborted`, `Network`, `Io` or `Git`.
+    /// `Certificate`, `TooLarge`, `Redirect`, `TooSlow`, `Aborted`, `Network`, `Io` or `Git`.
     pub fn kind(&self) -> &'static str {
         match self {
             Self::InvalidUrl { .. } | Self::UnsupportedUrl { .. } => "BadUrl",
@@ -133,6 +164,8 @@ impl CloneError {
             Self::Auth { .. } => "AuthFailed",
             Self::Certificate { .. } => "Certificate",
             Self::TooLarge { .. } => "TooLarge",
+            Self::Redirect { .. } => "Redirect",
+            Self::TooSlow { .. } => "TooSlow",
             Self::Aborted { .. } => "Aborted",
             Self::Network { .. } => "Network",
             Self::Io { .. } => "Io",
@@ -140,14 +173,49 @@ impl CloneError {
         }
     }
 
-    /// Whether the same request can succeed later: true for network, file system and other
-    /// libgit2 failures; false for everything the request or the repository itself decides
-    /// (URL, ref, credentials, size, an empty repository, a caller's abort).
+    /// Whether the same request can succeed later: true for network (a slow one too), file
+    /// system and other libgit2 failures; false for everything the request or the repository
+    /// itself decides (URL, ref, credentials, size, a redirect, an empty repository, a
+    /// caller's abort).
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            Self::Network { .. } | Self::Io { .. } | Self::Git { .. }
+            Self::Network { .. } | Self::TooSlow { .. } | Self::Io { .. } | Self::Git { .. }
         )
+    }
+}
+
+/// The limits of [`CloneError::TooLarge`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// Bytes received over the wire.
+    ReceivedBytes,
+    /// Bytes of the files the checkout would write.
+    TreeBytes,
+    /// Entries (files, folders, links) of the work tree.
+    TreeEntries,
+    /// Folders from the top of the work tree down to its deepest entry.
+    PathDepth,
+}
+
+impl Limit {
+    /// What is counted, for a message.
+    pub fn what(self) -> &'static str {
+        match self {
+            Self::ReceivedBytes => "bytes received",
+            Self::TreeBytes => "bytes in the files of its work tree",
+            Self::TreeEntries => "entries in its work tree",
+            Self::PathDepth => "levels in its deepest path",
+        }
+    }
+
+    /// The `[indexing]` key that sets the limit.
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::ReceivedBytes | Self::TreeBytes => "max_repo_bytes",
+            Self::TreeEntries => "max_tree_entries",
+            Self::PathDepth => "max_path_depth",
+        }
     }
 }
 
@@ -185,6 +253,9 @@ pub(crate) fn from_git(
         (ErrorCode::NotFound, _) if phase == Phase::Connect => CloneError::NotFound { url, detail },
         (_, ErrorClass::Repository) if phase == Phase::Connect => {
             CloneError::NotFound { url, detail }
+        }
+        (_, ErrorClass::Net) if detail.starts_with("cannot redirect") => {
+            CloneError::Redirect { url, detail }
         }
         (_, ErrorClass::Http) => from_http(url, detail),
         (_, ErrorClass::Ssh) => from_ssh(url, detail),
@@ -279,6 +350,18 @@ mod tests {
     }
 
     #[test]
+    fn a_refused_cross_host_redirect_is_its_own_kind() {
+        let err = map(
+            ErrorCode::GenericError,
+            ErrorClass::Net,
+            "cannot redirect from 'a' to 'b'",
+            Phase::Connect,
+        );
+        assert_eq!(err.kind(), "Redirect");
+        assert!(!err.is_retryable());
+    }
+
+    #[test]
     fn phases_decide_what_an_os_error_means() {
         let os = |phase| map(ErrorCode::GenericError, ErrorClass::Os, "failed", phase);
         assert_eq!(os(Phase::Fetch).kind(), "Network");
@@ -300,11 +383,26 @@ mod tests {
         assert!(!CloneError::Aborted { url: url.clone() }.is_retryable());
         assert!(
             !CloneError::TooLarge {
-                url,
+                url: url.clone(),
+                exceeded: Limit::TreeEntries,
                 limit: 1,
-                received: 2
+                found: 2
             }
             .is_retryable()
         );
+        assert!(
+            !CloneError::Redirect {
+                url: url.clone(),
+                detail: url.clone()
+            }
+            .is_retryable()
+        );
+        let slow = CloneError::TooSlow {
+            url,
+            rate: 1,
+            floor: 2,
+            window_secs: 3,
+        };
+        assert!(slow.is_retryable() && slow.to_string().contains("min_transfer_bytes_per_second"));
     }
 }

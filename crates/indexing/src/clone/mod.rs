@@ -3,6 +3,11 @@
 //! directory and checks it out, with a size limit, credentials from the environment, and a
 //! progress callback that can heartbeat and abort.
 //!
+//! Hostile servers and repositories are bounded ([`CloneLimits`]): credentials go only to the
+//! listed hosts and redirects never leave the host asked for; connections have connect and
+//! read timeouts and a floor under the transfer rate; the bytes received, and — before the
+//! checkout writes anything — the bytes, entries and path depth of the work tree are limited.
+//!
 //! The fetch is as small as the remote allows: only the wanted ref, at depth 1 over https and
 //! ssh. libgit2's local transport (paths and `file://` URLs) cannot fetch shallowly, so local
 //! clones fetch the wanted ref's whole history. A commit id that no ref's tip matches is asked
@@ -17,28 +22,37 @@
 mod credentials;
 mod destination;
 mod error;
+mod footprint;
+mod host;
+mod pace;
+mod redact;
 mod refs;
 mod source;
+mod timeouts;
 
 use std::{
     cell::RefCell,
     fmt,
     path::{Path, PathBuf},
+    time::{Duration, Instant},
 };
 
 use git2::{
-    AutotagOption, Commit, Direction, ErrorCode, FetchOptions, Remote, RemoteCallbacks, Repository,
-    build::CheckoutBuilder,
+    AutotagOption, Commit, Direction, ErrorCode, FetchOptions, Remote, RemoteCallbacks,
+    RemoteRedirect, Repository, build::CheckoutBuilder,
 };
 use serde::{Deserialize, Serialize};
 
 pub use credentials::{SSH_KEY_VAR, SSH_PASSPHRASE_VAR, TOKEN_VARS};
-pub use error::CloneError;
-pub use source::{Source, Transport, redact_userinfo as redact_url};
+pub use error::{CloneError, Limit};
+pub use host::CredentialHosts;
+pub use redact::redact_userinfo as redact_url;
+pub use source::{Source, Transport};
 
 use credentials::{Credentials, Negotiator};
 use destination::Destination;
 use error::{Phase, from_git};
+use pace::Pace;
 use refs::{EVERYTHING, Head, WANTED_REF, Wanted};
 
 /// What to clone.
@@ -59,19 +73,35 @@ pub struct CloneRequest {
 impl fmt::Debug for CloneRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CloneRequest")
-            .field("url", &source::redact_userinfo(&self.url))
+            .field("url", &redact::redact_userinfo(&self.url))
             .field("reference", &self.reference)
             .finish()
     }
 }
 
 /// What a clone may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CloneLimits {
-    /// Bytes that may come over the wire, over all fetch attempts; the transfer stops with
-    /// [`CloneError::TooLarge`] at the first progress report past it. The checked-out work
-    /// tree is not counted. Default 1 GiB.
+    /// Bytes that may come over the wire, over all fetch attempts (the transfer stops with
+    /// [`CloneError::TooLarge`] at the first progress report past it), and bytes the files of
+    /// the work tree may hold (checked before the checkout writes anything). Default 1 GiB.
     pub max_bytes: u64,
+    /// Entries (files, folders, links, submodules) the work tree may hold. Default 1,000,000.
+    pub max_tree_entries: u64,
+    /// Levels of the deepest path of the work tree (`a/b/c` is 3). Default 64.
+    pub max_path_depth: u32,
+    /// How long connecting to a server may take. Default 30 s.
+    pub connect_timeout: Duration,
+    /// How long a connected server may stay silent. Default 60 s.
+    pub read_timeout: Duration,
+    /// The transfer stops with [`CloneError::TooSlow`] when fewer bytes per second than this
+    /// arrive over [`CloneLimits::min_transfer_window`]; 0 turns it off. Default 1024.
+    pub min_transfer_bytes_per_second: u64,
+    /// The window of that floor. Default 60 s.
+    pub min_transfer_window: Duration,
+    /// The hosts that may receive the token or the ssh key and agent. Default: none, so
+    /// credentials go nowhere.
+    pub credential_hosts: CredentialHosts,
     /// Accept local paths and `file://` URLs (tests, mirrors on disk). Default `false`: a
     /// request from a workflow must not read the worker's file system.
     pub allow_local: bool,
@@ -88,6 +118,13 @@ impl Default for CloneLimits {
     fn default() -> Self {
         Self {
             max_bytes: 1 << 30,
+            max_tree_entries: 1_000_000,
+            max_path_depth: 64,
+            connect_timeout: Duration::from_secs(30),
+            read_timeout: Duration::from_secs(60),
+            min_transfer_bytes_per_second: 1024,
+            min_transfer_window: Duration::from_secs(60),
+            credential_hosts: CredentialHosts::default(),
             allow_local: false,
             allow_http: false,
             borrow_local_objects: true,
@@ -148,8 +185,10 @@ pub struct Progress {
 ///
 /// Blocking: run it on a blocking thread (`tokio::task::spawn_blocking`). `progress` is called
 /// often (many times a second while data flows) and should be cheap; returning `false` stops
-/// the clone with [`CloneError::Aborted`]. It is not called while connecting, so a server
-/// that never answers is bounded only by the operating system's and libgit2's timeouts.
+/// the clone with [`CloneError::Aborted`]. It is not called while connecting; a server that
+/// never answers is bounded by [`CloneLimits::connect_timeout`] and
+/// [`CloneLimits::read_timeout`] (libgit2 settings of the whole process: the last clone to
+/// start sets them for all).
 ///
 /// On failure everything written under `dest` (and any parent this call created) is
 /// removed.
@@ -162,6 +201,8 @@ pub fn clone_repository(
     let source = Source::parse(&request.url, limits)?;
     let credentials = Credentials::from_env();
     let destination = Destination::prepare(dest)?;
+    timeouts::apply(limits.connect_timeout, limits.read_timeout)
+        .map_err(|e| from_git(&e, Phase::Connect, &source.to_string(), dest, &credentials))?;
     let reference = request.reference.as_deref();
     tracing::info!(url = %source, reference, dest = %destination.path().display(), "cloning");
     let cloner = Cloner {
@@ -171,6 +212,12 @@ pub fn clone_repository(
         path: destination.path(),
         progress: RefCell::new(&mut progress),
         transfer: RefCell::default(),
+        pace: RefCell::new(Pace::new(
+            limits.min_transfer_bytes_per_second,
+            limits.min_transfer_window,
+            Instant::now(),
+            0,
+        )),
     };
     let outcome = cloner.run(reference)?;
     tracing::info!(
@@ -188,6 +235,8 @@ pub fn clone_repository(
 #[derive(Debug, Clone, Copy)]
 enum Stop {
     TooLarge(u64),
+    /// The rate of the last window, in bytes per second.
+    TooSlow(u64),
     Aborted,
 }
 
@@ -197,6 +246,9 @@ struct Transfer {
     bytes: u64,
     /// Objects received by the last fetch attempt.
     objects: u64,
+    /// Progress messages received (sideband), over all fetch attempts: they count for the
+    /// rate floor, not for the size limit.
+    messages: u64,
     stop: Option<Stop>,
 }
 
@@ -208,11 +260,19 @@ struct Cloner<'a> {
     path: &'a Path,
     progress: RefCell<&'a mut dyn FnMut(Progress) -> bool>,
     transfer: RefCell<Transfer>,
+    /// The rate of the fetch attempt under way.
+    pace: RefCell<Pace>,
 }
 
 impl<'a> Cloner<'a> {
     fn run(&self, reference: Option<&str>) -> Result<CloneOutcome, CloneError> {
-        Repository::init(self.path).map_err(|e| self.git(&e, Phase::Write))?;
+        let repo = Repository::init(self.path).map_err(|e| self.git(&e, Phase::Write))?;
+        // Redirects may stay on the host (`false` is libgit2's "no offsite redirects"); the
+        // connect reads this, the fetch takes it from its options.
+        repo.config()
+            .and_then(|mut config| config.set_str("http.followRedirects", "false"))
+            .map_err(|e| self.git(&e, Phase::Write))?;
+        drop(repo);
         if self.source.transport() == Transport::Local && self.limits.borrow_local_objects {
             self.borrow_objects();
         }
@@ -326,9 +386,20 @@ impl<'a> Cloner<'a> {
     ) -> Result<(), CloneError> {
         tracing::debug!(?refspecs, depth, "fetching");
         let negotiator = self.negotiator();
+        let started = {
+            let transfer = self.transfer.borrow();
+            transfer.bytes + transfer.messages
+        };
+        *self.pace.borrow_mut() = Pace::new(
+            self.limits.min_transfer_bytes_per_second,
+            self.limits.min_transfer_window,
+            Instant::now(),
+            started,
+        );
         let mut options = FetchOptions::new();
         options
             .remote_callbacks(self.callbacks(&negotiator))
+            .follow_redirects(RemoteRedirect::None)
             .download_tags(AutotagOption::None)
             .update_fetchhead(false)
             .depth(depth);
@@ -343,7 +414,7 @@ impl<'a> Cloner<'a> {
         };
         fetched.map_err(|e| self.fail(&e, Phase::Fetch, &negotiator))?;
         if received > self.limits.max_bytes {
-            return Err(self.too_large(received));
+            return Err(self.too_large(Limit::ReceivedBytes, self.limits.max_bytes, received));
         }
         Ok(())
     }
@@ -383,7 +454,8 @@ impl<'a> Cloner<'a> {
     }
 
     /// Points `HEAD` at `commit` (on a new local `branch`, or detached) and writes the work
-    /// tree.
+    /// tree, once its footprint is known to be within the limits. Filters (line endings,
+    /// `.gitattributes` drivers) are off: the files hold exactly the blobs' bytes.
     fn checkout(
         &self,
         repo: &Repository,
@@ -391,6 +463,12 @@ impl<'a> Cloner<'a> {
         branch: Option<&str>,
     ) -> Result<(), CloneError> {
         let write = |e: git2::Error| self.git(&e, Phase::Write);
+        let tree = commit.tree().map_err(write)?;
+        if let Some((exceeded, limit, found)) =
+            footprint::check(repo, &tree, self.limits).map_err(write)?
+        {
+            return Err(self.too_large(exceeded, limit, found));
+        }
         match branch {
             Some(branch) => {
                 repo.branch(branch, commit, true).map_err(write)?;
@@ -401,14 +479,17 @@ impl<'a> Cloner<'a> {
         }
         let received_bytes = self.transfer.borrow().bytes;
         let mut checkout = CheckoutBuilder::new();
-        checkout.force().progress(|_path, done, total| {
-            self.report(Progress {
-                stage: Stage::CheckingOut,
-                done: done as u64,
-                total: total as u64,
-                received_bytes,
+        checkout
+            .force()
+            .disable_filters(true)
+            .progress(|_path, done, total| {
+                self.report(Progress {
+                    stage: Stage::CheckingOut,
+                    done: done as u64,
+                    total: total as u64,
+                    received_bytes,
+                });
             });
-        });
         repo.checkout_head(Some(&mut checkout)).map_err(write)?;
         match self.transfer.borrow().stop {
             Some(Stop::Aborted) => Err(self.aborted()),
@@ -418,16 +499,29 @@ impl<'a> Cloner<'a> {
 
     fn negotiator(&self) -> RefCell<Negotiator<'a>> {
         let token_allowed = self.source.transport() == Transport::Https;
-        RefCell::new(Negotiator::new(self.credentials, token_allowed))
+        RefCell::new(Negotiator::new(
+            self.credentials,
+            &self.limits.credential_hosts,
+            token_allowed,
+        ))
     }
 
     fn callbacks<'b>(&'b self, negotiator: &'b RefCell<Negotiator<'a>>) -> RemoteCallbacks<'b> {
         let mut callbacks = RemoteCallbacks::new();
         callbacks
-            .credentials(|_url, username, allowed| negotiator.borrow_mut().next(username, allowed))
+            .credentials(|url, username, allowed| {
+                negotiator.borrow_mut().next(url, username, allowed)
+            })
             .transfer_progress(|stats| self.on_transfer(&stats))
-            .sideband_progress(|_| {
-                let received_bytes = self.transfer.borrow().bytes;
+            .sideband_progress(|message| {
+                let received_bytes = {
+                    let mut transfer = self.transfer.borrow_mut();
+                    transfer.messages += message.len() as u64;
+                    transfer.bytes
+                };
+                if !self.keeps_pace(received_bytes) {
+                    return false;
+                }
                 self.report(Progress {
                     stage: Stage::Preparing,
                     done: 0,
@@ -438,11 +532,15 @@ impl<'a> Cloner<'a> {
         callbacks
     }
 
-    /// Enforces the size limit and reports progress; `false` stops the transfer.
+    /// Enforces the size limit and the rate floor, and reports progress; `false` stops the
+    /// transfer.
     fn on_transfer(&self, stats: &git2::Progress<'_>) -> bool {
         let received = self.transfer.borrow().bytes + stats.received_bytes() as u64;
         if received > self.limits.max_bytes {
             self.transfer.borrow_mut().stop = Some(Stop::TooLarge(received));
+            return false;
+        }
+        if !self.keeps_pace(received) {
             return false;
         }
         let receiving =
@@ -468,6 +566,19 @@ impl<'a> Cloner<'a> {
         })
     }
 
+    /// Whether the transfer keeps above the rate floor, now that `received` bytes of objects
+    /// (over all attempts) have arrived; progress messages count too.
+    fn keeps_pace(&self, received: u64) -> bool {
+        let arrived = received + self.transfer.borrow().messages;
+        match self.pace.borrow_mut().under_floor(arrived, Instant::now()) {
+            Some(rate) => {
+                self.transfer.borrow_mut().stop = Some(Stop::TooSlow(rate));
+                false
+            }
+            None => true,
+        }
+    }
+
     /// Calls the caller's progress callback; a `false` is remembered as an abort.
     fn report(&self, progress: Progress) -> bool {
         let go_on = (self.progress.borrow_mut())(progress);
@@ -486,7 +597,18 @@ impl<'a> Cloner<'a> {
         negotiator: &RefCell<Negotiator<'_>>,
     ) -> CloneError {
         match self.transfer.borrow().stop {
-            Some(Stop::TooLarge(received)) => return self.too_large(received),
+            Some(Stop::TooLarge(received)) => {
+                return self.too_large(Limit::ReceivedBytes, self.limits.max_bytes, received);
+            }
+            Some(Stop::TooSlow(rate)) => {
+                let pace = self.pace.borrow();
+                return CloneError::TooSlow {
+                    url: self.source.to_string(),
+                    rate,
+                    floor: pace.floor(),
+                    window_secs: pace.window_secs(),
+                };
+            }
             Some(Stop::Aborted) => return self.aborted(),
             None => {}
         }
@@ -509,11 +631,12 @@ impl<'a> Cloner<'a> {
         )
     }
 
-    fn too_large(&self, received: u64) -> CloneError {
+    fn too_large(&self, exceeded: Limit, limit: u64, found: u64) -> CloneError {
         CloneError::TooLarge {
             url: self.source.to_string(),
-            limit: self.limits.max_bytes,
-            received,
+            exceeded,
+            limit,
+            found,
         }
     }
 

@@ -6,7 +6,7 @@ use std::{fmt, path::PathBuf};
 
 use url::Url;
 
-use super::{CloneLimits, error::CloneError};
+use super::{CloneLimits, credentials::TOKEN_VARS, error::CloneError, redact::redact_userinfo};
 
 /// How the repository is reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,7 +152,7 @@ fn url(input: &str, limits: &CloneLimits, shown: String) -> Result<Source, Clone
     if parsed.password().is_some() {
         return Err(invalid(format!(
             "credentials in the URL are refused; put the token in {}",
-            super::credentials::TOKEN_VARS[0]
+            TOKEN_VARS[0]
         )));
     }
     if parsed.query().is_some() || parsed.fragment().is_some() {
@@ -234,33 +234,6 @@ fn is_scp_like(s: &str) -> bool {
                     .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
         }
     }
-}
-
-/// Replaces the userinfo of every `scheme://userinfo@host` in `text` with `***`, so that a URL
-/// (or a message quoting one) can be shown without a user name or password.
-pub fn redact_userinfo(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find("://") {
-        let (head, tail) = rest.split_at(at + 3);
-        out.push_str(head);
-        let end = tail
-            .find(|c: char| {
-                c == '/' || c == '?' || c == '#' || c.is_whitespace() || "'\"`<>()".contains(c)
-            })
-            .unwrap_or(tail.len());
-        let authority = &tail[..end];
-        match authority.rfind('@') {
-            Some(user_end) => {
-                out.push_str("***");
-                out.push_str(&authority[user_end..]);
-            }
-            None => out.push_str(authority),
-        }
-        rest = &tail[end..];
-    }
-    out.push_str(rest);
-    out
 }
 
 #[cfg(test)]
@@ -389,17 +362,5 @@ mod tests {
         assert_eq!(s.to_string(), "https://***@host/o/r");
         assert!(!format!("{s:?}").contains("tok3n"));
         assert_eq!(s.git_url(), "https://tok3n@host/o/r");
-    }
-
-    #[test]
-    fn redaction_handles_messages_and_edge_cases() {
-        assert_eq!(
-            redact_userinfo("failed to fetch 'https://a:b@h/x' and ssh://git@h:22/y."),
-            "failed to fetch 'https://***@h/x' and ssh://***@h:22/y."
-        );
-        assert_eq!(redact_userinfo("https://h/x@y"), "https://h/x@y");
-        assert_eq!(redact_userinfo("no url"), "no url");
-        assert_eq!(redact_userinfo("https://u:p@@h"), "https://***@h");
-        assert_eq!(redact_userinfo("x://"), "x://");
     }
 }
