@@ -23,7 +23,7 @@ async fn the_host_starts_and_stops_its_own_dev_server() {
     )
     .unwrap();
     let data_dir = dir.path().join("state/host");
-    let host = Host::start_at("worker-host", dir, &address, &["--dev"]);
+    let mut host = Host::start_at("worker-host", dir, &address, &["--dev"]);
     for created in [data_dir.as_path(), data_dir.parent().unwrap()] {
         let mode = std::fs::metadata(created).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o700, "{} is its owner's only", created.display());

@@ -50,7 +50,10 @@ async fn an_invalid_edit_keeps_the_running_config_until_fixed() {
     host.edit_config(&format!("{header}{}", sleep_entry("work", &queue, 4)));
     let applied = host.wait_for_generation(2, LIMIT);
     assert_eq!(applied["replaced"], json!(["work"]), "{applied}");
-    assert_eq!(host.ready().expect("/readyz")["last_reload_error"], json!(null));
+    assert_eq!(
+        host.ready().expect("/readyz")["last_reload_error"],
+        json!(null)
+    );
     still_serves(&queue).await;
 }
 

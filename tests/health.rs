@@ -20,10 +20,16 @@ async fn endpoints_report_entries_reloads_and_work_done() {
     let addr = host.http_addr();
     assert_eq!(http_get(&addr, "/healthz").0, 200);
 
-    let report = host.wait_ready("ready", Duration::from_secs(5), |r| r["ready"] == json!(true));
+    let report = host.wait_ready("ready", Duration::from_secs(5), |r| {
+        r["ready"] == json!(true)
+    });
     assert_eq!(http_get(&addr, "/readyz").0, 200);
     assert_eq!(report["config_generation"], json!(1));
-    assert_eq!(report["last_applied"]["started"], json!(["alpha", "beta"]), "{report}");
+    assert_eq!(
+        report["last_applied"]["started"],
+        json!(["alpha", "beta"]),
+        "{report}"
+    );
     let names: Vec<&str> = report["entries"]
         .as_array()
         .unwrap()
@@ -104,7 +110,9 @@ async fn idle_and_slow_clients_do_not_keep_healthz_from_answering_another() {
         .map(|i| {
             let mut stream = TcpStream::connect(&addr).expect("connect");
             if i % 2 == 1 {
-                stream.write_all(b"GET /healthz HTTP/1.1\r\nHo").expect("half a head");
+                stream
+                    .write_all(b"GET /healthz HTTP/1.1\r\nHo")
+                    .expect("half a head");
             }
             stream
         })
@@ -124,7 +132,11 @@ async fn idle_and_slow_clients_do_not_keep_healthz_from_answering_another() {
         HEADER_READ_TIMEOUT + Duration::from_secs(5),
         || {
             let open = held.iter().filter(|s| !closed_by_peer(s)).count();
-            if open == 0 { Ok(()) } else { Err(format!("{open} still open")) }
+            if open == 0 {
+                Ok(())
+            } else {
+                Err(format!("{open} still open"))
+            }
         },
     );
 }

@@ -73,14 +73,18 @@ async fn metrics_show_the_work_done_and_the_sdk_series_of_each_queue() {
 
     // Heartbeats: every entry is listed by the server with its slots (the first heartbeat
     // goes out within the 10 s interval).
-    let alpha = wait_until("both entries in `temporal worker list`", Duration::from_secs(30), || {
-        let listed = listed_workers();
-        let of = |q: &str| listed.iter().find(|w| w["taskQueue"] == q).cloned();
-        match (of(&q1), of(&q2)) {
-            (Some(a), Some(_)) => Ok(a),
-            _ => Err(format!("{listed:?}")),
-        }
-    });
+    let alpha = wait_until(
+        "both entries in `temporal worker list`",
+        Duration::from_secs(30),
+        || {
+            let listed = listed_workers();
+            let of = |q: &str| listed.iter().find(|w| w["taskQueue"] == q).cloned();
+            match (of(&q1), of(&q2)) {
+                (Some(a), Some(_)) => Ok(a),
+                _ => Err(format!("{listed:?}")),
+            }
+        },
+    );
     assert_eq!(alpha["status"], "WORKER_STATUS_RUNNING", "{alpha}");
     assert_eq!(
         alpha["activityTaskSlotsInfo"]["currentAvailableSlots"], 3,
@@ -90,7 +94,8 @@ async fn metrics_show_the_work_done_and_the_sdk_series_of_each_queue() {
 
 /// The heartbeats `temporal worker list` shows.
 fn listed_workers() -> Vec<Json> {
-    let v: Json = serde_json::from_str(&temporal_cli(&["worker", "list"])).expect("worker list json");
+    let v: Json =
+        serde_json::from_str(&temporal_cli(&["worker", "list"])).expect("worker list json");
     v.as_array()
         .map(|a| a.iter().map(|w| w["workerHeartbeat"].clone()).collect())
         .unwrap_or_default()

@@ -36,7 +36,9 @@ async fn readyz_reports_temporal_going_away_and_coming_back() {
     assert_eq!(ready["temporal_reachable"], true, "{ready}");
 
     server.stop();
-    let down = host.wait_ready("not ready", Duration::from_secs(20), |r| r["ready"] == false);
+    let down = host.wait_ready("not ready", Duration::from_secs(20), |r| {
+        r["ready"] == false
+    });
     assert_eq!(http_get(&addr, "/readyz").0, 503);
     let reason = down["reason"].as_str().unwrap_or_default();
     assert!(
@@ -51,7 +53,9 @@ async fn readyz_reports_temporal_going_away_and_coming_back() {
     );
 
     let _server = DevServer::start(port, &db);
-    let back = host.wait_ready("ready again", Duration::from_secs(30), |r| r["ready"] == true);
+    let back = host.wait_ready("ready again", Duration::from_secs(30), |r| {
+        r["ready"] == true
+    });
     assert_eq!(back["reason"], Json::Null, "{back}");
     assert!(
         host.log().contains("Temporal answers again"),

@@ -59,7 +59,10 @@ async fn raising_the_activity_limit_takes_effect_without_a_restart() {
 /// Every activity of `entry` ran exactly once: as many finished attempts as workflows, and
 /// none of them failed or was cancelled.
 fn assert_ran_once(host: &Host, entry: &str, workflows: usize) {
-    assert_eq!(host.finished_activities(entry, "completed"), workflows as f64);
+    assert_eq!(
+        host.finished_activities(entry, "completed"),
+        workflows as f64
+    );
     assert_eq!(host.finished_activities(entry, "failed"), 0.0);
     assert_eq!(host.finished_activities(entry, "cancelled"), 0.0);
 }
@@ -75,21 +78,30 @@ async fn removing_an_entry_drains_its_running_activity_and_stops_polling() {
     host.edit_config(&sleepers(&header, &[("kept", &kept, 2)]));
     let applied = host.wait_for_generation(2, Duration::from_secs(10));
     assert_eq!(applied["stopped"], json!(["gone"]), "{applied}");
-    assert_eq!(applied["replaced"], json!([]), "the kept entry was not touched");
+    assert_eq!(
+        applied["replaced"],
+        json!([]),
+        "the kept entry was not touched"
+    );
 
-    wait_until("the drained activity's completion on the server", Duration::from_secs(30), || {
-        match history_has(&id, "EVENT_TYPE_ACTIVITY_TASK_COMPLETED") {
+    wait_until(
+        "the drained activity's completion on the server",
+        Duration::from_secs(30),
+        || match history_has(&id, "EVENT_TYPE_ACTIVITY_TASK_COMPLETED") {
             true => Ok(()),
             false => Err("not in the history yet".to_owned()),
-        }
-    });
+        },
+    );
     assert_ran_once(&host, "gone", 1);
     // Nothing of this host polls the removed queue any more: a task started there now runs only
     // once an entry polls the queue again.
     let probe = unique("probe");
     start_sleep(&client, &gone, &probe, 1).await;
     let back_ms = now_ms();
-    host.edit_config(&sleepers(&header, &[("kept", &kept, 2), ("back", &gone, 2)]));
+    host.edit_config(&sleepers(
+        &header,
+        &[("kept", &kept, 2), ("back", &gone, 2)],
+    ));
     host.wait_for_generation(3, Duration::from_secs(10));
     let report = result_within(&client, &probe, Duration::from_secs(20))
         .await
@@ -109,14 +121,21 @@ async fn removing_an_entry_drains_its_running_activity_and_stops_polling() {
 async fn an_added_entry_polls_within_two_seconds_of_the_save() {
     let (first, added) = (unique("first"), unique("added"));
     let (host, header) = start_sleepers("30s", &[("first", &first, 2)]);
-    host.edit_config(&sleepers(&header, &[("first", &first, 2), ("added", &added, 2)]));
-    wait_until("a poller on the added queue", Duration::from_secs(2), || {
-        let identities = pollers(&added);
-        match identities.iter().any(|p| p.ends_with("/added")) {
-            true => Ok(()),
-            false => Err(format!("{identities:?}")),
-        }
-    });
+    host.edit_config(&sleepers(
+        &header,
+        &[("first", &first, 2), ("added", &added, 2)],
+    ));
+    wait_until(
+        "a poller on the added queue",
+        Duration::from_secs(2),
+        || {
+            let identities = pollers(&added);
+            match identities.iter().any(|p| p.ends_with("/added")) {
+                true => Ok(()),
+                false => Err(format!("{identities:?}")),
+            }
+        },
+    );
     let client = client().await;
     let id = unique("added-wf");
     start_sleep(&client, &added, &id, 1).await;

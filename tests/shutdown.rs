@@ -30,7 +30,7 @@ async fn host_running_a_sleep(
 
 /// SIGTERM `host` and wait for its exit: the exit code and the log, which must name the
 /// activity of workflow `id` in its drain report.
-fn sigterm(host: &Host, id: &str) -> (Option<i32>, String) {
+fn sigterm(host: &mut Host, id: &str) -> (Option<i32>, String) {
     host.signal(Signal::SIGTERM);
     let status = host.wait_exit(Duration::from_secs(30));
     let log = host.log();
@@ -43,8 +43,8 @@ fn sigterm(host: &Host, id: &str) -> (Option<i32>, String) {
 
 #[tokio::test]
 async fn sigterm_lets_the_running_activity_finish_then_exits_zero() {
-    let (host, id, client) = host_running_a_sleep("30s", 3000).await;
-    let (code, log) = sigterm(&host, &id);
+    let (mut host, id, client) = host_running_a_sleep("30s", 3000).await;
+    let (code, log) = sigterm(&mut host, &id);
     assert_eq!(code, Some(0), "{log}");
     assert!(log.contains("drained=1"), "{log}");
 
@@ -60,8 +60,8 @@ async fn sigterm_lets_the_running_activity_finish_then_exits_zero() {
 
 #[tokio::test]
 async fn a_grace_period_shorter_than_the_activity_cancels_it_and_says_so() {
-    let (host, id, _client) = host_running_a_sleep("1s", 60000).await;
-    let (code, log) = sigterm(&host, &id);
+    let (mut host, id, _client) = host_running_a_sleep("1s", 60000).await;
+    let (code, log) = sigterm(&mut host, &id);
     assert_eq!(code, Some(3), "{log}");
     assert!(log.contains("grace period ran out"), "{log}");
     assert!(
@@ -76,7 +76,7 @@ async fn a_second_sigterm_exits_at_once_and_takes_the_dev_server_along() {
     let queue = unique("second");
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("workers.toml"), config(&queue, "60s")).unwrap();
-    let host = Host::start_at("custom_host", dir, &address, &["--dev"]);
+    let mut host = Host::start_at("custom_host", dir, &address, &["--dev"]);
     let client = client_of(&address).await;
     let id = unique("blocking");
     let input = json!({ "millis": 60_000, "blocking": true });
@@ -85,7 +85,9 @@ async fn a_second_sigterm_exits_at_once_and_takes_the_dev_server_along() {
 
     host.signal(Signal::SIGTERM);
     let report = host.wait_ready("the drain under way", Duration::from_secs(10), |r| {
-        r["reason"].as_str().is_some_and(|why| why.contains("stopping"))
+        r["reason"]
+            .as_str()
+            .is_some_and(|why| why.contains("stopping"))
     });
     assert_eq!(report["ready"], json!(false), "{report}");
     let second = Instant::now();
@@ -93,10 +95,12 @@ async fn a_second_sigterm_exits_at_once_and_takes_the_dev_server_along() {
     let status = host.wait_exit(Duration::from_secs(2));
     assert!(second.elapsed() < Duration::from_secs(2));
     assert_eq!(status.code(), Some(3), "{}", host.log());
-    wait_until("the dev server gone", Duration::from_secs(2), || {
-        match std::net::TcpStream::connect(&address) {
+    wait_until(
+        "the dev server gone",
+        Duration::from_secs(2),
+        || match std::net::TcpStream::connect(&address) {
             Err(_) => Ok(()),
             Ok(_) => Err(format!("something still listens at {address}")),
-        }
-    });
+        },
+    );
 }

@@ -17,17 +17,21 @@ async fn status_lists_every_entry_of_the_running_config() {
         sleep_entry("beta", &q2, 2)
     );
     let host = Host::start("custom_host", &config);
-    let out = wait_until("`status` succeeds once the host is ready", Duration::from_secs(10), || {
-        let out = Command::new(binary("custom_host"))
-            .args(["status", "--config"])
-            .arg(host.config_path())
-            .output()
-            .expect("run status");
-        match out.status.success() {
-            true => Ok(out),
-            false => Err(String::from_utf8_lossy(&out.stdout).into_owned()),
-        }
-    });
+    let out = wait_until(
+        "`status` succeeds once the host is ready",
+        Duration::from_secs(10),
+        || {
+            let out = Command::new(binary("custom_host"))
+                .args(["status", "--config"])
+                .arg(host.config_path())
+                .output()
+                .expect("run status");
+            match out.status.success() {
+                true => Ok(out),
+                false => Err(String::from_utf8_lossy(&out.stdout).into_owned()),
+            }
+        },
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.contains(&format!(

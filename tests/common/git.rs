@@ -8,7 +8,12 @@ pub fn git(dir: &Path, args: &[&str]) {
     let identity = author.iter().flat_map(|(key, value)| {
         ["AUTHOR", "COMMITTER"].map(|who| (format!("GIT_{who}_{key}"), *value))
     });
-    super::run_ok(Command::new("git").args(args).current_dir(dir).envs(identity));
+    super::run_ok(
+        Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .envs(identity),
+    );
 }
 
 /// A new repository on branch `main` holding `files`, committed.

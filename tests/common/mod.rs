@@ -175,7 +175,11 @@ const START_LIMIT: Duration = Duration::from_secs(60);
 /// Poll `probe` every 50 ms until it yields a value, at most `limit`: the one way the tests wait
 /// for a condition. The probe says why it is not done yet (`Err`); the panic shows the last
 /// reason.
-pub fn wait_until<T>(what: &str, limit: Duration, mut probe: impl FnMut() -> Result<T, String>) -> T {
+pub fn wait_until<T>(
+    what: &str,
+    limit: Duration,
+    mut probe: impl FnMut() -> Result<T, String>,
+) -> T {
     let deadline = Instant::now() + limit;
     loop {
         match probe() {
@@ -280,7 +284,11 @@ impl Host {
                 panic!("{what}: the host exited; log:\n{}", self.log());
             }
             let report = self.ready()?;
-            if done(&report) { Ok(report) } else { Err(report.to_string()) }
+            if done(&report) {
+                Ok(report)
+            } else {
+                Err(report.to_string())
+            }
         })
     }
 
@@ -295,15 +303,32 @@ impl Host {
 
     /// Wait until a reload is rejected; returns the reason and the report.
     pub fn wait_for_rejection(&self, limit: Duration) -> (String, Json) {
-        let report = self.wait_ready("a rejected reload", limit, |r| r["last_reload_error"].is_string());
-        (report["last_reload_error"].as_str().unwrap_or_default().to_owned(), report)
+        let report = self.wait_ready("a rejected reload", limit, |r| {
+            r["last_reload_error"].is_string()
+        });
+        (
+            report["last_reload_error"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            report,
+        )
     }
 
     /// Scrape `/metrics` until `series` has a value that satisfies `ok`; returns that scrape.
-    pub fn wait_for_metric(&self, series: &str, ok: impl Fn(f64) -> bool, limit: Duration) -> String {
+    pub fn wait_for_metric(
+        &self,
+        series: &str,
+        ok: impl Fn(f64) -> bool,
+        limit: Duration,
+    ) -> String {
         wait_until(&format!("`{series}` as expected"), limit, || {
             let (_, text) = try_http_get(&self.addr, "/metrics").map_err(|e| e.to_string())?;
-            if metric(&text, series).is_some_and(&ok) { Ok(text) } else { Err(text) }
+            if metric(&text, series).is_some_and(&ok) {
+                Ok(text)
+            } else {
+                Err(text)
+            }
         })
     }
 
@@ -319,7 +344,11 @@ impl Host {
     pub fn finished_activities(&self, entry: &str, outcome: &str) -> f64 {
         let text = http_get(&self.addr, "/metrics").1;
         let prefix = "worker_host_activities_total{activity_type=\"sleep\",";
-        metric(&text, &format!("{prefix}entry=\"{entry}\",outcome=\"{outcome}\"}} ")).unwrap_or(0.0)
+        metric(
+            &text,
+            &format!("{prefix}entry=\"{entry}\",outcome=\"{outcome}\"}} "),
+        )
+        .unwrap_or(0.0)
     }
 
     /// Everything the host logged so far.
@@ -335,7 +364,11 @@ impl Host {
     pub fn wait_for_log(&self, needle: &str, limit: Duration) {
         wait_until(&format!("`{needle}` in the log"), limit, || {
             let log = self.log();
-            if log.contains(needle) { Ok(()) } else { Err(log) }
+            if log.contains(needle) {
+                Ok(())
+            } else {
+                Err(log)
+            }
         })
     }
 
@@ -367,10 +400,14 @@ impl Host {
     }
 
     /// Wait for the process to exit, at most `limit`.
-    pub fn wait_exit(&self, limit: Duration) -> ExitStatus {
+    pub fn wait_exit(&mut self, limit: Duration) -> ExitStatus {
         wait_until("the host's exit", limit, || {
             let mut child = self.child();
-            let exited = child.as_mut().expect("running").try_wait().expect("try_wait");
+            let exited = child
+                .as_mut()
+                .expect("running")
+                .try_wait()
+                .expect("try_wait");
             exited.inspect(|_| *child = None).ok_or_else(|| self.log())
         })
     }
@@ -422,7 +459,10 @@ pub fn sleepers(header: &str, entries: &[(&str, &str, u32)]) -> String {
 /// write edits with.
 pub fn start_sleepers(grace: &str, entries: &[(&str, &str, u32)]) -> (Host, String) {
     let header = config_header(grace);
-    (Host::start("custom_host", &sleepers(&header, entries)), header)
+    (
+        Host::start("custom_host", &sleepers(&header, entries)),
+        header,
+    )
 }
 
 /// The `[temporal]` and `[host]` sections every test config starts with.

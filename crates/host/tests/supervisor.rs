@@ -85,11 +85,16 @@ impl Default for Fixture {
 async fn start_up_is_the_difference_from_nothing() {
     local(async {
         let mut f = Fixture::default();
-        let first = f.start(&(entry("a", "q-a", 1) + &entry("b", "q-b", 2))).await;
+        let first = f
+            .start(&(entry("a", "q-a", 1) + &entry("b", "q-b", 2)))
+            .await;
         assert_eq!(first.generation, 1);
         assert_eq!(first.started, ["a", "b"]);
         assert!(first.replaced.is_empty() && first.stopped.is_empty() && first.failed.is_empty());
-        assert_eq!(f.script.events(), [built("a", "q-a", 1), built("b", "q-b", 2)]);
+        assert_eq!(
+            f.script.events(),
+            [built("a", "q-a", 1), built("b", "q-b", 2)]
+        );
         assert_eq!(f.supervisor.generation(), 1);
     })
     .await;
@@ -99,17 +104,25 @@ async fn start_up_is_the_difference_from_nothing() {
 async fn a_reload_replaces_changed_entries_starts_added_stops_removed_and_leaves_the_rest() {
     local(async {
         let mut f = Fixture::default();
-        f.start(&(entry("a", "q-a", 1) + &entry("b", "q-b", 1) + &entry("c", "q-c", 1))).await;
+        f.start(&(entry("a", "q-a", 1) + &entry("b", "q-b", 1) + &entry("c", "q-c", 1)))
+            .await;
         let before = f.script.events().len();
 
-        let second = applied(f.reload(&(entry("a", "q-a", 5) + &entry("b", "q-b", 1) + &entry("d", "q-d", 1))));
+        let second = applied(
+            f.reload(&(entry("a", "q-a", 5) + &entry("b", "q-b", 1) + &entry("d", "q-d", 1))),
+        );
         assert_eq!(second.generation, 2);
         assert_eq!(second.replaced, ["a"]);
         assert_eq!(second.started, ["d"]);
         assert_eq!(second.stopped, ["c"]);
         assert_eq!(
             f.script.events_since(before),
-            [stopped("c"), stopped("a"), built("a", "q-a", 5), built("d", "q-d", 1)],
+            [
+                stopped("c"),
+                stopped("a"),
+                built("a", "q-a", 5),
+                built("d", "q-d", 1)
+            ],
             "the old worker of `a` stops polling before its successor is built; `b` is not touched"
         );
         assert_eq!(f.running(), ["a", "b", "d"]);
@@ -123,7 +136,10 @@ async fn the_same_file_again_is_unchanged_and_touches_nothing() {
         let mut f = Fixture::default();
         f.start(&entry("a", "q-a", 1)).await;
         let before = f.script.events();
-        assert_eq!(f.reload(&entry("a", "q-a", 1)), ReloadOutcome::Unchanged { generation: 1 });
+        assert_eq!(
+            f.reload(&entry("a", "q-a", 1)),
+            ReloadOutcome::Unchanged { generation: 1 }
+        );
         assert_eq!(f.script.events(), before);
         assert_eq!(f.supervisor.generation(), 1);
     })
@@ -138,16 +154,26 @@ async fn invalid_files_and_temporal_changes_are_rejected_and_the_running_config_
         f.start(&text).await;
         let before = f.script.events();
 
-        let broken = text.replace("max_concurrent_activities = 1", "max_concurrent_activities = 0");
+        let broken = text.replace(
+            "max_concurrent_activities = 1",
+            "max_concurrent_activities = 0",
+        );
         let errors = parse(&broken).expect_err("0 slots is invalid");
         assert_eq!(
             f.reload(&broken),
-            ReloadOutcome::Rejected { reason: Rejection::Invalid(errors) }
+            ReloadOutcome::Rejected {
+                reason: Rejection::Invalid(errors)
+            }
         );
-        let moved = format!("[temporal]\nnamespace = \"elsewhere\"\n{}", entry("a", "q-a", 2));
+        let moved = format!(
+            "[temporal]\nnamespace = \"elsewhere\"\n{}",
+            entry("a", "q-a", 2)
+        );
         assert_eq!(
             f.reload(&moved),
-            ReloadOutcome::Rejected { reason: Rejection::TemporalChanged }
+            ReloadOutcome::Rejected {
+                reason: Rejection::TemporalChanged
+            }
         );
         assert_eq!(f.script.events(), before, "nothing was built or stopped");
         assert_eq!(f.supervisor.generation(), 1);
@@ -160,15 +186,25 @@ async fn invalid_files_and_temporal_changes_are_rejected_and_the_running_config_
 async fn an_entry_whose_worker_cannot_be_built_is_reported_and_the_others_run() {
     local(async {
         let mut f = Fixture::default();
-        let first = f.start(&(entry("a", "q-a", 1) + &entry("bad", "unbuildable", 1))).await;
+        let first = f
+            .start(&(entry("a", "q-a", 1) + &entry("bad", "unbuildable", 1)))
+            .await;
         assert_eq!(first.started, ["a"]);
         assert_eq!(first.failed.len(), 1, "{first:?}");
         assert_eq!(first.failed[0].name, "bad");
-        assert!(first.failed[0].error.contains("no worker can poll `unbuildable`"), "{first:?}");
+        assert!(
+            first.failed[0]
+                .error
+                .contains("no worker can poll `unbuildable`"),
+            "{first:?}"
+        );
         assert_eq!(f.state_of("bad").0, EntryState::Failed);
         let report = f.status.ready_report();
         let reason = report.reason.clone().unwrap_or_default();
-        assert!(!report.ready && reason.contains("bad (failed)"), "{report:?}");
+        assert!(
+            !report.ready && reason.contains("bad (failed)"),
+            "{report:?}"
+        );
         assert_eq!(f.running(), ["a"], "the running config holds what runs");
 
         // A fixed file starts it; `a` is left alone.
@@ -192,10 +228,17 @@ async fn a_changed_entry_whose_new_worker_cannot_be_built_keeps_its_previous_set
         assert_eq!(outcome.failed.len(), 1, "{outcome:?}");
         assert_eq!(
             f.script.events_since(before),
-            [stopped("a"), Event::Refused("a".into()), built("a", "q-a", 3)]
+            [
+                stopped("a"),
+                Event::Refused("a".into()),
+                built("a", "q-a", 3)
+            ]
         );
         let kept = &f.supervisor.config().workers[0];
-        assert_eq!((kept.task_queue.as_str(), kept.activity_slots()), ("q-a", 3));
+        assert_eq!(
+            (kept.task_queue.as_str(), kept.activity_slots()),
+            ("q-a", 3)
+        );
         f.wait_for_state("a", EntryState::Running, 0).await;
     })
     .await;
@@ -210,11 +253,17 @@ async fn a_failing_worker_is_restarted_with_backoff_while_the_others_keep_runnin
             healthy_run: Duration::from_secs(60),
         });
         f.script.fail_runs("flaky", 4);
-        applied(f.supervisor.apply(config(&(entry("steady", "q-s", 1) + &entry("flaky", "q-f", 1)))));
+        applied(f.supervisor.apply(config(
+            &(entry("steady", "q-s", 1) + &entry("flaky", "q-f", 1)),
+        )));
 
-        let is_build_of = |name: &'static str| move |e: &Event| matches!(e, Event::Built(n, ..) if n == name);
-        let flaky_builds = |events: &[Event]| events.iter().filter(|e| is_build_of("flaky")(e)).count();
-        f.script.wait_for(LIMIT, |events| flaky_builds(events) == 5).await;
+        let is_build_of =
+            |name: &'static str| move |e: &Event| matches!(e, Event::Built(n, ..) if n == name);
+        let flaky_builds =
+            |events: &[Event]| events.iter().filter(|e| is_build_of("flaky")(e)).count();
+        f.script
+            .wait_for(LIMIT, |events| flaky_builds(events) == 5)
+            .await;
         let builds = f.script.times_of(is_build_of("flaky"));
         let gaps: Vec<Duration> = builds.windows(2).map(|w| w[1] - w[0]).collect();
         for (gap, least) in gaps.iter().zip([100, 200, 200, 200]) {
@@ -231,7 +280,11 @@ async fn a_failing_worker_is_restarted_with_backoff_while_the_others_keep_runnin
             .into_iter()
             .filter(|e| matches!(e, Event::Built(n, ..) | Event::Stopped(n) if n == "steady"))
             .collect();
-        assert_eq!(steady, [built("steady", "q-s", 1)], "the other entry ran on, untouched");
+        assert_eq!(
+            steady,
+            [built("steady", "q-s", 1)],
+            "the other entry ran on, untouched"
+        );
 
         let report = f.supervisor.shutdown().await;
         assert!(report.is_clean());
@@ -268,7 +321,11 @@ async fn a_listen_change_is_applied_as_pending_a_restart_and_the_running_listen_
         let moved = applied(f.reload(&at("127.0.0.1:9999")));
         assert_eq!(moved.pending_restart, ["host.listen"]);
         assert!(moved.started.is_empty() && moved.replaced.is_empty() && moved.stopped.is_empty());
-        assert_eq!(f.supervisor.config().host.listen, "127.0.0.1:9464", "the running listen");
+        assert_eq!(
+            f.supervisor.config().host.listen,
+            "127.0.0.1:9464",
+            "the running listen"
+        );
         assert_eq!(f.script.events(), before, "no worker was touched");
         assert_eq!(
             f.reload(&at("127.0.0.1:9999")),
@@ -286,19 +343,27 @@ async fn a_changed_workload_table_is_applied_and_one_that_needs_a_restart_is_rej
     local(async {
         let mut f = Fixture::default();
         let tables = |depth: u32, size: u32| {
-            format!("[mytable]\ndepth = {depth}\n\n[frozen]\nsize = {size}\n{}", entry("a", "q-a", 1))
+            format!(
+                "[mytable]\ndepth = {depth}\n\n[frozen]\nsize = {size}\n{}",
+                entry("a", "q-a", 1)
+            )
         };
         f.start(&tables(1, 1)).await;
         let before = f.script.events();
 
         let deeper = applied(f.reload(&tables(2, 1)));
         assert_eq!(deeper.sections, ["mytable"]);
-        assert!(deeper.replaced.is_empty(), "entries do not restart for a table: {deeper:?}");
+        assert!(
+            deeper.replaced.is_empty(),
+            "entries do not restart for a table: {deeper:?}"
+        );
         assert_eq!(f.supervisor.config().sections.get::<MyTable>().depth, 2);
 
         assert_eq!(
             f.reload(&tables(2, 9)),
-            ReloadOutcome::Rejected { reason: Rejection::NeedsRestart(vec!["frozen".into()]) }
+            ReloadOutcome::Rejected {
+                reason: Rejection::NeedsRestart(vec!["frozen".into()])
+            }
         );
         assert_eq!(f.supervisor.config().sections.get::<Frozen>().size, 1);
         assert_eq!(f.supervisor.generation(), 2);

@@ -140,7 +140,9 @@ async fn serve(stream: TcpStream, app: Router, busy: Arc<AtomicBool>) {
             let _guard = guard;
             match tokio::time::timeout(REQUEST_TIMEOUT, answer).await {
                 Ok(response) => response,
-                Err(_) => Ok((StatusCode::SERVICE_UNAVAILABLE, "request timed out\n").into_response()),
+                Err(_) => {
+                    Ok((StatusCode::SERVICE_UNAVAILABLE, "request timed out\n").into_response())
+                }
             }
         }
     });

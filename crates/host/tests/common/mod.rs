@@ -6,13 +6,7 @@
 use anyhow::{Result, bail};
 use futures::future::LocalBoxFuture;
 use serde::{Deserialize, Serialize};
-use std::{
-    cell::RefCell,
-    collections::HashMap,
-    path::Path,
-    rc::Rc,
-    time::Duration,
-};
+use std::{cell::RefCell, collections::HashMap, path::Path, rc::Rc, time::Duration};
 use tokio::{sync::Notify, time::Instant};
 use tokio_util::sync::CancellationToken;
 use worker_host_core::{
@@ -23,10 +17,7 @@ use worker_host_core::{
     },
     status::HostStatus,
     supervisor::{
-        EntryWorker, WorkerFactory,
-        ledger::Ledger,
-        slot_gate::SlotGate,
-        Applied, ReloadOutcome,
+        Applied, EntryWorker, ReloadOutcome, WorkerFactory, ledger::Ledger, slot_gate::SlotGate,
     },
 };
 
@@ -160,7 +151,11 @@ impl Script {
 
     /// Everything recorded so far.
     pub fn events(&self) -> Vec<Event> {
-        self.events.borrow().iter().map(|(_, e)| e.clone()).collect()
+        self.events
+            .borrow()
+            .iter()
+            .map(|(_, e)| e.clone())
+            .collect()
     }
 
     /// Events recorded after the first `n`.
