@@ -76,16 +76,14 @@ impl EntryHandle {
                     EntryState::Failed,
                 );
             })?;
-        let task = tokio::task::spawn_local(supervise(
-            factory.clone(),
-            entry.clone(),
+        let rebuild = Rebuild {
+            factory: factory.clone(),
+            entry: entry.clone(),
             grace,
-            control.clone(),
-            ledger.clone(),
-            gate.clone(),
-            first,
-            backoff,
-        ));
+            ledger: ledger.clone(),
+            gate: gate.clone(),
+        };
+        let task = tokio::task::spawn_local(supervise(rebuild, control.clone(), first, backoff));
         Ok(Self {
             entry,
             grace,
@@ -124,32 +122,43 @@ impl EntryHandle {
     }
 }
 
-async fn supervise(
+/// What an entry's task needs to build its worker again after a failure.
+struct Rebuild {
     factory: Rc<dyn WorkerFactory>,
     entry: WorkerEntry,
     grace: Duration,
-    control: Rc<Control>,
     ledger: Ledger,
     gate: SlotGate,
+}
+
+impl Rebuild {
+    fn build(&self) -> Result<Box<dyn EntryWorker>> {
+        self.factory
+            .build(&self.entry, self.grace, &self.ledger, &self.gate)
+    }
+}
+
+async fn supervise(
+    rebuild: Rebuild,
+    control: Rc<Control>,
     first: Box<dyn EntryWorker>,
     policy: RestartBackoff,
 ) {
+    let (factory, entry) = (&rebuild.factory, &rebuild.entry);
     let mut next = Some(Ok(first));
     let mut backoff = policy.first;
     loop {
-        let built = next
-            .take()
-            .unwrap_or_else(|| factory.build(&entry, grace, &ledger, &gate));
+        let built = next.take().unwrap_or_else(|| rebuild.build());
         match built {
             Ok(worker) => {
                 *control.shutdown.borrow_mut() = Some(worker.shutdown_handle());
                 if control.stop.is_cancelled() {
                     control.stop();
                 }
-                tracing::info!(entry = %entry.name, task_queue = %factory.polled_queue(&entry), "worker polling");
+                tracing::info!(entry = %entry.name, task_queue = %factory.polled_queue(entry), "worker polling");
                 factory.status().entry_state(
                     &entry.name,
-                    &factory.polled_queue(&entry),
+                    &factory.polled_queue(entry),
                     EntryState::Running,
                 );
                 let started = Instant::now();
@@ -177,7 +186,7 @@ async fn supervise(
         }
         factory.status().entry_state(
             &entry.name,
-            &factory.polled_queue(&entry),
+            &factory.polled_queue(entry),
             EntryState::Restarting,
         );
         tokio::select! {
