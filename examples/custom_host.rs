@@ -26,6 +26,9 @@ use worker_host::Registry;
 pub struct SleepInput {
     /// Sleep time in milliseconds.
     pub millis: u64,
+    /// Sleep on a blocking thread, deaf to cancellation, as CPU-bound work does. Default false.
+    #[serde(default)]
+    pub blocking: bool,
 }
 
 /// What one activity attempt did, so a client can check concurrency and exactly-once runs.
@@ -103,9 +106,16 @@ impl DemoActivities {
         let started_ms = now_ms();
         // The host's activity span adds the workflow id, run id and activity type to this line.
         tracing::info!(millis = input.millis, "sleeping");
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_millis(input.millis)) => {}
-            _ = ctx.cancelled() => return Err(ActivityError::cancelled()),
+        let pause = Duration::from_millis(input.millis);
+        if input.blocking {
+            tokio::task::spawn_blocking(move || std::thread::sleep(pause))
+                .await
+                .map_err(anyhow::Error::from)?;
+        } else {
+            tokio::select! {
+                _ = tokio::time::sleep(pause) => {}
+                _ = ctx.cancelled() => return Err(ActivityError::cancelled()),
+            }
         }
         let info = ctx.info();
         Ok(SleepReport {

@@ -7,20 +7,27 @@ use common::*;
 use serde_json::Value as Json;
 use std::time::Duration;
 
+/// A host run with `args` that has finished one sleep activity: the host, the workflow id and
+/// its report. The activity logged before it completed, so its lines are in the log already.
+async fn host_after_one_sleep(args: &[&str]) -> (Host, String, Json) {
+    let q = unique("logs");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("workers.toml"),
+        sleepers(&config_header("5s"), &[("logs", &q, 2)]),
+    )
+    .unwrap();
+    let host = Host::start_at("custom_host", dir, &temporal_address(), args);
+    let client = client().await;
+    let id = unique("logs-wf");
+    start_sleep(&client, &q, &id, 10).await;
+    let report = results(&client, std::slice::from_ref(&id), Duration::from_secs(30)).await;
+    (host, id, report[0].clone())
+}
+
 #[tokio::test]
 async fn activity_log_lines_name_their_workflow_run_and_type_in_text() {
-    let q = unique("logs-text");
-    let host = Host::start(
-        "custom_host",
-        &format!("{}{}", config_header("5s"), sleep_entry("logs", &q, 2)),
-    );
-    let client = client().await;
-    let id = unique("logs-text");
-    start_sleep(&client, &q, &id, 10).await;
-    let report = result_within(&client, &id, Duration::from_secs(30))
-        .await
-        .unwrap();
-    host.wait_for_log("sleeping", Duration::from_secs(10));
+    let (host, id, report) = host_after_one_sleep(&[]).await;
     let line = host
         .log()
         .lines()
@@ -40,26 +47,7 @@ async fn activity_log_lines_name_their_workflow_run_and_type_in_text() {
 
 #[tokio::test]
 async fn activity_log_lines_name_their_workflow_run_and_type_in_json() {
-    let q = unique("logs-json");
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("workers.toml"),
-        format!("{}{}", config_header("5s"), sleep_entry("logs", &q, 2)),
-    )
-    .unwrap();
-    let host = Host::start_at(
-        "custom_host",
-        dir,
-        &temporal_address(),
-        &["--log-format", "json"],
-    );
-    let client = client().await;
-    let id = unique("logs-json");
-    start_sleep(&client, &q, &id, 10).await;
-    result_within(&client, &id, Duration::from_secs(30))
-        .await
-        .unwrap();
-    host.wait_for_log("\"sleeping\"", Duration::from_secs(10));
+    let (host, id, _) = host_after_one_sleep(&["--log-format", "json"]).await;
     let log = host.log();
     let activity_lines: Vec<Json> = log
         .lines()

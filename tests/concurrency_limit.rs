@@ -10,24 +10,10 @@ use std::{collections::HashSet, time::Duration};
 #[tokio::test]
 async fn activity_slots_bound_concurrency_exactly() {
     let queue = unique("limit3");
-    let config = format!(
-        "{}\n[[workers]]\nname = \"limited\"\ntask_queue = \"{queue}\"\nworkflows = [\"SleepWorkflow\"]\nactivities = [\"sleep\"]\nmax_concurrent_activities = 3\n",
-        config_header("5s")
-    );
-    let _host = Host::start("custom_host", &config);
+    let (_host, _) = start_sleepers("5s", &[("limited", &queue, 3)]);
     let client = client().await;
-    let ids: Vec<String> = (0..20).map(|i| unique(&format!("limit-{i}"))).collect();
-    for id in &ids {
-        start_sleep(&client, &queue, id, 700).await;
-    }
-    let mut reports = Vec::new();
-    for id in &ids {
-        reports.push(
-            result_within(&client, id, Duration::from_secs(90))
-                .await
-                .unwrap(),
-        );
-    }
+    let ids = start_sleeps(&client, &queue, 20, 700).await;
+    let reports = results(&client, &ids, Duration::from_secs(90)).await;
     assert_eq!(reports.len(), 20);
     assert!(
         reports.iter().all(|r| r["attempt"] == json!(1)),

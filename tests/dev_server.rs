@@ -1,13 +1,13 @@
 //! `run --dev` with nothing listening at the address: the host starts `temporal server
-//! start-dev` on loopback with its database in `data_dir`, serves work through it, and stops it
-//! on exit.
+//! start-dev` on loopback with its database in `data_dir` (created for its owner only), serves
+//! work through it, and stops it on exit.
 
 mod common;
 
 use common::*;
 use nix::sys::signal::Signal;
 use serde_json::json;
-use std::time::Duration;
+use std::{os::unix::fs::PermissionsExt, time::Duration};
 
 #[tokio::test]
 async fn the_host_starts_and_stops_its_own_dev_server() {
@@ -16,16 +16,18 @@ async fn the_host_starts_and_stops_its_own_dev_server() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("workers.toml"),
-        "[host]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"state\"\n\n[[workers]]\nname = \"canary\"\ntask_queue = \"canary\"\nworkflows = [\"HostCanaryWorkflow\"]\nactivities = [\"host_canary\"]\n",
+        format!(
+            "[host]\n{}data_dir = \"state/host\"\n\n[[workers]]\nname = \"canary\"\ntask_queue = \"canary\"\nworkflows = [\"HostCanaryWorkflow\"]\nactivities = [\"host_canary\"]\n",
+            listen_line()
+        ),
     )
     .unwrap();
-    let data_dir = dir.path().join("state");
+    let data_dir = dir.path().join("state/host");
     let mut host = Host::start_at("worker-host", dir, &address, &["--dev"]);
-    assert!(
-        host.log().contains("starting the Temporal dev server"),
-        "{}",
-        host.log()
-    );
+    for created in [data_dir.as_path(), data_dir.parent().unwrap()] {
+        let mode = std::fs::metadata(created).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "{} is its owner's only", created.display());
+    }
 
     let client = client_of(&address).await;
     let id = unique("canary");
@@ -37,7 +39,7 @@ async fn the_host_starts_and_stops_its_own_dev_server() {
     assert_eq!(report["pid"], json!(host.pid()));
     assert!(
         data_dir.join("temporal-dev.sqlite").exists(),
-        "database in data_dir"
+        "the host started the server, with its database in data_dir"
     );
 
     host.signal(Signal::SIGTERM);

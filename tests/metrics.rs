@@ -6,31 +6,16 @@ mod common;
 
 use common::*;
 use serde_json::Value as Json;
-use std::{process::Command, time::Duration};
+use std::time::Duration;
 
 #[tokio::test]
 async fn metrics_show_the_work_done_and_the_sdk_series_of_each_queue() {
     let (q1, q2) = (unique("metrics-a"), unique("metrics-b"));
-    let host = Host::start(
-        "custom_host",
-        &format!(
-            "{}{}{}",
-            config_header("5s"),
-            sleep_entry("alpha", &q1, 3),
-            sleep_entry("beta", &q2, 2)
-        ),
-    );
+    let (host, _) = start_sleepers("5s", &[("alpha", &q1, 3), ("beta", &q2, 2)]);
     let addr = host.http_addr();
     let client = client().await;
-    let ids: Vec<String> = (0..4).map(|i| unique(&format!("metrics-{i}"))).collect();
-    for id in &ids {
-        start_sleep(&client, &q1, id, 10).await;
-    }
-    for id in &ids {
-        result_within(&client, id, Duration::from_secs(30))
-            .await
-            .unwrap();
-    }
+    let ids = start_sleeps(&client, &q1, 4, 10).await;
+    results(&client, &ids, Duration::from_secs(30)).await;
 
     let text = http_get(&addr, "/metrics").1;
     assert_eq!(
@@ -88,45 +73,29 @@ async fn metrics_show_the_work_done_and_the_sdk_series_of_each_queue() {
 
     // Heartbeats: every entry is listed by the server with its slots (the first heartbeat
     // goes out within the 10 s interval).
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let listed = listed_workers();
-        let of = |q: &str| listed.iter().find(|w| w["taskQueue"] == q).cloned();
-        if let (Some(a), Some(_)) = (of(&q1), of(&q2)) {
-            assert_eq!(a["status"], "WORKER_STATUS_RUNNING", "{a}");
-            assert_eq!(
-                a["activityTaskSlotsInfo"]["currentAvailableSlots"], 3,
-                "{a}"
-            );
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "entries not in `temporal worker list`: {listed:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    let alpha = wait_until(
+        "both entries in `temporal worker list`",
+        Duration::from_secs(30),
+        || {
+            let listed = listed_workers();
+            let of = |q: &str| listed.iter().find(|w| w["taskQueue"] == q).cloned();
+            match (of(&q1), of(&q2)) {
+                (Some(a), Some(_)) => Ok(a),
+                _ => Err(format!("{listed:?}")),
+            }
+        },
+    );
+    assert_eq!(alpha["status"], "WORKER_STATUS_RUNNING", "{alpha}");
+    assert_eq!(
+        alpha["activityTaskSlotsInfo"]["currentAvailableSlots"], 3,
+        "{alpha}"
+    );
 }
 
 /// The heartbeats `temporal worker list` shows.
 fn listed_workers() -> Vec<Json> {
-    let out = Command::new(std::env::var("TEMPORAL_CLI").unwrap_or_else(|_| "temporal".into()))
-        .args([
-            "worker",
-            "list",
-            "-o",
-            "json",
-            "--address",
-            &temporal_address(),
-        ])
-        .output()
-        .expect("run temporal worker list");
-    assert!(
-        out.status.success(),
-        "worker list failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Json = serde_json::from_slice(&out.stdout).expect("worker list json");
+    let v: Json =
+        serde_json::from_str(&temporal_cli(&["worker", "list"])).expect("worker list json");
     v.as_array()
         .map(|a| a.iter().map(|w| w["workerHeartbeat"].clone()).collect())
         .unwrap_or_default()

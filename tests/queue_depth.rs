@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use serde_json::Value as Json;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const N: usize = 5;
 
@@ -31,7 +31,7 @@ async fn backlog_shows_waiting_tasks_and_falls_to_zero_after_the_drain() {
     let age = format!(
         "worker_host_task_queue_backlog_age_seconds{{task_queue=\"{q}\",task_type=\"workflow\"}} "
     );
-    let text = wait_for_metric(&addr, &series, |v| v == N as f64, Duration::from_secs(30));
+    let text = host.wait_for_metric(&series, |v| v == N as f64, Duration::from_secs(30));
     assert!(
         metric(&text, &age).is_some_and(|a| a > 0.0),
         "the oldest task has an age: {text}"
@@ -49,25 +49,9 @@ async fn backlog_shows_waiting_tasks_and_falls_to_zero_after_the_drain() {
             .await
             .unwrap();
     }
-    wait_for_metric(&addr, &series, |v| v == 0.0, Duration::from_secs(30));
+    host.wait_for_metric(&series, |v| v == 0.0, Duration::from_secs(30));
     let activity =
         format!("worker_host_task_queue_backlog{{task_queue=\"{q}\",task_type=\"activity\"}} ");
-    let text = wait_for_metric(&addr, &activity, |v| v == 0.0, Duration::from_secs(30));
+    let text = host.wait_for_metric(&activity, |v| v == 0.0, Duration::from_secs(30));
     assert_eq!(metric(&text, &age), Some(0.0), "{text}");
-}
-
-/// Scrape `/metrics` until `series` has a value that satisfies `ok`; returns that scrape.
-fn wait_for_metric(addr: &str, series: &str, ok: impl Fn(f64) -> bool, limit: Duration) -> String {
-    let deadline = Instant::now() + limit;
-    loop {
-        let text = http_get(addr, "/metrics").1;
-        if metric(&text, series).is_some_and(&ok) {
-            return text;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "`{series}` not as expected within {limit:?}:\n{text}"
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    }
 }

@@ -9,7 +9,7 @@ use serde_json::Value as Json;
 use std::{
     path::Path,
     process::{Child, Command, Stdio},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 #[tokio::test]
@@ -24,18 +24,22 @@ async fn readyz_reports_temporal_going_away_and_coming_back() {
     std::fs::write(
         dir.path().join("workers.toml"),
         format!(
-            "[host]\nlisten = \"127.0.0.1:0\"\n{}",
+            "[host]\n{}{}",
+            listen_line(),
             sleep_entry("alpha", &unique("ready"), 2)
         ),
     )
     .unwrap();
     let host = Host::start_at("custom_host", dir, &address, &[]);
     let addr = host.http_addr();
-    let ready = wait_for_readyz(&addr, 200, Duration::from_secs(20));
+    let ready = host.wait_ready("ready", Duration::from_secs(20), |r| r["ready"] == true);
     assert_eq!(ready["temporal_reachable"], true, "{ready}");
 
     server.stop();
-    let down = wait_for_readyz(&addr, 503, Duration::from_secs(20));
+    let down = host.wait_ready("not ready", Duration::from_secs(20), |r| {
+        r["ready"] == false
+    });
+    assert_eq!(http_get(&addr, "/readyz").0, 503);
     let reason = down["reason"].as_str().unwrap_or_default();
     assert!(
         reason.contains(&format!("Temporal at {address} unreachable")) && !reason.contains('\n'),
@@ -49,29 +53,15 @@ async fn readyz_reports_temporal_going_away_and_coming_back() {
     );
 
     let _server = DevServer::start(port, &db);
-    let back = wait_for_readyz(&addr, 200, Duration::from_secs(30));
+    let back = host.wait_ready("ready again", Duration::from_secs(30), |r| {
+        r["ready"] == true
+    });
     assert_eq!(back["reason"], Json::Null, "{back}");
     assert!(
         host.log().contains("Temporal answers again"),
         "{}",
         host.log()
     );
-}
-
-/// Poll `/readyz` until it answers `code`; returns the body.
-fn wait_for_readyz(addr: &str, code: u16, limit: Duration) -> Json {
-    let deadline = Instant::now() + limit;
-    loop {
-        let (got, body) = http_get(addr, "/readyz");
-        if got == code {
-            return serde_json::from_str(&body).expect("readyz json");
-        }
-        assert!(
-            Instant::now() < deadline,
-            "/readyz did not answer {code} within {limit:?}: {got} {body}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 /// `temporal server start-dev` on `port` with its database in `db`.
@@ -100,14 +90,11 @@ impl DevServer {
                 .stderr(Stdio::null())
                 .spawn()
                 .expect("run temporal server start-dev");
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "dev server not up on port {port}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        wait_until("the dev server up", Duration::from_secs(60), || {
+            std::net::TcpStream::connect(("127.0.0.1", port))
+                .map(drop)
+                .map_err(|e| e.to_string())
+        });
         DevServer(child)
     }
 

@@ -25,29 +25,21 @@ fn peak_of(reports: &[Json], keep: impl Fn(&Json) -> bool) -> usize {
 #[tokio::test]
 async fn raising_the_activity_limit_takes_effect_without_a_restart() {
     let queue = unique("raise");
-    let header = config_header("30s");
-    let host = Host::start(
-        "custom_host",
-        &format!("{header}{}", sleep_entry("work", &queue, 1)),
-    );
+    let (host, header) = start_sleepers("30s", &[("work", &queue, 1)]);
     let client = client().await;
-    let ids: Vec<String> = (0..50).map(|i| unique(&format!("raise-{i}"))).collect();
-    for id in &ids {
-        start_sleep(&client, &queue, id, 800).await;
-    }
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    let ids = start_sleeps(&client, &queue, 50, 800).await;
+    // Edit while the queue is still full: the first few activities have run one at a time.
+    host.wait_for_metric(
+        "worker_host_activities_total{activity_type=\"sleep\",entry=\"work\",outcome=\"completed\"} ",
+        |n| n >= 3.0,
+        Duration::from_secs(30),
+    );
     let edited_ms = now_ms();
     host.edit_config(&format!("{header}{}", sleep_entry("work", &queue, 5)));
-    host.wait_for_generation(2, Duration::from_secs(10));
+    let applied = host.wait_for_generation(2, Duration::from_secs(10));
+    assert_eq!(applied["replaced"], json!(["work"]), "{applied}");
 
-    let mut reports = Vec::new();
-    for id in &ids {
-        reports.push(
-            result_within(&client, id, Duration::from_secs(120))
-                .await
-                .unwrap(),
-        );
-    }
+    let reports = results(&client, &ids, Duration::from_secs(120)).await;
     let before = peak_of(&reports, |r| r["started_ms"].as_u64().unwrap() < edited_ms);
     let after = peak_of(&reports, |r| r["started_ms"].as_u64().unwrap() >= edited_ms);
     assert_eq!(before, 1, "one at a time before the edit");
@@ -61,56 +53,63 @@ async fn raising_the_activity_limit_takes_effect_without_a_restart() {
         reports.iter().all(|r| r["attempt"] == json!(1)),
         "{reports:?}"
     );
-    for id in &ids {
-        assert_eq!(
-            host.finished_activities_of(id),
-            1,
-            "activity of {id} ran once"
-        );
-    }
-    assert!(host.log().contains("replaced=[\"work\"]"));
+    assert_ran_once(&host, "work", ids.len());
+}
+
+/// Every activity of `entry` ran exactly once: as many finished attempts as workflows, and
+/// none of them failed or was cancelled.
+fn assert_ran_once(host: &Host, entry: &str, workflows: usize) {
+    assert_eq!(
+        host.finished_activities(entry, "completed"),
+        workflows as f64
+    );
+    assert_eq!(host.finished_activities(entry, "failed"), 0.0);
+    assert_eq!(host.finished_activities(entry, "cancelled"), 0.0);
 }
 
 #[tokio::test]
 async fn removing_an_entry_drains_its_running_activity_and_stops_polling() {
     let (gone, kept) = (unique("gone"), unique("kept"));
-    let header = config_header("30s");
-    let host = Host::start(
-        "custom_host",
-        &format!(
-            "{header}{}{}",
-            sleep_entry("gone", &gone, 2),
-            sleep_entry("kept", &kept, 2)
-        ),
-    );
+    let (host, header) = start_sleepers("30s", &[("gone", &gone, 2), ("kept", &kept, 2)]);
     let client = client().await;
     let id = unique("gone-wf");
     start_sleep(&client, &gone, &id, 2500).await;
-    host.wait_for_log("activity started", Duration::from_secs(20));
-    host.edit_config(&format!("{header}{}", sleep_entry("kept", &kept, 2)));
-    host.wait_for_generation(2, Duration::from_secs(10));
-    assert!(host.log().contains("stopped=[\"gone\"]"), "{}", host.log());
+    host.wait_for_running_activity(&gone);
+    host.edit_config(&sleepers(&header, &[("kept", &kept, 2)]));
+    let applied = host.wait_for_generation(2, Duration::from_secs(10));
+    assert_eq!(applied["stopped"], json!(["gone"]), "{applied}");
+    assert_eq!(
+        applied["replaced"],
+        json!([]),
+        "the kept entry was not touched"
+    );
 
-    host.wait_for_log(
-        "entry stopped; in-flight activities drained entry=\"gone\" drained=1",
+    wait_until(
+        "the drained activity's completion on the server",
         Duration::from_secs(30),
+        || match history_has(&id, "EVENT_TYPE_ACTIVITY_TASK_COMPLETED") {
+            true => Ok(()),
+            false => Err("not in the history yet".to_owned()),
+        },
     );
-    assert_eq!(host.finished_activities_of(&id), 1);
-    assert!(
-        history_has(&id, "EVENT_TYPE_ACTIVITY_TASK_COMPLETED"),
-        "the drained activity's completion reached the server"
-    );
-    // Nothing of this host polls the removed queue any more: a new task there stays queued.
+    assert_ran_once(&host, "gone", 1);
+    // Nothing of this host polls the removed queue any more: a task started there now runs only
+    // once an entry polls the queue again.
     let probe = unique("probe");
     start_sleep(&client, &gone, &probe, 1).await;
+    let back_ms = now_ms();
+    host.edit_config(&sleepers(
+        &header,
+        &[("kept", &kept, 2), ("back", &gone, 2)],
+    ));
+    host.wait_for_generation(3, Duration::from_secs(10));
+    let report = result_within(&client, &probe, Duration::from_secs(20))
+        .await
+        .unwrap();
     assert!(
-        result_within(&client, &probe, Duration::from_secs(3))
-            .await
-            .is_err(),
-        "no worker may pick up work on a removed entry's queue"
+        report["started_ms"].as_u64() >= Some(back_ms),
+        "no worker picked up work on the removed entry's queue: {report}"
     );
-    // The kept entry was not touched.
-    assert!(host.log().contains("unchanged") || !host.log().contains("replaced=[\"kept\"]"));
     let ok = unique("kept-wf");
     start_sleep(&client, &kept, &ok, 1).await;
     result_within(&client, &ok, Duration::from_secs(20))
@@ -121,29 +120,23 @@ async fn removing_an_entry_drains_its_running_activity_and_stops_polling() {
 #[tokio::test]
 async fn an_added_entry_polls_within_two_seconds_of_the_save() {
     let (first, added) = (unique("first"), unique("added"));
-    let header = config_header("30s");
-    let host = Host::start(
-        "custom_host",
-        &format!("{header}{}", sleep_entry("first", &first, 2)),
-    );
-    let saved = Instant::now();
-    host.edit_config(&format!(
-        "{header}{}{}",
-        sleep_entry("first", &first, 2),
-        sleep_entry("added", &added, 2)
+    let (host, header) = start_sleepers("30s", &[("first", &first, 2)]);
+    host.edit_config(&sleepers(
+        &header,
+        &[("first", &first, 2), ("added", &added, 2)],
     ));
+    wait_until(
+        "a poller on the added queue",
+        Duration::from_secs(2),
+        || {
+            let identities = pollers(&added);
+            match identities.iter().any(|p| p.ends_with("/added")) {
+                true => Ok(()),
+                false => Err(format!("{identities:?}")),
+            }
+        },
+    );
     let client = client().await;
-    loop {
-        if pollers(&added).iter().any(|p| p.ends_with("/added")) {
-            break;
-        }
-        assert!(
-            saved.elapsed() < Duration::from_secs(2),
-            "no poller on the added queue 2 s after the save; log:\n{}",
-            host.log()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
     let id = unique("added-wf");
     start_sleep(&client, &added, &id, 1).await;
     let r = result_within(&client, &id, Duration::from_secs(20))
@@ -155,11 +148,7 @@ async fn an_added_entry_polls_within_two_seconds_of_the_save() {
 #[tokio::test]
 async fn a_reload_storm_loses_no_task_and_runs_none_twice() {
     let queue = unique("storm");
-    let header = config_header("30s");
-    let mut host = Host::start(
-        "custom_host",
-        &format!("{header}{}", sleep_entry("storm", &queue, 3)),
-    );
+    let (host, header) = start_sleepers("30s", &[("storm", &queue, 3)]);
     let client = client().await;
     let mut ids = Vec::new();
     let storm_start = Instant::now();
@@ -176,38 +165,20 @@ async fn a_reload_storm_loses_no_task_and_runs_none_twice() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     eprintln!("storm: 100 edits in {:?}", storm_start.elapsed());
-    let mut reports = Vec::new();
-    for id in &ids {
-        reports.push(
-            result_within(&client, id, Duration::from_secs(120))
-                .await
-                .unwrap(),
-        );
-    }
+    let reports = results(&client, &ids, Duration::from_secs(120)).await;
     assert_eq!(reports.len(), 50, "every workflow completed");
     let distinct: HashSet<&String> = ids.iter().collect();
     assert_eq!(distinct.len(), 50);
-    for id in &ids {
-        assert_eq!(
-            host.finished_activities_of(id),
-            1,
-            "activity of {id} ran exactly once"
-        );
-    }
+    assert_ran_once(&host, "storm", ids.len());
     // A task the server hands to a worker in the instant it stops is retried after its
     // start-to-close timeout (see README "Hot reload"); its first attempt never ran.
     let retried = reports.iter().filter(|r| r["attempt"] != json!(1)).count();
     eprintln!("storm: {retried} of 50 activities were retried after a timeout");
     assert!(host.is_running(), "the host stayed up");
-    let applied = host.count_in_log("config applied");
+    let generation = host.ready().expect("/readyz")["config_generation"].clone();
     assert!(
-        applied > 10,
-        "the edits were applied ({applied} times): {}",
-        host.log()
-            .lines()
-            .filter(|l| l.contains("config"))
-            .collect::<Vec<_>>()
-            .join("\n")
+        generation.as_u64() > Some(10),
+        "the edits were applied (generation {generation})"
     );
     assert!(
         peak_concurrency(&reports) <= 5,

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use std::process::Command;
+use std::{process::Command, time::Duration};
 
 #[tokio::test]
 async fn status_lists_every_entry_of_the_running_config() {
@@ -17,22 +17,21 @@ async fn status_lists_every_entry_of_the_running_config() {
         sleep_entry("beta", &q2, 2)
     );
     let host = Host::start("custom_host", &config);
-    host.http_addr();
-
-    let mut out = None;
-    for _ in 0..50 {
-        let o = Command::new(binary("custom_host"))
-            .args(["status", "--config"])
-            .arg(host.config_path())
-            .output()
-            .expect("run status");
-        if o.status.success() {
-            out = Some(o);
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
-    let out = out.expect("status succeeds once the host is ready");
+    let out = wait_until(
+        "`status` succeeds once the host is ready",
+        Duration::from_secs(10),
+        || {
+            let out = Command::new(binary("custom_host"))
+                .args(["status", "--config"])
+                .arg(host.config_path())
+                .output()
+                .expect("run status");
+            match out.status.success() {
+                true => Ok(out),
+                false => Err(String::from_utf8_lossy(&out.stdout).into_owned()),
+            }
+        },
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.contains(&format!(

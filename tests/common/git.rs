@@ -4,19 +4,15 @@ use std::{path::Path, process::Command};
 
 /// Run `git args` in `dir`; panics with git's output on failure.
 pub fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "test")
-        .env("GIT_AUTHOR_EMAIL", "test@example.com")
-        .env("GIT_COMMITTER_NAME", "test")
-        .env("GIT_COMMITTER_EMAIL", "test@example.com")
-        .output()
-        .expect("run git");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let author = [("NAME", "test"), ("EMAIL", "test@example.com")];
+    let identity = author.iter().flat_map(|(key, value)| {
+        ["AUTHOR", "COMMITTER"].map(|who| (format!("GIT_{who}_{key}"), *value))
+    });
+    super::run_ok(
+        Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .envs(identity),
     );
 }
 

@@ -11,8 +11,11 @@ use std::{
     collections::HashMap,
     io::Read,
     path::{Path, PathBuf},
-    process::{Child, Command, ExitStatus, Stdio},
-    sync::atomic::{AtomicU32, Ordering},
+    process::{Child, Command, ExitStatus, Output, Stdio},
+    sync::{
+        Mutex,
+        atomic::{AtomicU32, Ordering},
+    },
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 use temporalio_client::{
@@ -90,6 +93,27 @@ pub async fn start_sleep(client: &Client, queue: &str, id: &str, millis: u64) {
     .await;
 }
 
+/// Start `n` `SleepWorkflow`s of `millis` each on `queue`; their ids.
+pub async fn start_sleeps(client: &Client, queue: &str, n: usize, millis: u64) -> Vec<String> {
+    let mut ids = Vec::with_capacity(n);
+    for i in 0..n {
+        let id = unique(&format!("{queue}-{i}"));
+        start_sleep(client, queue, &id, millis).await;
+        ids.push(id);
+    }
+    ids
+}
+
+/// The results of the workflows `ids`, each within `limit`; panics on a failure.
+pub async fn results(client: &Client, ids: &[String], limit: Duration) -> Vec<Json> {
+    let mut reports = Vec::with_capacity(ids.len());
+    for id in ids {
+        let report = result_within(client, id, limit).await;
+        reports.push(report.unwrap_or_else(|e| panic!("workflow {id}: {e}")));
+    }
+    reports
+}
+
 /// Wait for the result of workflow `id` (JSON), or its failure as text.
 pub async fn result(client: &Client, id: &str) -> Result<Json, String> {
     let handle = client.get_workflow_handle::<UntypedWorkflow>(id);
@@ -145,10 +169,35 @@ pub fn binary(name: &str) -> PathBuf {
     path
 }
 
-/// A host process (the real binary) with its log captured in a file.
+/// Longest wait for a host to apply its first config.
+const START_LIMIT: Duration = Duration::from_secs(60);
+
+/// Poll `probe` every 50 ms until it yields a value, at most `limit`: the one way the tests wait
+/// for a condition. The probe says why it is not done yet (`Err`); the panic shows the last
+/// reason.
+pub fn wait_until<T>(
+    what: &str,
+    limit: Duration,
+    mut probe: impl FnMut() -> Result<T, String>,
+) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        match probe() {
+            Ok(value) => return value,
+            Err(why) if Instant::now() > deadline => {
+                panic!("{what}: not reached within {limit:?}; last: {why}")
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+}
+
+/// A host process (the real binary) with its log captured in a file and its `/readyz` read at
+/// the `[host] listen` address of its config.
 pub struct Host {
-    child: Option<Child>,
+    child: Mutex<Option<Child>>,
     log: PathBuf,
+    addr: String,
     pub dir: tempfile::TempDir,
 }
 
@@ -174,12 +223,14 @@ impl Host {
         address: &str,
         args: &[&str],
     ) -> Host {
+        let config = dir.path().join("workers.toml");
+        let addr = listen_of(&config);
         let log = dir.path().join(format!("host-{}.log", unique("run")));
         let log_file = std::fs::File::create(&log).expect("log file");
         let child = Command::new(binary(binary_name))
             .arg("run")
             .arg("--config")
-            .arg(dir.path().join("workers.toml"))
+            .arg(&config)
             .args(args)
             .current_dir(dir.path())
             .env("TEMPORAL_ADDRESS", address)
@@ -193,11 +244,12 @@ impl Host {
             .spawn()
             .expect("spawn host");
         let host = Host {
-            child: Some(child),
+            child: Mutex::new(Some(child)),
             log,
+            addr,
             dir,
         };
-        host.wait_for_log("config applied", Duration::from_secs(60));
+        host.wait_for_generation(1, START_LIMIT);
         host
     }
 
@@ -213,18 +265,90 @@ impl Host {
         std::fs::rename(&tmp, self.config_path()).expect("rename config");
     }
 
-    /// Wait until config generation `n` is applied.
-    pub fn wait_for_generation(&self, n: u64, limit: Duration) {
-        self.wait_for_log(&format!("config applied generation={n} "), limit)
+    /// Address of the host's health and metrics endpoints (`[host] listen`).
+    pub fn http_addr(&self) -> String {
+        self.addr.clone()
     }
 
-    /// Lines of the log that report a finished attempt of workflow `id`'s activities.
-    pub fn finished_activities_of(&self, id: &str) -> usize {
-        let field = format!("workflow_id={id} ");
-        self.log()
-            .lines()
-            .filter(|l| l.contains("activity finished") && l.contains(&field))
-            .count()
+    /// The host's `/readyz` report, whatever its status code.
+    pub fn ready(&self) -> Result<Json, String> {
+        let (_, body) = try_http_get(&self.addr, "/readyz").map_err(|e| e.to_string())?;
+        serde_json::from_str(&body).map_err(|e| format!("{e}: {body}"))
+    }
+
+    /// Wait until the `/readyz` report satisfies `done`; returns that report. Fails at once when
+    /// the host has exited.
+    pub fn wait_ready(&self, what: &str, limit: Duration, done: impl Fn(&Json) -> bool) -> Json {
+        wait_until(what, limit, || {
+            if !self.is_running() {
+                panic!("{what}: the host exited; log:\n{}", self.log());
+            }
+            let report = self.ready()?;
+            if done(&report) {
+                Ok(report)
+            } else {
+                Err(report.to_string())
+            }
+        })
+    }
+
+    /// Wait until config generation `n` (or a later one) is applied; returns what the last
+    /// applied config changed (`/readyz` `last_applied`).
+    pub fn wait_for_generation(&self, n: u64, limit: Duration) -> Json {
+        let report = self.wait_ready(&format!("config generation {n}"), limit, |r| {
+            r["config_generation"].as_u64() >= Some(n)
+        });
+        report["last_applied"].clone()
+    }
+
+    /// Wait until a reload is rejected; returns the reason and the report.
+    pub fn wait_for_rejection(&self, limit: Duration) -> (String, Json) {
+        let report = self.wait_ready("a rejected reload", limit, |r| {
+            r["last_reload_error"].is_string()
+        });
+        (
+            report["last_reload_error"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            report,
+        )
+    }
+
+    /// Scrape `/metrics` until `series` has a value that satisfies `ok`; returns that scrape.
+    pub fn wait_for_metric(
+        &self,
+        series: &str,
+        ok: impl Fn(f64) -> bool,
+        limit: Duration,
+    ) -> String {
+        wait_until(&format!("`{series}` as expected"), limit, || {
+            let (_, text) = try_http_get(&self.addr, "/metrics").map_err(|e| e.to_string())?;
+            if metric(&text, series).is_some_and(&ok) {
+                Ok(text)
+            } else {
+                Err(text)
+            }
+        })
+    }
+
+    /// Wait until an activity of the entry polling `queue` runs (it holds an activity slot).
+    pub fn wait_for_running_activity(&self, queue: &str) {
+        let used = format!(
+            "temporal_worker_task_slots_used{{namespace=\"default\",task_queue=\"{queue}\",worker_type=\"ActivityWorker\"}} "
+        );
+        self.wait_for_metric(&used, |n| n >= 1.0, Duration::from_secs(30));
+    }
+
+    /// Finished attempts of `entry`'s activities with `outcome`, from `/metrics`.
+    pub fn finished_activities(&self, entry: &str, outcome: &str) -> f64 {
+        let text = http_get(&self.addr, "/metrics").1;
+        let prefix = "worker_host_activities_total{activity_type=\"sleep\",";
+        metric(
+            &text,
+            &format!("{prefix}entry=\"{entry}\",outcome=\"{outcome}\"}} "),
+        )
+        .unwrap_or(0.0)
     }
 
     /// Everything the host logged so far.
@@ -236,55 +360,32 @@ impl Host {
         s
     }
 
-    /// Number of times `needle` appears in the log.
-    pub fn count_in_log(&self, needle: &str) -> usize {
-        self.log().matches(needle).count()
-    }
-
-    /// Wait until `needle` appears in the log `n` times in all.
-    pub fn wait_for_log_n(&self, needle: &str, n: usize, limit: Duration) {
-        let deadline = Instant::now() + limit;
-        while self.count_in_log(needle) < n {
-            if Instant::now() > deadline {
-                panic!(
-                    "`{needle}` not logged {n} times within {limit:?}; log:\n{}",
-                    self.log()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
     /// Wait until `needle` appears in the log.
     pub fn wait_for_log(&self, needle: &str, limit: Duration) {
-        self.wait_for_log_n(needle, 1, limit)
+        wait_until(&format!("`{needle}` in the log"), limit, || {
+            let log = self.log();
+            if log.contains(needle) {
+                Ok(())
+            } else {
+                Err(log)
+            }
+        })
     }
 
-    /// Address of the host's health and metrics endpoints, from its log.
-    pub fn http_addr(&self) -> String {
-        self.wait_for_log("endpoints listening", Duration::from_secs(20));
-        let log = self.log();
-        let line = log
-            .lines()
-            .find(|l| l.contains("endpoints listening"))
-            .expect("listening line");
-        line.split("addr=")
-            .nth(1)
-            .and_then(|rest| rest.split_whitespace().next())
-            .expect("addr field")
-            .to_owned()
+    fn child(&self) -> std::sync::MutexGuard<'_, Option<Child>> {
+        self.child.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Whether the process is still running.
-    pub fn is_running(&mut self) -> bool {
-        self.child
+    pub fn is_running(&self) -> bool {
+        self.child()
             .as_mut()
             .is_some_and(|c| c.try_wait().ok().flatten().is_none())
     }
 
     /// Process id.
     pub fn pid(&self) -> u32 {
-        self.child.as_ref().map_or(0, Child::id)
+        self.child().as_ref().map_or(0, Child::id)
     }
 
     /// Send a signal.
@@ -300,27 +401,41 @@ impl Host {
 
     /// Wait for the process to exit, at most `limit`.
     pub fn wait_exit(&mut self, limit: Duration) -> ExitStatus {
-        let deadline = Instant::now() + limit;
-        let child = self.child.as_mut().expect("running");
-        loop {
-            if let Some(status) = child.try_wait().expect("try_wait") {
-                self.child = None;
-                return status;
-            }
-            if Instant::now() > deadline {
-                panic!("host did not exit within {limit:?}; log:\n{}", self.log());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_until("the host's exit", limit, || {
+            let mut child = self.child();
+            let exited = child
+                .as_mut()
+                .expect("running")
+                .try_wait()
+                .expect("try_wait");
+            exited.inspect(|_| *child = None).ok_or_else(|| self.log())
+        })
     }
 }
 
 impl Drop for Host {
     fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
+        if let Some(mut child) = self.child().take() {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+}
+
+/// The `[host] listen` address of the config at `path`, which the tests need to know.
+fn listen_of(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).expect("read config");
+    let config: toml::Table = toml::from_str(&text).expect("config is TOML");
+    let listen = config
+        .get("host")
+        .and_then(|h| h.get("listen"))
+        .and_then(|l| l.as_str());
+    match listen {
+        Some(addr) if !addr.ends_with(":0") => addr.to_owned(),
+        _ => panic!(
+            "a test config sets `[host] listen` to a free port (config_header and listen_line do): \
+             the tests read /readyz there"
+        ),
     }
 }
 
@@ -331,34 +446,62 @@ pub fn sleep_entry(name: &str, queue: &str, slots: u32) -> String {
     )
 }
 
+/// `header` followed by one [`sleep_entry`] per `(name, queue, slots)`.
+pub fn sleepers(header: &str, entries: &[(&str, &str, u32)]) -> String {
+    let mut config = header.to_owned();
+    for (name, queue, slots) in entries {
+        config.push_str(&sleep_entry(name, queue, *slots));
+    }
+    config
+}
+
+/// A `custom_host` running [`sleepers`] under `config_header(grace)`; and that header, to
+/// write edits with.
+pub fn start_sleepers(grace: &str, entries: &[(&str, &str, u32)]) -> (Host, String) {
+    let header = config_header(grace);
+    (
+        Host::start("custom_host", &sleepers(&header, entries)),
+        header,
+    )
+}
+
 /// The `[temporal]` and `[host]` sections every test config starts with.
 pub fn config_header(grace: &str) -> String {
     format!(
-        "[temporal]\naddress = \"{}\"\nnamespace = \"default\"\n\n[host]\nshutdown_grace = \"{grace}\"\nlisten = \"127.0.0.1:0\"\n",
-        temporal_address()
+        "[temporal]\naddress = \"{}\"\nnamespace = \"default\"\n\n[host]\nshutdown_grace = \"{grace}\"\n{}",
+        temporal_address(),
+        listen_line()
     )
+}
+
+/// A `listen = "127.0.0.1:<free port>"` line for a `[host]` table.
+pub fn listen_line() -> String {
+    format!("listen = \"127.0.0.1:{}\"\n", free_port())
+}
+
+/// Run `command` to its end; its output, or a panic with its standard error when it fails.
+pub fn run_ok(command: &mut Command) -> Output {
+    let out = command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{command:?} failed: {err}");
+    out
+}
+
+/// `temporal <args> -o json` against the test server; its standard output.
+pub fn temporal_cli(args: &[&str]) -> String {
+    let cli = std::env::var("TEMPORAL_CLI").unwrap_or_else(|_| "temporal".into());
+    let address = temporal_address();
+    let json = ["-o", "json", "--address", &address];
+    let out = run_ok(Command::new(cli).args(args).args(json));
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// Pollers of `queue` per task type, from `temporal task-queue describe`.
 pub fn pollers(queue: &str) -> Vec<String> {
-    let out = Command::new(std::env::var("TEMPORAL_CLI").unwrap_or_else(|_| "temporal".into()))
-        .args([
-            "task-queue",
-            "describe",
-            "--task-queue",
-            queue,
-            "-o",
-            "json",
-        ])
-        .args(["--address", &temporal_address()])
-        .output()
-        .expect("run temporal task-queue describe");
-    assert!(
-        out.status.success(),
-        "describe failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Json = serde_json::from_slice(&out.stdout).expect("describe json");
+    let text = temporal_cli(&["task-queue", "describe", "--task-queue", queue]);
+    let v: Json = serde_json::from_str(&text).expect("describe json");
     let mut ids = Vec::new();
     collect_identities(&v, &mut ids);
     ids
@@ -381,31 +524,32 @@ fn collect_identities(v: &Json, out: &mut Vec<String>) {
 
 /// Whether workflow `id`'s history holds an event of type `event` (e.g. `EVENT_TYPE_ACTIVITY_TASK_COMPLETED`).
 pub fn history_has(id: &str, event: &str) -> bool {
-    let out = Command::new(std::env::var("TEMPORAL_CLI").unwrap_or_else(|_| "temporal".into()))
-        .args(["workflow", "show", "--workflow-id", id, "-o", "json"])
-        .args(["--address", &temporal_address()])
-        .output()
-        .expect("run temporal workflow show");
-    String::from_utf8_lossy(&out.stdout).contains(event)
+    temporal_cli(&["workflow", "show", "--workflow-id", id]).contains(event)
 }
 
 /// A plain HTTP/1.0 GET; returns the status code and the body.
 pub fn http_get(addr: &str, path: &str) -> (u16, String) {
+    try_http_get(addr, path).unwrap_or_else(|e| panic!("GET http://{addr}{path}: {e}"))
+}
+
+/// A plain HTTP/1.0 GET that may fail (nothing listens yet, no answer within 10 s).
+pub fn try_http_get(addr: &str, path: &str) -> std::io::Result<(u16, String)> {
     use std::io::Write;
-    let mut stream = std::net::TcpStream::connect(addr).expect("connect to the host's endpoints");
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").expect("request");
+    let mut stream = std::net::TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n")?;
     let mut response = String::new();
-    stream.read_to_string(&mut response).expect("response");
+    stream.read_to_string(&mut response)?;
     let code = response
         .split_whitespace()
         .nth(1)
         .and_then(|c| c.parse().ok())
-        .expect("status code");
+        .ok_or_else(|| std::io::Error::other(format!("no status line in {response:?}")))?;
     let body = response
         .split_once("\r\n\r\n")
         .map(|(_, b)| b.to_owned())
         .unwrap_or_default();
-    (code, body)
+    Ok((code, body))
 }
 
 /// The value of the Prometheus series whose line starts with `series` (name and labels).

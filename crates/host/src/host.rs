@@ -9,7 +9,7 @@ use crate::{
     status::HostStatus,
     supervisor::{
         ReloadOutcome, SdkWorkerFactory, Supervisor,
-        signals::stop_requested,
+        signals::StopSignals,
         watcher::{ReloadRequests, ReloadTrigger},
     },
     temporal::{self, DevServer, connection::default_identity},
@@ -42,6 +42,10 @@ pub struct RunOptions {
 }
 
 /// Run the host until SIGINT/SIGTERM. Must be called inside a `tokio::task::LocalSet`.
+///
+/// The first signal drains in-flight work; a second one ends the process at once
+/// (`std::process::exit` with [`EXIT_UNCLEAN_DRAIN`]): the dev server is killed, and
+/// blocking work (parsing, ...) is abandoned rather than waited for.
 pub async fn run(options: RunOptions, registry: Registry) -> Result<ExitCode> {
     let config = match config::load(&options.config, &registry) {
         Ok(c) => c,
@@ -50,6 +54,8 @@ pub async fn run(options: RunOptions, registry: Registry) -> Result<ExitCode> {
             return Ok(ExitCode::from(EXIT_BAD_CONFIG));
         }
     };
+    let mut signals = StopSignals::listen().context("cannot listen for SIGINT/SIGTERM")?;
+    crate::data_dir::ensure(&config.host.data_dir)?;
     let mut dev_server = if options.dev || config.temporal.dev_server {
         DevServer::start_if_needed(
             &config.temporal.address,
@@ -60,18 +66,49 @@ pub async fn run(options: RunOptions, registry: Registry) -> Result<ExitCode> {
     } else {
         None
     };
-    let result = serve(&options.config, config, registry).await;
+    let result = serve(
+        &options.config,
+        config,
+        registry,
+        &mut signals,
+        dev_server.as_mut(),
+    )
+    .await;
     if let Some(server) = dev_server.as_mut() {
-        server.stop().await;
+        let interrupted = tokio::select! {
+            _ = server.stop() => None,
+            signal = signals.next() => Some(signal),
+        };
+        if let Some(signal) = interrupted {
+            exit_at_once(signal, Some(server));
+        }
     }
     result
 }
 
-async fn serve(path: &Path, config: HostConfig, registry: Registry) -> Result<ExitCode> {
+/// End the process now: kill the dev server and abandon whatever still runs.
+fn exit_at_once(signal: &str, dev_server: Option<&mut DevServer>) -> ! {
+    tracing::error!(
+        signal,
+        "second signal: exiting at once without waiting for in-flight work"
+    );
+    if let Some(server) = dev_server {
+        server.kill_now();
+    }
+    std::process::exit(i32::from(EXIT_UNCLEAN_DRAIN))
+}
+
+async fn serve(
+    path: &Path,
+    config: HostConfig,
+    registry: Registry,
+    signals: &mut StopSignals,
+    dev_server: Option<&mut DevServer>,
+) -> Result<ExitCode> {
     let client = tokio::select! {
         c = connect_patiently(&config) => c?,
-        s = stop_requested() => {
-            tracing::info!(signal = s?, "stopped before Temporal answered");
+        s = signals.next() => {
+            tracing::info!(signal = s, "stopped before Temporal answered");
             return Ok(ExitCode::SUCCESS);
         }
     };
@@ -124,11 +161,9 @@ async fn serve(path: &Path, config: HostConfig, registry: Registry) -> Result<Ex
     let mut supervisor = Supervisor::new(factory);
     record(&status, &supervisor.apply(config), None);
 
-    let stop = stop_requested();
-    tokio::pin!(stop);
     let signal = loop {
         tokio::select! {
-            s = &mut stop => break s?,
+            s = signals.next() => break s,
             trigger = reloads.next() => {
                 let outcome = supervisor.reload(config::load(path, &registry));
                 record(&status, &outcome, Some(trigger));
@@ -136,12 +171,10 @@ async fn serve(path: &Path, config: HostConfig, registry: Registry) -> Result<Ex
         }
     };
     tracing::info!(signal, "stop requested; a second signal exits at once");
+    status.stopping();
     let report = tokio::select! {
         r = supervisor.shutdown() => r,
-        s = stop_requested() => {
-            tracing::error!(signal = s?, "second signal: exiting without waiting for in-flight work");
-            return Ok(ExitCode::from(EXIT_UNCLEAN_DRAIN));
-        }
+        s = signals.next() => exit_at_once(s, dev_server),
     };
     Ok(if report.is_clean() {
         tracing::info!("all in-flight work drained; exiting");
@@ -152,11 +185,16 @@ async fn serve(path: &Path, config: HostConfig, registry: Registry) -> Result<Ex
     })
 }
 
-/// Log a config outcome (one line) and count it in the status.
+/// Log a config outcome (one line) and count it in the status (which shows what an applied
+/// config changed).
 fn record(status: &HostStatus, outcome: &ReloadOutcome, trigger: Option<ReloadTrigger>) {
     match outcome {
         ReloadOutcome::Applied(applied) => {
-            status.applied(applied.generation, trigger.is_some());
+            let mut details = serde_json::to_value(applied).unwrap_or_default();
+            if let Some(fields) = details.as_object_mut() {
+                fields.insert("trigger".into(), serde_json::json!(trigger));
+            }
+            status.applied(applied.generation, trigger.is_some(), details);
             tracing::info!(
                 generation = applied.generation,
                 ?trigger,

@@ -5,11 +5,12 @@
 //! Data flows one way: [`config`] (load, validate, diff) → [`supervisor`] (one worker task per
 //! entry) → the workflows and activities of the [`registry`] → the workloads' own stores.
 //! [`temporal`] holds the connection and the optional local dev server; [`host`] runs it all
-//! until a signal; [`cli`] offers the host's commands for a program's command line. [`status`]
+//! until a signal, with its files in [`data_dir`]; [`cli`] offers the host's commands for a program's command line. [`status`]
 //! and [`http`] expose health and metrics; [`services`] is what the host lends to activities.
 
 pub mod cli;
 pub mod config;
+pub mod data_dir;
 pub mod host;
 pub mod http;
 pub mod http_get;

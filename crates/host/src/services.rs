@@ -103,8 +103,7 @@ pub fn load_or_create_host_id(data_dir: &Path) -> Result<String> {
             return Ok(id.to_owned());
         }
     }
-    std::fs::create_dir_all(data_dir)
-        .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
+    crate::data_dir::ensure(data_dir)?;
     let hostname = nix::unistd::gethostname()
         .ok()
         .and_then(|h| h.into_string().ok())

@@ -70,6 +70,8 @@ enum Temporal {
 struct State {
     generation: u64,
     last_reload_error: Option<String>,
+    last_applied: Option<serde_json::Value>,
+    stopping: bool,
     entries: BTreeMap<String, Entry>,
     temporal: Temporal,
     /// By task queue, then task type (`workflow`, `activity`).
@@ -116,6 +118,11 @@ pub struct ReadyReport {
     pub config_generation: u64,
     /// Why the last reload was rejected, if the last reload was.
     pub last_reload_error: Option<String>,
+    /// What the last applied config changed (at start-up or by a reload): `generation`,
+    /// `started`, `replaced`, `stopped`, `failed`, `sections`, `pending_restart`, and the
+    /// `trigger` of the reload (`file_changed`, `sighup`; `null` at start-up).
+    #[serde(default)]
+    pub last_applied: Option<serde_json::Value>,
     /// Every entry of the running config.
     pub entries: Vec<EntryReport>,
 }
@@ -239,11 +246,13 @@ impl HostStatus {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A config was applied (at start-up or by a reload).
-    pub fn applied(&self, generation: u64, is_reload: bool) {
+    /// A config was applied (at start-up or by a reload); `details` is what `/readyz` shows of
+    /// it.
+    pub fn applied(&self, generation: u64, is_reload: bool, details: serde_json::Value) {
         let mut s = self.state();
         s.generation = generation;
         s.last_reload_error = None;
+        s.last_applied = Some(details);
         self.generation.set(generation as i64);
         if is_reload {
             self.reloads.with_label_values(&["applied"]).inc();
@@ -255,6 +264,11 @@ impl HostStatus {
     /// Resolves after the next config apply (or at once if one happened since the last call).
     pub async fn config_applied(&self) {
         self.applied_notify.notified().await;
+    }
+
+    /// The host is stopping: not ready any more, whatever the entries do while they drain.
+    pub fn stopping(&self) {
+        self.state().stopping = true;
     }
 
     /// A reload found nothing to change.
@@ -281,6 +295,10 @@ impl HostStatus {
         if entry.state != state {
             entry.state = state;
             entry.since = Instant::now();
+        }
+        if state == EntryState::Starting {
+            // A new worker of the entry (a start or a replacement) counts its own restarts.
+            entry.restarts = 0;
         }
         entry.task_queue = task_queue.to_owned();
         if state == EntryState::Restarting {
@@ -365,6 +383,9 @@ impl HostStatus {
             })
             .collect();
         let mut reasons = Vec::new();
+        if s.stopping {
+            reasons.push("stopping: draining in-flight work".to_owned());
+        }
         if s.generation == 0 {
             reasons.push("no config loaded yet".to_owned());
         }
@@ -387,6 +408,7 @@ impl HostStatus {
             temporal_reachable: matches!(s.temporal, Temporal::Reachable),
             config_generation: s.generation,
             last_reload_error: s.last_reload_error.clone(),
+            last_applied: s.last_applied.clone(),
             entries,
         }
     }

@@ -1,7 +1,7 @@
 //! The difference between two configs, by entry name. Start-up is the difference from an
 //! empty config, so start-up and hot reload take the same path.
 
-use super::{HostConfig, SectionReload, WorkerEntry};
+use super::{HostConfig, HostSettings, SectionReload, WorkerEntry};
 use std::time::Duration;
 
 /// What has to happen to go from one config to another.
@@ -28,18 +28,9 @@ impl ConfigDiff {
     /// including its effective grace period when `[host] shutdown_grace` changed.
     pub fn between(old: &HostConfig, new: &HostConfig) -> Self {
         let grace = |c: &HostConfig, e: &WorkerEntry| -> Duration { e.grace(&c.host) };
-        let (h, n) = (&old.host, &new.host);
-        let restart_only = [
-            ("host.listen", h.listen != n.listen),
-            ("host.data_dir", h.data_dir != n.data_dir),
-            ("host.reload", h.reload != n.reload),
-        ];
         let mut diff = ConfigDiff {
             temporal_changed: old.temporal != new.temporal,
-            restart_only: restart_only
-                .into_iter()
-                .filter_map(|(key, changed)| changed.then_some(key))
-                .collect(),
+            restart_only: Self::restart_only_keys(&old.host, &new.host),
             sections: old.sections.changes(&new.sections),
             ..Default::default()
         };
@@ -57,6 +48,18 @@ impl ConfigDiff {
             .map(|o| o.name.clone())
             .collect();
         diff
+    }
+
+    /// The `[host]` keys read only at start-up that differ between `old` and `new`.
+    pub fn restart_only_keys(old: &HostSettings, new: &HostSettings) -> Vec<&'static str> {
+        [
+            ("host.listen", old.listen != new.listen),
+            ("host.data_dir", old.data_dir != new.data_dir),
+            ("host.reload", old.reload != new.reload),
+        ]
+        .into_iter()
+        .filter_map(|(key, changed)| changed.then_some(key))
+        .collect()
     }
 
     /// Whether nothing needs to happen.

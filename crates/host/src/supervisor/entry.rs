@@ -3,27 +3,19 @@
 
 use super::{
     ledger::{DrainReport, Ledger},
+    restart_backoff::RestartBackoff,
     slot_gate::SlotGate,
     worker_factory::{EntryWorker, WorkerFactory},
 };
 use crate::{config::WorkerEntry, status::EntryState};
 use anyhow::Result;
-use std::{
-    cell::RefCell,
-    rc::Rc,
-    time::{Duration, Instant},
-};
-use tokio::task::JoinHandle;
+use std::{cell::RefCell, rc::Rc, time::Duration};
+use tokio::{task::JoinHandle, time::Instant};
 use tokio_util::sync::CancellationToken;
 
 /// How long after its grace period a stopping worker may take to report its cancelled
 /// activities before the host stops waiting for it.
 pub const DRAIN_SLACK: Duration = Duration::from_secs(10);
-/// First restart delay; it doubles after each failure up to [`MAX_BACKOFF`].
-const FIRST_BACKOFF: Duration = Duration::from_secs(1);
-const MAX_BACKOFF: Duration = Duration::from_secs(60);
-/// A worker that ran this long before failing starts again from the first delay.
-const HEALTHY_RUN: Duration = Duration::from_secs(60);
 
 type ShutdownFn = Box<dyn Fn()>;
 
@@ -58,12 +50,14 @@ impl EntryHandle {
     /// Build the entry's worker now (so that a replaced worker's successor exists as soon as
     /// the old one stops polling) and run it on the current `LocalSet`. `gate` is the entry's
     /// activity limit, shared with the worker this one replaces, if any. A worker that cannot
-    /// be built is an error and nothing runs: building again would fail the same way.
+    /// be built is an error and nothing runs: building again would fail the same way. A worker
+    /// that fails later is built again after the delays of `backoff`.
     pub fn start(
         factory: &Rc<dyn WorkerFactory>,
         entry: WorkerEntry,
         grace: Duration,
         gate: SlotGate,
+        backoff: RestartBackoff,
     ) -> Result<Self> {
         let ledger = Ledger::default();
         let control = Rc::new(Control::default());
@@ -82,15 +76,14 @@ impl EntryHandle {
                     EntryState::Failed,
                 );
             })?;
-        let task = tokio::task::spawn_local(supervise(
-            factory.clone(),
-            entry.clone(),
+        let rebuild = Rebuild {
+            factory: factory.clone(),
+            entry: entry.clone(),
             grace,
-            control.clone(),
-            ledger.clone(),
-            gate.clone(),
-            first,
-        ));
+            ledger: ledger.clone(),
+            gate: gate.clone(),
+        };
+        let task = tokio::task::spawn_local(supervise(rebuild, control.clone(), first, backoff));
         Ok(Self {
             entry,
             grace,
@@ -129,31 +122,43 @@ impl EntryHandle {
     }
 }
 
-async fn supervise(
+/// What an entry's task needs to build its worker again after a failure.
+struct Rebuild {
     factory: Rc<dyn WorkerFactory>,
     entry: WorkerEntry,
     grace: Duration,
-    control: Rc<Control>,
     ledger: Ledger,
     gate: SlotGate,
+}
+
+impl Rebuild {
+    fn build(&self) -> Result<Box<dyn EntryWorker>> {
+        self.factory
+            .build(&self.entry, self.grace, &self.ledger, &self.gate)
+    }
+}
+
+async fn supervise(
+    rebuild: Rebuild,
+    control: Rc<Control>,
     first: Box<dyn EntryWorker>,
+    policy: RestartBackoff,
 ) {
+    let (factory, entry) = (&rebuild.factory, &rebuild.entry);
     let mut next = Some(Ok(first));
-    let mut backoff = FIRST_BACKOFF;
+    let mut backoff = policy.first;
     loop {
-        let built = next
-            .take()
-            .unwrap_or_else(|| factory.build(&entry, grace, &ledger, &gate));
+        let built = next.take().unwrap_or_else(|| rebuild.build());
         match built {
             Ok(worker) => {
                 *control.shutdown.borrow_mut() = Some(worker.shutdown_handle());
                 if control.stop.is_cancelled() {
                     control.stop();
                 }
-                tracing::info!(entry = %entry.name, task_queue = %factory.polled_queue(&entry), "worker polling");
+                tracing::info!(entry = %entry.name, task_queue = %factory.polled_queue(entry), "worker polling");
                 factory.status().entry_state(
                     &entry.name,
-                    &factory.polled_queue(&entry),
+                    &factory.polled_queue(entry),
                     EntryState::Running,
                 );
                 let started = Instant::now();
@@ -165,9 +170,7 @@ async fn supervise(
                     }
                     return;
                 }
-                if started.elapsed() >= HEALTHY_RUN {
-                    backoff = FIRST_BACKOFF;
-                }
+                backoff = policy.after_run(backoff, started.elapsed());
                 match result {
                     Ok(()) => {
                         tracing::warn!(entry = %entry.name, ?backoff, "worker stopped on its own; restarting")
@@ -183,13 +186,13 @@ async fn supervise(
         }
         factory.status().entry_state(
             &entry.name,
-            &factory.polled_queue(&entry),
+            &factory.polled_queue(entry),
             EntryState::Restarting,
         );
         tokio::select! {
             _ = tokio::time::sleep(backoff) => {}
             _ = control.stop.cancelled() => return,
         }
-        backoff = (backoff * 2).min(MAX_BACKOFF);
+        backoff = policy.next(backoff);
     }
 }

@@ -7,15 +7,19 @@ pub mod entry;
 mod interceptor;
 pub mod ledger;
 pub mod outcome;
+pub mod restart_backoff;
 pub mod signals;
 pub mod slot_gate;
 pub mod watcher;
 pub mod worker_factory;
 
-use crate::config::{ConfigDiff, ConfigErrors, HostConfig, SectionReload, WorkerEntry};
+use crate::config::{
+    ConfigDiff, ConfigErrors, HostConfig, HostSettings, SectionReload, WorkerEntry,
+};
 use entry::EntryHandle;
 pub use ledger::{ActivityRef, DrainReport};
 pub use outcome::{Applied, FailedEntry, Rejection, ReloadOutcome};
+pub use restart_backoff::RestartBackoff;
 use slot_gate::SlotGate;
 use std::{collections::BTreeMap, rc::Rc};
 use tokio::task::JoinHandle;
@@ -38,7 +42,11 @@ impl ShutdownReport {
 /// The running entries of one host.
 pub struct Supervisor {
     factory: Rc<dyn WorkerFactory>,
+    backoff: RestartBackoff,
     config: HostConfig,
+    /// `[host]` as the last applied file wrote it: its start-up-only keys may differ from the
+    /// running ones (they wait for a restart), and writing them again is no change.
+    written_host: HostSettings,
     generation: u64,
     entries: BTreeMap<String, EntryHandle>,
     /// Entries of the file that run nothing because their worker could not be built.
@@ -51,12 +59,20 @@ impl Supervisor {
     pub fn new(factory: impl WorkerFactory + 'static) -> Self {
         Self {
             factory: Rc::new(factory),
+            backoff: RestartBackoff::default(),
             config: HostConfig::default(),
+            written_host: HostSettings::default(),
             generation: 0,
             entries: BTreeMap::new(),
             failed: Vec::new(),
             draining: Vec::new(),
         }
+    }
+
+    /// Restart failed workers after the delays of `backoff` instead of the default ones.
+    pub fn with_restart_backoff(mut self, backoff: RestartBackoff) -> Self {
+        self.backoff = backoff;
+        self
     }
 
     /// The config running now.
@@ -103,11 +119,19 @@ impl Supervisor {
                     reason: Rejection::NeedsRestart(restart_tables),
                 };
             }
-            if diff.is_empty() {
+            // A start-up-only key written again as the last file wrote it is no change.
+            let since_last_file = ConfigDiff {
+                restart_only: ConfigDiff::restart_only_keys(&self.written_host, &new.host),
+                ..diff.clone()
+            };
+            if since_last_file.is_empty() {
                 return ReloadOutcome::Unchanged {
                     generation: self.generation,
                 };
             }
+        }
+        self.written_host = new.host.clone();
+        if self.generation > 0 {
             // Keys read only at start keep their running values until a restart.
             new.host.listen = self.config.host.listen.clone();
             new.host.data_dir = self.config.host.data_dir.clone();
@@ -192,6 +216,7 @@ impl Supervisor {
             entry.clone(),
             entry.grace(&config.host),
             gate,
+            self.backoff,
         )
         .map_err(|e| format!("{e:#}"))?;
         self.entries.insert(entry.name.clone(), handle);

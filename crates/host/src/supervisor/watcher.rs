@@ -15,7 +15,8 @@ use tokio::sync::mpsc;
 pub const DEBOUNCE: Duration = Duration::from_millis(150);
 
 /// Why a reload was requested.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ReloadTrigger {
     /// The config file changed on disk.
     FileChanged,

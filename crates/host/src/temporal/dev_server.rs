@@ -45,8 +45,7 @@ impl DevServer {
                 "nothing listens at {address}, and the dev server only starts on a loopback address (127.0.0.1)"
             );
         }
-        std::fs::create_dir_all(data_dir)
-            .with_context(|| format!("cannot create data_dir {}", data_dir.display()))?;
+        crate::data_dir::ensure(data_dir)?;
         let db = data_dir.join("temporal-dev.sqlite");
         let binary = cli_binary();
         let mut command = Command::new(&binary);
@@ -102,6 +101,11 @@ impl DevServer {
     /// Address the server listens on.
     pub fn address(&self) -> &str {
         &self.address
+    }
+
+    /// Kill the server now (SIGKILL), without waiting for it: the host is exiting at once.
+    pub fn kill_now(&mut self) {
+        let _ = self.child.start_kill();
     }
 
     /// Stop the server: SIGTERM, then SIGKILL after 10 s.

@@ -1,7 +1,10 @@
 //! The host's HTTP endpoints on `[host] listen` (loopback by default): `/healthz` (the process
 //! answers), `/readyz` (config loaded, Temporal answers and every entry running; JSON with each
 //! entry, its queue's backlog, the last reload error and the reason when not ready) and
-//! `/metrics` (Prometheus text: the host's series, then the SDK's).
+//! `/metrics` (Prometheus text: the host's series, then the SDK's). [`listener`] accepts the
+//! connections, with the limits a port that may face a network needs.
+
+pub mod listener;
 
 use crate::{sdk_metrics::SdkMetrics, status::HostStatus};
 use anyhow::{Context, Result};
@@ -20,6 +23,13 @@ pub async fn serve(listen: &str, status: HostStatus, sdk: SdkMetrics) -> Result<
         .await
         .with_context(|| format!("cannot listen on {listen} ([host] listen)"))?;
     let addr = listener.local_addr()?;
+    if !addr.ip().is_loopback() {
+        tracing::warn!(
+            %addr,
+            "the health and metrics endpoints listen beyond loopback: anyone who reaches {addr} \
+             can read the host's entries, queues and metrics; prefer 127.0.0.1 behind a proxy"
+        );
+    }
     let app = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
@@ -28,11 +38,7 @@ pub async fn serve(listen: &str, status: HostStatus, sdk: SdkMetrics) -> Result<
             status,
             sdk: Arc::new(sdk),
         });
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!(error = %e, "the health and metrics server stopped");
-        }
-    });
+    tokio::spawn(listener::run(listener, app));
     tracing::info!(%addr, "health and metrics endpoints listening");
     Ok(addr)
 }
