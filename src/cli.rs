@@ -1,8 +1,9 @@
-//! The `worker-host` command line: the host's commands (`run`, `validate`, `status`) and the
-//! indexing workload's (`index`). It parses arguments and hands them to the libraries.
+//! The `worker-host` command line: the host's commands (`run`, `validate`, `status`, `schema`),
+//! the indexing workload's (`index`) and shell completions. It parses arguments and hands them
+//! to the libraries.
 
 use crate::{Registry, host::cli as host_cli, indexing::index_command};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
@@ -30,6 +31,12 @@ enum Command {
         #[command(flatten)]
         config: host_cli::ConfigPath,
     },
+    /// Print a shell completion script: `source <(worker-host completions bash)`, or save it
+    /// where your shell loads completions from.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
 }
 
 /// Parse the process arguments and run the command with `registry`.
@@ -38,6 +45,15 @@ pub fn main(registry: Registry) -> ExitCode {
     host_cli::init_logging(cli.log_format);
     match cli.command {
         Command::Host(command) => host_cli::execute(command, registry),
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "worker-host",
+                &mut std::io::stdout(),
+            );
+            ExitCode::SUCCESS
+        }
         Command::Index { options, config } => {
             let Some(runtime) = host_cli::tokio_runtime() else {
                 return ExitCode::FAILURE;

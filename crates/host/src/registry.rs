@@ -6,7 +6,7 @@
 
 use crate::{
     config::{
-        Catalog, HostConfig, Section, host_local_queue, section::SectionLoader, section_loader,
+        Catalog, HostConfig, Section, SectionType, host_local_queue, section_type,
     },
     services::HostServices,
 };
@@ -25,7 +25,7 @@ pub struct Registry {
     workflows: BTreeMap<String, Install>,
     activities: BTreeMap<String, Install>,
     activity_sets: BTreeMap<String, Vec<String>>,
-    sections: BTreeMap<&'static str, SectionLoader>,
+    sections: BTreeMap<&'static str, SectionType>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -48,7 +48,7 @@ impl Registry {
     /// Add a workload's own table (`[S::NAME]` in `workers.toml`); its activities read it
     /// with [`HostServices::section`].
     pub fn section<S: Section>(mut self) -> Self {
-        self.sections.insert(S::NAME, section_loader::<S>());
+        self.sections.insert(S::NAME, section_type::<S>());
         self
     }
 
@@ -193,7 +193,7 @@ impl Catalog for Registry {
         self.activity_sets.keys().map(String::as_str).collect()
     }
 
-    fn sections(&self) -> Vec<(&'static str, SectionLoader)> {
+    fn sections(&self) -> Vec<(&'static str, SectionType)> {
         self.sections.iter().map(|(n, l)| (*n, *l)).collect()
     }
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use worker_host_core::config::Section;
 
 /// The `[indexing]` section.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default)]
 pub struct IndexingSettings {
     /// Folder of the runs' clones and parse outputs. Default `<data_dir>/runs`.

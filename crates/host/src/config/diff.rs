@@ -17,7 +17,7 @@ pub struct ConfigDiff {
     pub unchanged: Vec<String>,
     /// Whether `[temporal]` differs (a new connection is needed).
     pub temporal_changed: bool,
-    /// `[host]` keys that differ and take effect only when the host starts.
+    /// `[host]` keys (and `deployment`) that differ and take effect only when the host starts.
     pub restart_only: Vec<&'static str>,
     /// Workload tables that differ, with what their change does.
     pub sections: Vec<(&'static str, SectionReload)>,
@@ -33,6 +33,7 @@ impl ConfigDiff {
             ("host.listen", h.listen != n.listen),
             ("host.data_dir", h.data_dir != n.data_dir),
             ("host.reload", h.reload != n.reload),
+            ("deployment", old.deployment != new.deployment),
         ];
         let mut diff = ConfigDiff {
             temporal_changed: old.temporal != new.temporal,
