@@ -351,7 +351,8 @@ async fn serves_through(host: &RunningHost, proxy: &Proxy, queue: &str) {
     assert!(proxy.requests.load(Ordering::Relaxed) > 0, "nothing went through the proxy");
 }
 
-#[tokio::test]
+// The proxy runs on the test's runtime while the test waits on the host: two threads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_tls() {
     let pki = Pki::new();
     let proxy = Proxy::start(pki.server_config(false), None).await;
@@ -364,7 +365,8 @@ async fn server_tls() {
     serves_through(&host, &proxy, &queue).await;
 }
 
-#[tokio::test]
+// The proxy runs on the test's runtime while the test waits on the host: two threads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mutual_tls() {
     let pki = Pki::new();
     let proxy = Proxy::start(pki.server_config(true), None).await;
@@ -376,7 +378,8 @@ async fn mutual_tls() {
     serves_through(&host, &proxy, &queue).await;
 }
 
-#[tokio::test]
+// The proxy runs on the test's runtime while the test waits on the host: two threads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_key_header() {
     let pki = Pki::new();
     let proxy = Proxy::start(pki.server_config(false), Some(API_KEY)).await;
@@ -393,7 +396,8 @@ async fn api_key_header() {
     assert_eq!(seen, BTreeSet::from([format!("Bearer {API_KEY}")]));
 }
 
-#[tokio::test]
+// The proxy runs on the test's runtime while the test waits on the host: two threads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_and_api_key_from_a_temporal_profile() {
     let pki = Pki::new();
     let proxy = Proxy::start(pki.server_config(false), Some(API_KEY)).await;
@@ -434,7 +438,8 @@ fn refused(host: &RunningHost, expected: &[&str]) {
     );
 }
 
-#[tokio::test]
+// The proxy runs on the test's runtime while the test waits on the host: two threads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_ca_is_a_clear_error() {
     let pki = Pki::new();
     let proxy = Proxy::start(pki.server_config(false), None).await;
@@ -446,7 +451,8 @@ async fn wrong_ca_is_a_clear_error() {
     refused(&host, &["UnknownIssuer", "certificate"]);
 }
 
-#[tokio::test]
+// The proxy runs on the test's runtime while the test waits on the host: two threads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missing_client_certificate_is_a_clear_error() {
     let pki = Pki::new();
     let proxy = Proxy::start(pki.server_config(true), None).await;

@@ -191,14 +191,15 @@ impl Versioning {
 
 /// One `[[workers]]` entry: one Temporal worker on one task queue.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(transform = entry_requires_name_and_queue)]
 pub struct WorkerEntry {
     /// Unique name of the entry (used in logs, metrics and reloads).
     #[serde(default)]
-    #[schemars(required, length(min = 1))]
+    #[schemars(length(min = 1))]
     pub name: String,
     /// Task queue the worker polls.
     #[serde(default)]
-    #[schemars(required, length(min = 1))]
+    #[schemars(length(min = 1))]
     pub task_queue: String,
     /// Workflow types to run, by registry name.
     #[serde(default)]
@@ -245,6 +246,12 @@ pub struct WorkerEntry {
     /// `"pinned"`. Default `"auto_upgrade"`; only with a `[deployment]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub versioning: Option<Versioning>,
+}
+
+/// `name` and `task_queue` default to empty so that loading can say which entry lacks them; the
+/// schema still requires them.
+fn entry_requires_name_and_queue(schema: &mut Schema) {
+    schema.insert("required".into(), serde_json::json!(["name", "task_queue"]));
 }
 
 /// SDK defaults, used where an entry leaves a limit out.

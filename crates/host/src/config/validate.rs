@@ -42,9 +42,9 @@ pub(crate) fn check(
     if let Some(tls) = &config.temporal.tls {
         let tls_path = root.clone().key("temporal").key("tls");
         let inline = &config.temporal.from_profile;
-        if tls.client_cert.is_some() || inline.client_cert.is_some()
-            != (tls.client_key.is_some() || inline.client_key.is_some())
-        {
+        let has_cert = tls.client_cert.is_some() || inline.client_cert.is_some();
+        let has_key = tls.client_key.is_some() || inline.client_key.is_some();
+        if has_cert != has_key {
             problems.push((
                 tls_path.clone(),
                 Target::Key,
