@@ -80,7 +80,11 @@ impl HostCanaryHoldWorkflow {
         echo: String,
     ) -> WorkflowResult<Vec<CanaryReport>> {
         let before = ctx
-            .execute_activity(CanaryActivities::host_canary, echo.clone(), on_own_queue(ctx))
+            .execute_activity(
+                CanaryActivities::host_canary,
+                echo.clone(),
+                on_own_queue(ctx),
+            )
             .await?;
         ctx.wait_condition(|s| s.released).await?;
         let after = ctx

@@ -13,7 +13,10 @@ use std::{
 
 /// Every series name the dashboard's queries (panels and variables) use.
 fn dashboard_series() -> BTreeSet<String> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/grafana-dashboard.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/grafana-dashboard.json"
+    );
     let dashboard: Json =
         serde_json::from_str(&std::fs::read_to_string(path).expect("dashboard")).expect("JSON");
     let mut queries = Vec::new();

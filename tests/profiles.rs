@@ -38,7 +38,10 @@ fn worker_host(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
         .args(args)
         .current_dir(dir)
         .env("TEMPORAL_CONFIG_FILE", dir.join("temporal.toml"));
-    for var in TEMPORAL_VARS.iter().filter(|v| **v != "TEMPORAL_CONFIG_FILE") {
+    for var in TEMPORAL_VARS
+        .iter()
+        .filter(|v| **v != "TEMPORAL_CONFIG_FILE")
+    {
         command.env_remove(var);
     }
     command.envs(env.iter().copied());
@@ -176,7 +179,10 @@ fn index_without_workers_toml_dials_temporal_address() {
 async fn index_without_workers_toml_uses_the_profile_and_the_variables() {
     let address = common::temporal_address();
     for (how, env) in [
-        ("TEMPORAL_ADDRESS", vec![("TEMPORAL_ADDRESS", address.as_str())]),
+        (
+            "TEMPORAL_ADDRESS",
+            vec![("TEMPORAL_ADDRESS", address.as_str())],
+        ),
         ("a profile", vec![("TEMPORAL_PROFILE", "live")]),
     ] {
         let dir = folder(None);

@@ -87,7 +87,10 @@ fn every_shipped_config_passes_the_schema() {
             files.push(path);
         }
     }
-    assert!(files.len() >= 3, "expected workers.toml and example configs");
+    assert!(
+        files.len() >= 3,
+        "expected workers.toml and example configs"
+    );
     for file in files {
         let text = std::fs::read_to_string(&file).expect("read config");
         let problems = schema_problems(&schema, &text);
@@ -99,12 +102,24 @@ fn every_shipped_config_passes_the_schema() {
 fn schema_rejects_what_the_loader_rejects() {
     let schema = printed_schema();
     let cases = [
-        ("unknown key", "[host]\nlisten = \"127.0.0.1:9464\"\nlistne = \"x\"\n"),
+        (
+            "unknown key",
+            "[host]\nlisten = \"127.0.0.1:9464\"\nlistne = \"x\"\n",
+        ),
         ("unknown table key", "[indexing]\nmax_repo_byte = 5\n"),
         ("wrong type", "[temporal]\naddress = 7233\n"),
-        ("zero slots", "[[workers]]\nname = \"a\"\ntask_queue = \"q\"\nworkflows = [\"W\"]\nmax_concurrent_activities = 0\n"),
-        ("entry without name", "[[workers]]\ntask_queue = \"q\"\nworkflows = [\"W\"]\n"),
-        ("bad versioning", "[deployment]\nname = \"d\"\n[[workers]]\nname = \"a\"\ntask_queue = \"q\"\nworkflows = [\"W\"]\nversioning = \"sticky\"\n"),
+        (
+            "zero slots",
+            "[[workers]]\nname = \"a\"\ntask_queue = \"q\"\nworkflows = [\"W\"]\nmax_concurrent_activities = 0\n",
+        ),
+        (
+            "entry without name",
+            "[[workers]]\ntask_queue = \"q\"\nworkflows = [\"W\"]\n",
+        ),
+        (
+            "bad versioning",
+            "[deployment]\nname = \"d\"\n[[workers]]\nname = \"a\"\ntask_queue = \"q\"\nworkflows = [\"W\"]\nversioning = \"sticky\"\n",
+        ),
         ("bad duration", "[host]\nshutdown_grace = \"soon\"\n"),
     ];
     for (what, text) in cases {

@@ -68,7 +68,11 @@ fn wait_for_activities(id: &str, n: usize) {
     loop {
         let out = temporal_cli(&["workflow", "show", "--workflow-id", id, "-o", "json"]);
         let history = String::from_utf8_lossy(&out.stdout);
-        if history.matches("EVENT_TYPE_ACTIVITY_TASK_COMPLETED").count() >= n {
+        if history
+            .matches("EVENT_TYPE_ACTIVITY_TASK_COMPLETED")
+            .count()
+            >= n
+        {
             return;
         }
         assert!(
@@ -98,9 +102,26 @@ async fn pinned_stays_on_its_build_auto_upgrade_moves_new_work_goes_to_current()
         &config(&deployment, "build-a", &pinned_queue, &upgrade_queue),
     );
     set_current(&deployment, "build-a");
-    let (pinned, upgrading) = (common::unique("held-pinned"), common::unique("held-upgrading"));
-    common::start(&client, "HostCanaryHoldWorkflow", &pinned_queue, &pinned, "a".into()).await;
-    common::start(&client, "HostCanaryHoldWorkflow", &upgrade_queue, &upgrading, "a".into()).await;
+    let (pinned, upgrading) = (
+        common::unique("held-pinned"),
+        common::unique("held-upgrading"),
+    );
+    common::start(
+        &client,
+        "HostCanaryHoldWorkflow",
+        &pinned_queue,
+        &pinned,
+        "a".into(),
+    )
+    .await;
+    common::start(
+        &client,
+        "HostCanaryHoldWorkflow",
+        &upgrade_queue,
+        &upgrading,
+        "a".into(),
+    )
+    .await;
     wait_for_activities(&pinned, 1);
     wait_for_activities(&upgrading, 1);
 
@@ -122,7 +143,14 @@ async fn pinned_stays_on_its_build_auto_upgrade_moves_new_work_goes_to_current()
 
     // The held workflows go on: the pinned one on A, the auto-upgrade one on B.
     for id in [&pinned, &upgrading] {
-        let out = temporal_cli(&["workflow", "signal", "--workflow-id", id, "--name", "release"]);
+        let out = temporal_cli(&[
+            "workflow",
+            "signal",
+            "--workflow-id",
+            id,
+            "--name",
+            "release",
+        ]);
         assert!(
             out.status.success(),
             "signal: {}",
@@ -137,7 +165,11 @@ async fn pinned_stays_on_its_build_auto_upgrade_moves_new_work_goes_to_current()
     let upgrading_result = common::result_within(&client, &upgrading, Duration::from_secs(60))
         .await
         .expect("auto-upgrade result");
-    assert_eq!(pids(&upgrading_result), vec![pid_a, pid_b], "{upgrading_result}");
+    assert_eq!(
+        pids(&upgrading_result),
+        vec![pid_a, pid_b],
+        "{upgrading_result}"
+    );
 
     // `status` shows each host's deployment and build.
     for (host, build) in [(&a, "build-a"), (&b, "build-b")] {

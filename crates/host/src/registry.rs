@@ -5,9 +5,7 @@
 //! `worker-host` binary: the canary and repository indexing) before handing it to the host.
 
 use crate::{
-    config::{
-        Catalog, HostConfig, Section, SectionType, host_local_queue, section_type,
-    },
+    config::{Catalog, HostConfig, Section, SectionType, host_local_queue, section_type},
     services::HostServices,
 };
 use anyhow::Context;

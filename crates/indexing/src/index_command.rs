@@ -14,11 +14,7 @@ use temporalio_client::{
     Client, WorkflowGetResultOptions, WorkflowHandle, WorkflowIdConflictPolicy,
     WorkflowQueryOptions, WorkflowStartOptions, errors::WorkflowGetResultError,
 };
-use worker_host_core::{
-    Registry,
-    config,
-    temporal,
-};
+use worker_host_core::{Registry, config, temporal};
 
 /// How often the progress bar asks the workflow.
 const POLL_EVERY: Duration = Duration::from_millis(500);

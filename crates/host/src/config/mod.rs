@@ -34,7 +34,10 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:9464";
 /// A whole `workers.toml`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
-#[schemars(title = "workers.toml", description = "The workers a worker-host process runs")]
+#[schemars(
+    title = "workers.toml",
+    description = "The workers a worker-host process runs"
+)]
 pub struct HostConfig {
     /// How to reach Temporal.
     pub temporal: TemporalSettings,

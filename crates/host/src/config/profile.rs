@@ -166,7 +166,11 @@ fn layer_of(profile: ClientConfigProfile, description: String) -> Result<Tempora
             let sources = [
                 ("client_cert", t.client_cert, &mut secrets.client_cert),
                 ("client_key", t.client_key, &mut secrets.client_key),
-                ("server_ca_cert", t.server_ca_cert, &mut secrets.server_ca_cert),
+                (
+                    "server_ca_cert",
+                    t.server_ca_cert,
+                    &mut secrets.server_ca_cert,
+                ),
             ];
             for (key, source, inline) in sources {
                 match source {

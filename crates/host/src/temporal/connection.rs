@@ -34,8 +34,8 @@ pub async fn connect(settings: &TemporalSettings) -> Result<Client> {
         })
         .transpose()?
         .or_else(|| profile.api_key.clone());
-    let headers = (!profile.headers.is_empty())
-        .then(|| profile.headers.clone().into_iter().collect());
+    let headers =
+        (!profile.headers.is_empty()).then(|| profile.headers.clone().into_iter().collect());
     let options = ConnectionOptions::new(target)
         .identity(settings.identity.clone().unwrap_or_else(default_identity))
         .maybe_tls_options(tls.map(|t| tls_options(t, profile)).transpose()?)

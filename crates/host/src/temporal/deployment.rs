@@ -5,8 +5,7 @@
 
 use crate::config::{DeploymentSettings, Versioning, WorkerEntry};
 use temporalio_common::worker::{
-    VersioningBehavior, WorkerDeploymentOptions, WorkerDeploymentVersion,
-    build_id_from_current_exe,
+    VersioningBehavior, WorkerDeploymentOptions, WorkerDeploymentVersion, build_id_from_current_exe,
 };
 
 /// The build id a host of `deployment` polls with: the configured one, else a hash of the

@@ -16,7 +16,9 @@ pub const DEFAULT_PASSWORD_ENV: &str = "NEO4J_PASSWORD";
 pub const DEFAULT_EMBEDDED_FILE: &str = "graph.sqlite";
 
 /// Where the code graph is stored.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum GraphBackend {
     /// SQLite in one file on the local disk; no server needed.
