@@ -1,15 +1,14 @@
-//! The `worker-host` command line: the host's commands (`run`, `validate`, `status`) and the
-//! indexing workload's (`index`, and `graph` and `mcp` to ask the code graph). It parses
-//! arguments and hands them to the libraries.
+//! The `worker-host` command line: the host's commands (`run`, `validate`, `status`, `schema`),
+//! the indexing workload's (`index`, and `graph` and `mcp` to ask the code graph) and shell
+//! completions. It parses arguments and hands them to the libraries.
 
 use crate::{
-    Registry,
-    config::{self, HostConfig},
+    Registry, config,
     graph::{GraphSettings, command as graph_command, mcp},
     host::cli as host_cli,
     indexing::{index_command, settings::IndexingSettings},
 };
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::{path::Path, path::PathBuf, process::ExitCode};
 
 #[derive(Parser, Debug)]
@@ -51,6 +50,12 @@ enum Command {
         #[command(flatten)]
         config: host_cli::ConfigPath,
     },
+    /// Print a shell completion script: `source <(worker-host completions bash)`, or save it
+    /// where your shell loads completions from.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
 }
 
 /// Parse the process arguments and run the command with `registry`.
@@ -59,6 +64,15 @@ pub fn main(registry: Registry) -> ExitCode {
     host_cli::init_logging(cli.log_format);
     match cli.command {
         Command::Host(command) => host_cli::execute(command, registry),
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "worker-host",
+                &mut std::io::stdout(),
+            );
+            ExitCode::SUCCESS
+        }
         Command::Index { options, config } => {
             let Some(runtime) = host_cli::tokio_runtime() else {
                 return ExitCode::FAILURE;
@@ -102,16 +116,12 @@ pub fn main(registry: Registry) -> ExitCode {
 /// embedded store under `.worker-host/`) when there is no such file; none (the errors
 /// printed) when the file is invalid.
 fn graph_settings(path: &Path, registry: &Registry) -> Option<(GraphSettings, PathBuf)> {
-    let config = if path.exists() {
-        match config::load(path, registry) {
-            Ok(config) => config,
-            Err(errors) => {
-                eprint!("{errors}");
-                return None;
-            }
+    let config = match config::load_or_default(path, registry) {
+        Ok(config) => config,
+        Err(errors) => {
+            eprint!("{errors}");
+            return None;
         }
-    } else {
-        HostConfig::default()
     };
     let indexing = config.sections.get::<IndexingSettings>();
     Some((indexing.graph.clone(), config.host.data_dir))

@@ -1,4 +1,4 @@
-//! The host's commands (`run`, `validate`, `status`) as clap subcommands. A program's command
+//! The host's commands (`run`, `validate`, `status`, `schema`) as clap subcommands. A program's command
 //! line flattens [`HostCommand`] into its own and adds its workloads' commands beside it; it
 //! parses arguments and wires pieces together, holding no logic of its own.
 
@@ -6,7 +6,7 @@ use crate::{
     Registry,
     config::{self, Pollers, WorkerEntry},
     host::{self, EXIT_BAD_CONFIG, RunOptions},
-    status_command,
+    status_command, temporal,
 };
 use clap::{Subcommand, ValueEnum};
 use std::{path::PathBuf, process::ExitCode};
@@ -45,6 +45,10 @@ pub enum HostCommand {
         #[command(flatten)]
         config: ConfigPath,
     },
+    /// Print the JSON Schema of workers.toml (with every workload table), for editors:
+    /// `worker-host schema > workers.schema.json`, then `#:schema ./workers.schema.json` as the
+    /// config's first line.
+    Schema,
 }
 
 /// `--config`: the config file of any command.
@@ -73,6 +77,19 @@ pub fn tokio_runtime() -> Option<tokio::runtime::Runtime> {
 pub fn execute(command: HostCommand, registry: Registry) -> ExitCode {
     match command {
         HostCommand::Validate { config } => validate(&config.config, &registry),
+        HostCommand::Schema => {
+            let schema = config::schema::json_schema(&registry);
+            match serde_json::to_string_pretty(&schema) {
+                Ok(text) => {
+                    println!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: cannot print the schema: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         HostCommand::Status { addr, config } => {
             status_command::run(addr.as_deref(), &config.config, &registry)
         }
@@ -108,8 +125,15 @@ fn validate(path: &std::path::Path, registry: &Registry) -> ExitCode {
                 c.temporal.address,
                 c.temporal.namespace
             );
+            if let Some(d) = &c.deployment {
+                println!(
+                    "  deployment {}, build {}",
+                    d.name,
+                    temporal::deployment::build_id(d)
+                );
+            }
             for e in &c.workers {
-                println!("  {}", summary(e, &c.host));
+                println!("  {}", summary(e, &c.host, c.deployment.is_some()));
             }
             ExitCode::SUCCESS
         }
@@ -121,7 +145,7 @@ fn validate(path: &std::path::Path, registry: &Registry) -> ExitCode {
 }
 
 /// One line that says what an entry will run and with which limits.
-fn summary(e: &WorkerEntry, host: &config::HostSettings) -> String {
+fn summary(e: &WorkerEntry, host: &config::HostSettings, versioned: bool) -> String {
     let pollers = match e.pollers {
         None => "default".to_owned(),
         Some(Pollers::Fixed(n)) => n.get().to_string(),
@@ -133,7 +157,7 @@ fn summary(e: &WorkerEntry, host: &config::HostSettings) -> String {
         |r: Option<config::Rate>| r.map_or("unlimited".to_owned(), |r| format!("{}/s", r.get()));
     format!(
         "{}: queue {}, workflows [{}], activities [{}], slots activity {} / workflow {} / local {}, \
-         cache {}, pollers {}, rate worker {} / queue {}, grace {}",
+         cache {}, pollers {}, rate worker {} / queue {}, grace {}{}",
         e.name,
         e.polled_queue("<host id>"),
         e.workflows.join(", "),
@@ -146,6 +170,11 @@ fn summary(e: &WorkerEntry, host: &config::HostSettings) -> String {
         rate(e.max_activities_per_second),
         rate(e.max_task_queue_activities_per_second),
         humantime::format_duration(e.grace(host)),
+        if versioned {
+            format!(", versioning {}", e.versioning_behavior().label())
+        } else {
+            String::new()
+        },
     )
 }
 

@@ -6,7 +6,7 @@ use crate::{
     config::{self, HostConfig},
     sdk_metrics::SdkMetrics,
     services::{HostServices, load_or_create_host_id},
-    status::HostStatus,
+    status::{DeploymentReport, HostStatus},
     supervisor::{
         ReloadOutcome, SdkWorkerFactory, Supervisor,
         signals::StopSignals,
@@ -105,8 +105,17 @@ async fn serve(
     signals: &mut StopSignals,
     dev_server: Option<&mut DevServer>,
 ) -> Result<ExitCode> {
+    // The endpoints answer while Temporal is still being reached: /readyz says why it is not.
+    let sdk_metrics = SdkMetrics::start()?;
+    let telemetry = sdk_metrics.telemetry_options();
+    let status = HostStatus::new();
+    status.set_deployment(config.deployment.as_ref().map(|d| DeploymentReport {
+        name: d.name.clone(),
+        build_id: temporal::deployment::build_id(d),
+    }));
+    crate::http::serve(&config.host.listen, status.clone(), sdk_metrics).await?;
     let client = tokio::select! {
-        c = connect_patiently(&config) => c?,
+        c = connect_patiently(&config, &status) => c?,
         s = signals.next() => {
             tracing::info!(signal = s, "stopped before Temporal answered");
             return Ok(ExitCode::SUCCESS);
@@ -127,10 +136,9 @@ async fn serve(
             "cannot read namespace capabilities"
         ),
     }
-    let sdk_metrics = SdkMetrics::start()?;
     let runtime = Runtime::from_current_tokio(
         RuntimeOptions::builder()
-            .telemetry_options(sdk_metrics.telemetry_options())
+            .telemetry_options(telemetry)
             .heartbeat_interval(Some(WORKER_HEARTBEAT_INTERVAL))
             .build()
             .map_err(anyhow::Error::msg)?,
@@ -141,8 +149,6 @@ async fn serve(
         .identity
         .clone()
         .unwrap_or_else(default_identity);
-    let status = HostStatus::new();
-    crate::http::serve(&config.host.listen, status.clone(), sdk_metrics).await?;
     temporal::reachability::watch(
         client.clone(),
         config.temporal.address.clone(),
@@ -156,7 +162,8 @@ async fn serve(
     let host_id = load_or_create_host_id(&config.host.data_dir)?;
     tracing::info!(host_id, "host-local queues are <task_queue>@{host_id}");
     let services = HostServices::new(host_id, client, status.clone());
-    let factory = SdkWorkerFactory::new(runtime, services, registry.clone(), identity);
+    let factory = SdkWorkerFactory::new(runtime, services, registry.clone(), identity)
+        .with_deployment(config.deployment.clone());
     let mut reloads = ReloadRequests::start(path, config.host.reload)?;
     let mut supervisor = Supervisor::new(factory);
     record(&status, &supervisor.apply(config), None);
@@ -228,12 +235,13 @@ fn record(status: &HostStatus, outcome: &ReloadOutcome, trigger: Option<ReloadTr
     }
 }
 
-async fn connect_patiently(config: &HostConfig) -> Result<Client> {
+async fn connect_patiently(config: &HostConfig, status: &HostStatus) -> Result<Client> {
     let deadline = Instant::now() + CONNECT_PATIENCE;
     loop {
         match temporal::connect(&config.temporal).await {
             Ok(client) => return Ok(client),
             Err(e) if Instant::now() < deadline => {
+                status.temporal_checked(Err(format!("{e:#}")));
                 tracing::warn!(
                     error = format!("{e:#}"),
                     "Temporal not reachable yet; retrying"

@@ -5,9 +5,7 @@
 //! `worker-host` binary: the canary and repository indexing) before handing it to the host.
 
 use crate::{
-    config::{
-        Catalog, HostConfig, Section, host_local_queue, section::SectionLoader, section_loader,
-    },
+    config::{Catalog, HostConfig, Section, SectionType, host_local_queue, section_type},
     services::HostServices,
 };
 use anyhow::Context;
@@ -25,7 +23,7 @@ pub struct Registry {
     workflows: BTreeMap<String, Install>,
     activities: BTreeMap<String, Install>,
     activity_sets: BTreeMap<String, Vec<String>>,
-    sections: BTreeMap<&'static str, SectionLoader>,
+    sections: BTreeMap<&'static str, SectionType>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -48,7 +46,7 @@ impl Registry {
     /// Add a workload's own table (`[S::NAME]` in `workers.toml`); its activities read it
     /// with [`HostServices::section`].
     pub fn section<S: Section>(mut self) -> Self {
-        self.sections.insert(S::NAME, section_loader::<S>());
+        self.sections.insert(S::NAME, section_type::<S>());
         self
     }
 
@@ -193,7 +191,7 @@ impl Catalog for Registry {
         self.activity_sets.keys().map(String::as_str).collect()
     }
 
-    fn sections(&self) -> Vec<(&'static str, SectionLoader)> {
+    fn sections(&self) -> Vec<(&'static str, SectionType)> {
         self.sections.iter().map(|(n, l)| (*n, *l)).collect()
     }
 }

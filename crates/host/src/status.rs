@@ -76,6 +76,16 @@ struct State {
     temporal: Temporal,
     /// By task queue, then task type (`workflow`, `activity`).
     backlogs: BTreeMap<String, BTreeMap<String, Backlog>>,
+    deployment: Option<DeploymentReport>,
+}
+
+/// The Worker Deployment version every worker of a versioned host polls as.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeploymentReport {
+    /// Worker Deployment name.
+    pub name: String,
+    /// Build id of this host.
+    pub build_id: String,
 }
 
 /// A task queue's backlog of one task type, as the server approximates it.
@@ -125,6 +135,9 @@ pub struct ReadyReport {
     pub last_applied: Option<serde_json::Value>,
     /// Every entry of the running config.
     pub entries: Vec<EntryReport>,
+    /// The deployment version the workers poll as; absent when unversioned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment: Option<DeploymentReport>,
 }
 
 /// Shared by the supervisor, the entries' tasks, the activity interceptor and the HTTP server.
@@ -321,6 +334,11 @@ impl HostStatus {
             .collect()
     }
 
+    /// The workers poll as this deployment version (Worker Versioning).
+    pub fn set_deployment(&self, deployment: Option<DeploymentReport>) {
+        self.state().deployment = deployment;
+    }
+
     /// Result of a Temporal reachability check: `Err` says why it failed.
     pub fn temporal_checked(&self, result: Result<(), String>) {
         self.temporal_reachable.set(i64::from(result.is_ok()));
@@ -410,6 +428,7 @@ impl HostStatus {
             last_reload_error: s.last_reload_error.clone(),
             last_applied: s.last_applied.clone(),
             entries,
+            deployment: s.deployment.clone(),
         }
     }
 

@@ -20,7 +20,7 @@ pub const EXIT_UNREACHABLE: u8 = 2;
 pub fn run(addr: Option<&str>, config: &Path, registry: &Registry) -> ExitCode {
     let addr = match addr {
         Some(a) => a.to_owned(),
-        None => match config::load(config, registry) {
+        None => match config::load_or_default(config, registry) {
             Ok(c) => dialable(&c.host.listen),
             Err(errors) => {
                 eprint!("{errors}");
@@ -83,6 +83,9 @@ pub fn render(addr: &str, report: &ReadyReport) -> String {
             "unreachable"
         }
     );
+    if let Some(d) = &report.deployment {
+        let _ = writeln!(out, "deployment {}, build {}", d.name, d.build_id);
+    }
     if let Some(reason) = &report.reason {
         let _ = writeln!(out, "reason: {reason}");
     }

@@ -16,11 +16,7 @@ use temporalio_client::{
     Client, WorkflowGetResultOptions, WorkflowHandle, WorkflowIdConflictPolicy,
     WorkflowQueryOptions, WorkflowStartOptions, errors::WorkflowGetResultError,
 };
-use worker_host_core::{
-    Registry,
-    config::{self, HostConfig},
-    temporal,
-};
+use worker_host_core::{Registry, config, temporal};
 
 /// How often the progress bar asks the workflow.
 const POLL_EVERY: Duration = Duration::from_millis(500);
@@ -50,16 +46,14 @@ pub struct IndexOptions {
     pub json: bool,
 }
 
-/// Run the command with the `[temporal]` settings of `config_path` (defaults when absent),
+/// Run the command with the `[temporal]` settings of `config_path` (Temporal's profile and
+/// variables over the defaults when there is no file),
 /// checked against `registry`. Errors carry the workflow's failure message.
 pub async fn run(config_path: &Path, registry: &Registry, options: IndexOptions) -> Result<()> {
     let request = request_for(&options);
     request.validate()?;
-    let config = if config_path.exists() {
-        config::load(config_path, registry).map_err(|errors| anyhow::anyhow!("{errors}"))?
-    } else {
-        HostConfig::default()
-    };
+    let config = config::load_or_default(config_path, registry)
+        .map_err(|errors| anyhow::anyhow!("{errors}"))?;
     let client = temporal::connect(&config.temporal).await.with_context(|| {
         format!(
             "cannot reach Temporal at {} (is a host running? `worker-host run --dev` starts one \

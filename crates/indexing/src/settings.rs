@@ -10,7 +10,7 @@ use std::time::Duration;
 use worker_host_core::config::{KeyPath, Section};
 
 /// The `[indexing]` section.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default)]
 pub struct IndexingSettings {
     /// Folder of the runs' clones and parse outputs. Default `<data_dir>/runs`.
@@ -32,19 +32,23 @@ pub struct IndexingSettings {
     pub credential_hosts: Vec<String>,
     /// How long connecting to a git server may take. Default 30 s.
     #[serde(with = "humantime_serde")]
+    #[schemars(with = "String")]
     pub clone_connect_timeout: Duration,
     /// How long a connected git server may stay silent. Default 60 s.
     #[serde(with = "humantime_serde")]
+    #[schemars(with = "String")]
     pub clone_read_timeout: Duration,
     /// A clone receiving fewer bytes per second than this over `min_transfer_window` fails
     /// (and is retried); 0 turns the floor off. Default 1024.
     pub min_transfer_bytes_per_second: u64,
     /// The window of that floor. Default 60 s.
     #[serde(with = "humantime_serde")]
+    #[schemars(with = "String")]
     pub min_transfer_window: Duration,
     /// Run folders untouched for longer than this are removed (their run is gone); keep it well
     /// beyond any run's timeouts. Default 24 h.
     #[serde(with = "humantime_serde")]
+    #[schemars(with = "String")]
     pub sweep_after: Duration,
     /// Bytes the index cache (`<data_dir>/index-cache`) may hold; the repositories cached
     /// longest ago go first. Default 4 GiB.

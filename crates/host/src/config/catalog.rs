@@ -1,7 +1,7 @@
 //! What a config may name, as the loader sees it: workflow types, activities, activity sets and
 //! workload tables. The registry implements it; config code never depends on the registry.
 
-use super::section::SectionLoader;
+use super::section::SectionType;
 
 /// The names a `workers.toml` may use.
 pub trait Catalog {
@@ -16,6 +16,6 @@ pub trait Catalog {
     fn activity_names(&self) -> Vec<&str>;
     /// Registered activity sets.
     fn activity_set_names(&self) -> Vec<&str>;
-    /// Registered workload tables and how to load each.
-    fn sections(&self) -> Vec<(&'static str, SectionLoader)>;
+    /// Registered workload tables: how to load each, and its schema.
+    fn sections(&self) -> Vec<(&'static str, SectionType)>;
 }

@@ -17,6 +17,8 @@ pub struct ConfigDiff {
     pub unchanged: Vec<String>,
     /// Whether `[temporal]` differs (a new connection is needed).
     pub temporal_changed: bool,
+    /// Whether `[deployment]` differs (workers must poll as another version: a restart).
+    pub deployment_changed: bool,
     /// `[host]` keys that differ and take effect only when the host starts.
     pub restart_only: Vec<&'static str>,
     /// Workload tables that differ, with what their change does.
@@ -30,6 +32,7 @@ impl ConfigDiff {
         let grace = |c: &HostConfig, e: &WorkerEntry| -> Duration { e.grace(&c.host) };
         let mut diff = ConfigDiff {
             temporal_changed: old.temporal != new.temporal,
+            deployment_changed: old.deployment != new.deployment,
             restart_only: Self::restart_only_keys(&old.host, &new.host),
             sections: old.sections.changes(&new.sections),
             ..Default::default()
@@ -68,6 +71,7 @@ impl ConfigDiff {
             && self.removed.is_empty()
             && self.changed.is_empty()
             && !self.temporal_changed
+            && !self.deployment_changed
             && self.restart_only.is_empty()
             && self.sections.is_empty()
     }

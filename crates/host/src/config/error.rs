@@ -2,7 +2,7 @@
 
 use std::{fmt, path::PathBuf};
 
-/// Where a problem is: a place in the file, or an environment override.
+/// Where a problem is: a place in the file, an environment override, or Temporal's profile.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Location {
     /// 1-based line and column in the config file.
@@ -18,6 +18,13 @@ pub enum Location {
     Environment {
         /// The config file the override applies to.
         path: PathBuf,
+    },
+    /// The value came from Temporal's client config profile.
+    Profile {
+        /// The config file the profile applies under.
+        path: PathBuf,
+        /// Which profile of which file.
+        profile: String,
     },
 }
 
@@ -40,6 +47,9 @@ impl fmt::Display for ConfigError {
             }
             Location::Environment { path } => {
                 write!(f, "{} (environment override): ", path.display())?
+            }
+            Location::Profile { path, profile } => {
+                write!(f, "{} (Temporal {profile}): ", path.display())?
             }
         }
         if !self.key.is_empty() {

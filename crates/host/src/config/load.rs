@@ -1,11 +1,16 @@
-//! Loading `workers.toml`: the file merged with environment overrides through figment, then
-//! checked in one pass that collects every problem instead of stopping at the first.
+//! Loading `workers.toml`: Temporal's client config profile, then the file, then environment
+//! overrides, merged through figment (a later layer wins), then checked in one pass that collects
+//! every problem instead of stopping at the first.
+//!
+//! Precedence, lowest first: the profile ([`super::profile`]) < `workers.toml` <
+//! `TEMPORAL_ADDRESS` / `TEMPORAL_NAMESPACE` / `TEMPORAL_PROFILE` < `WORKER_HOST_<SECTION>__<KEY>`.
 
 use super::{
     Catalog, HostConfig,
     error::{ConfigError, ConfigErrors, Location},
     key_path::{KeyPath, Problems, Segment, Target},
-    section::{AnySection, Section, SectionLoader, Sections},
+    profile::{self, TemporalProfile},
+    section::{AnySection, Section, SectionLoader, SectionType, Sections},
     source_map::SourceMap,
     validate,
 };
@@ -22,9 +27,10 @@ use std::sync::Arc;
 pub const ENV_PREFIX: &str = "WORKER_HOST_";
 
 /// Temporal's own variables, honoured as overrides of `[temporal]`.
-const TEMPORAL_VARS: [(&str, &str); 2] = [
+const TEMPORAL_VARS: [(&str, &str); 3] = [
     ("TEMPORAL_ADDRESS", "temporal.address"),
     ("TEMPORAL_NAMESPACE", "temporal.namespace"),
+    ("TEMPORAL_PROFILE", "temporal.profile"),
 ];
 
 /// Read, merge and check the config at `path`. Either a config with no problem, or all of them.
@@ -32,6 +38,25 @@ pub fn load(path: &Path, catalog: &dyn Catalog) -> Result<HostConfig, ConfigErro
     let text = std::fs::read_to_string(path)
         .map_err(|e| whole_file(path, format!("cannot read the config file: {e}")))?;
     parse(path, &text, catalog)
+}
+
+/// For commands that only talk to Temporal (`index`, `status`, ...): the config at `path`, or,
+/// when there is no file there, the defaults with Temporal's profile and the environment
+/// applied, so such commands run from any directory.
+pub fn load_or_default(path: &Path, catalog: &dyn Catalog) -> Result<HostConfig, ConfigErrors> {
+    if path.exists() {
+        load(path, catalog)
+    } else {
+        parse(path, "", catalog)
+    }
+}
+
+/// Where a merged value came from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Source {
+    File,
+    Environment,
+    Profile,
 }
 
 /// Check the config text as if it were the file at `path` (environment overrides included).
@@ -51,21 +76,39 @@ pub fn parse(path: &Path, text: &str, catalog: &dyn Catalog) -> Result<HostConfi
     })?;
     let map = SourceMap::new(path, doc);
 
-    let figment = Figment::new()
-        .merge(Toml::string(text))
-        .merge(Env::raw().filter_map(|k| {
-            TEMPORAL_VARS
-                .iter()
-                .find(|(var, _)| k == *var)
-                .map(|(_, key)| (*key).into())
-        }))
-        // Only WORKER_HOST_<SECTION>__<KEY>: other WORKER_HOST_* variables (WORKER_HOST_CONFIG)
-        // are not config keys.
-        .merge(
-            Env::prefixed(ENV_PREFIX)
-                .filter(|k| k.as_str().contains("__"))
-                .split("__"),
-        );
+    let above_profile = |base: Figment| {
+        base.merge(Toml::string(text))
+            .merge(Env::raw().filter_map(|k| {
+                TEMPORAL_VARS
+                    .iter()
+                    .find(|(var, _)| k == *var)
+                    .map(|(_, key)| (*key).into())
+            }))
+            // Only WORKER_HOST_<SECTION>__<KEY>: other WORKER_HOST_* variables
+            // (WORKER_HOST_CONFIG) are not config keys.
+            .merge(
+                Env::prefixed(ENV_PREFIX)
+                    .filter(|k| k.as_str().contains("__"))
+                    .split("__"),
+            )
+    };
+    let mut problems = Problems::new();
+    // The profile is named by the layers above it; a name that is not a string is reported
+    // with the other keys' types below.
+    let profile_name = above_profile(Figment::new())
+        .extract_inner::<String>("temporal.profile")
+        .ok();
+    let profile_key = KeyPath::default().key("temporal").key("profile");
+    let profile = profile::load(profile_name.as_deref()).unwrap_or_else(|message| {
+        let target = if profile_name.is_some() {
+            Target::Value
+        } else {
+            Target::Key
+        };
+        problems.push((profile_key.clone(), target, message));
+        TemporalProfile::default()
+    });
+    let figment = above_profile(Figment::from(&profile));
     let merged: figment::value::Value = figment.extract().map_err(|e| {
         ConfigErrors(vec![ConfigError {
             location: Location::Environment {
@@ -78,7 +121,7 @@ pub fn parse(path: &Path, text: &str, catalog: &dyn Catalog) -> Result<HostConfi
     let mut json = serde_json::to_value(&merged)
         .map_err(|e| whole_file(path, format!("unsupported value: {e}")))?;
 
-    let from_env = |p: &KeyPath| {
+    let source_of = |p: &KeyPath| {
         let keys: Option<Vec<&str>> =
             p.0.iter()
                 .map(|s| match s {
@@ -86,18 +129,20 @@ pub fn parse(path: &Path, text: &str, catalog: &dyn Catalog) -> Result<HostConfi
                     Segment::Index(_) => None,
                 })
                 .collect();
-        keys.and_then(|k| figment.find_metadata(&k.join(".")))
-            .is_some_and(|m| !m.name.contains("TOML"))
+        match keys.and_then(|k| figment.find_metadata(&k.join("."))) {
+            Some(m) if m.name == profile::SOURCE_NAME => Source::Profile,
+            Some(m) if !m.name.contains("TOML") => Source::Environment,
+            _ => Source::File,
+        }
     };
-    let mut problems = Problems::new();
     let mut broken_entries = Vec::new();
     // Workload tables are taken out first: the host's own schema does not know them.
     let tables: Vec<(&'static str, SectionLoader, Option<Json>)> = catalog
         .sections()
         .into_iter()
-        .map(|(name, loader)| {
+        .map(|(name, section)| {
             let value = json.as_object_mut().and_then(|m| m.remove(name));
-            (name, loader, value)
+            (name, section.load, value)
         })
         .collect();
     let mut config: Option<HostConfig> = deserialize_collecting(
@@ -114,6 +159,7 @@ pub fn parse(path: &Path, text: &str, catalog: &dyn Catalog) -> Result<HostConfi
     }
     if let Some(config) = &mut config {
         config.sections = sections;
+        config.temporal.from_profile = profile.secrets.clone();
         validate::check(config, catalog, &broken_entries, &mut problems);
     }
     if problems.is_empty()
@@ -124,7 +170,17 @@ pub fn parse(path: &Path, text: &str, catalog: &dyn Catalog) -> Result<HostConfi
     let mut errors: Vec<ConfigError> = problems
         .into_iter()
         .map(|(key, target, message)| ConfigError {
-            location: map.locate(&key, target, from_env(&key)),
+            location: match source_of(&key) {
+                // A missing profile named in the environment: its key has no line either.
+                Source::Environment => Location::Environment {
+                    path: path.to_owned(),
+                },
+                Source::Profile => Location::Profile {
+                    path: path.to_owned(),
+                    profile: profile.description.clone(),
+                },
+                Source::File => map.locate(&key, target),
+            },
             key: key.to_string(),
             message,
         })
@@ -132,6 +188,7 @@ pub fn parse(path: &Path, text: &str, catalog: &dyn Catalog) -> Result<HostConfi
     errors.sort_by_key(|e| match &e.location {
         Location::File { line, column, .. } => (0, *line, *column),
         Location::Environment { .. } => (1, 0, 0),
+        Location::Profile { .. } => (2, 0, 0),
     });
     errors.dedup();
     Err(ConfigErrors(errors))
@@ -157,9 +214,12 @@ fn position_in(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
-/// The loader of the workload table `S`, for a registry to hand to [`load`].
-pub fn section_loader<S: Section>() -> SectionLoader {
-    load_section::<S>
+/// How to load the workload table `S` and its schema, for a registry to hand to [`load`].
+pub fn section_type<S: Section>() -> SectionType {
+    SectionType {
+        load: load_section::<S>,
+        schema: |generator| generator.subschema_for::<S>(),
+    }
 }
 
 fn load_section<S: Section>(

@@ -1,25 +1,30 @@
 //! The `workers.toml` schema: what a user may write, with the defaults that apply when a key is
-//! left out. Loading (file + environment) lives in [`load`], checks in [`validate`], and the
-//! difference between two configs, which drives start-up and hot reload alike, in [`diff`].
+//! left out. Loading (Temporal profile + file + environment) lives in [`load`] and [`profile`],
+//! checks in [`validate`], the JSON Schema for editors in [`schema`], and the difference between
+//! two configs, which drives start-up and hot reload alike, in [`diff`].
 
 mod catalog;
 pub mod diff;
 pub mod error;
 pub mod key_path;
 pub mod load;
+pub mod profile;
+pub mod schema;
 pub mod section;
 mod source_map;
 pub mod validate;
 
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Deserializer, Serialize};
-use std::{path::PathBuf, time::Duration};
+use std::{borrow::Cow, path::PathBuf, time::Duration};
 
 pub use catalog::Catalog;
 pub use diff::ConfigDiff;
 pub use error::{ConfigError, ConfigErrors, Location};
 pub use key_path::KeyPath;
-pub use load::{load, section_loader};
-pub use section::{Section, SectionReload, Sections};
+pub use load::{load, load_or_default, section_type};
+pub use profile::ProfileSecrets;
+pub use section::{Section, SectionReload, SectionType, Sections};
 
 /// Default address of the Temporal frontend.
 pub const DEFAULT_TEMPORAL_ADDRESS: &str = "127.0.0.1:7233";
@@ -27,25 +32,39 @@ pub const DEFAULT_TEMPORAL_ADDRESS: &str = "127.0.0.1:7233";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9464";
 
 /// A whole `workers.toml`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
+#[schemars(
+    title = "workers.toml",
+    description = "The workers a worker-host process runs"
+)]
 pub struct HostConfig {
     /// How to reach Temporal.
     pub temporal: TemporalSettings,
     /// Settings of the host process itself.
     pub host: HostSettings,
+    /// Worker Versioning: the Worker Deployment this host's workers belong to and their build
+    /// id. Absent: versioning is off (workers are unversioned).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deployment: Option<DeploymentSettings>,
     /// The workloads' own tables (`[indexing]`, ...), each parsed by the workload that
     /// registered it.
     #[serde(skip)]
+    #[schemars(skip)]
     pub sections: Sections,
     /// One Temporal worker per entry.
     pub workers: Vec<WorkerEntry>,
 }
 
 /// The `[temporal]` section.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct TemporalSettings {
+    /// Profile of Temporal's client config file (`TEMPORAL_CONFIG_FILE`, default
+    /// `~/.config/temporalio/temporal.toml`) whose address, namespace, TLS and API key apply
+    /// where this file and the environment set none. `TEMPORAL_PROFILE` overrides. Default: the
+    /// file's `default` profile when it has one.
+    pub profile: Option<String>,
     /// `host:port` of the Temporal frontend. Default `127.0.0.1:7233`; `TEMPORAL_ADDRESS` overrides.
     pub address: String,
     /// Namespace every worker polls in. Default `default`; `TEMPORAL_NAMESPACE` overrides.
@@ -61,10 +80,15 @@ pub struct TemporalSettings {
     pub compression: Compression,
     /// TLS / mTLS / API key. Absent means plaintext.
     pub tls: Option<TlsSettings>,
+    /// What the Temporal profile gives that no key of this file holds (its API key, PEM data,
+    /// gRPC headers).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub from_profile: ProfileSecrets,
 }
 
 /// gRPC compression between the host and Temporal.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Compression {
     /// No compression.
@@ -77,19 +101,21 @@ pub enum Compression {
 impl Default for TemporalSettings {
     fn default() -> Self {
         Self {
+            profile: None,
             address: DEFAULT_TEMPORAL_ADDRESS.to_owned(),
             namespace: "default".to_owned(),
             identity: None,
             dev_server: false,
             compression: Compression::None,
             tls: None,
+            from_profile: ProfileSecrets::default(),
         }
     }
 }
 
 /// The `[temporal.tls]` section. Secrets never live in the file: the API key is read from the
 /// environment variable named by `api_key_env`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct TlsSettings {
     /// PEM client certificate for mTLS.
@@ -105,7 +131,7 @@ pub struct TlsSettings {
 }
 
 /// The `[host]` section.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct HostSettings {
     /// Address of `/healthz`, `/readyz` and `/metrics`. Default `127.0.0.1:9464` (loopback).
@@ -113,6 +139,7 @@ pub struct HostSettings {
     /// How long in-flight activities may run after a stop before they are cancelled.
     /// Default `30s`; an entry's own `shutdown_grace` overrides it.
     #[serde(with = "humantime_serde")]
+    #[schemars(with = "HumanDuration")]
     pub shutdown_grace: Duration,
     /// Follow edits of the config file. Default `true`.
     pub reload: bool,
@@ -131,14 +158,51 @@ impl Default for HostSettings {
     }
 }
 
+/// The `[deployment]` section: Worker Versioning. Every worker of the host polls as version
+/// `name` / `build_id` of a Worker Deployment; `temporal worker deployment set-current-version`
+/// (or `set-ramping-version`) then decides which version new workflows run on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct DeploymentSettings {
+    /// Name of the Worker Deployment (the same on every host of every build). Required.
+    pub name: String,
+    /// Build id of this host's code. Default: a hash of the executable. A CI pipeline sets
+    /// `WORKER_HOST_DEPLOYMENT__BUILD_ID` instead of editing the file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build_id: Option<String>,
+}
+
+/// What a workflow does when a new version of the deployment becomes current.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Versioning {
+    /// Moves to the current version at its next workflow task (its code must replay on it).
+    #[default]
+    AutoUpgrade,
+    /// Stays on the version it started on until it completes.
+    Pinned,
+}
+
+impl Versioning {
+    /// Its name in `workers.toml`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::AutoUpgrade => "auto_upgrade",
+            Self::Pinned => "pinned",
+        }
+    }
+}
+
 /// One `[[workers]]` entry: one Temporal worker on one task queue.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(transform = entry_requires_name_and_queue)]
 pub struct WorkerEntry {
     /// Unique name of the entry (used in logs, metrics and reloads).
     #[serde(default)]
+    #[schemars(length(min = 1))]
     pub name: String,
     /// Task queue the worker polls.
     #[serde(default)]
+    #[schemars(length(min = 1))]
     pub task_queue: String,
     /// Workflow types to run, by registry name.
     #[serde(default)]
@@ -179,7 +243,18 @@ pub struct WorkerEntry {
         with = "humantime_serde",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schemars(with = "Option<HumanDuration>")]
     pub shutdown_grace: Option<Duration>,
+    /// Versioning behaviour of this entry's workflows under `[deployment]`: `"auto_upgrade"` or
+    /// `"pinned"`. Default `"auto_upgrade"`; only with a `[deployment]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub versioning: Option<Versioning>,
+}
+
+/// `name` and `task_queue` default to empty so that loading can say which entry lacks them; the
+/// schema still requires them.
+fn entry_requires_name_and_queue(schema: &mut Schema) {
+    schema.insert("required".into(), serde_json::json!(["name", "task_queue"]));
 }
 
 /// SDK defaults, used where an entry leaves a limit out.
@@ -210,6 +285,10 @@ impl WorkerEntry {
     pub fn cached_workflows(&self) -> u32 {
         self.max_cached_workflows
             .unwrap_or(defaults::MAX_CACHED_WORKFLOWS)
+    }
+    /// Versioning behaviour after the default.
+    pub fn versioning_behavior(&self) -> Versioning {
+        self.versioning.unwrap_or_default()
     }
     /// Grace period after falling back to the host's.
     pub fn grace(&self, host: &HostSettings) -> Duration {
@@ -246,6 +325,20 @@ impl Limit {
     }
 }
 
+impl JsonSchema for Limit {
+    fn schema_name() -> Cow<'static, str> {
+        "Limit".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "A whole number from 1 up",
+            "type": "integer",
+            "minimum": 1,
+            "maximum": u32::MAX,
+        })
+    }
+}
+
 impl<'de> Deserialize<'de> for Limit {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let n = i64::deserialize(d)?;
@@ -269,6 +362,35 @@ impl Rate {
     }
 }
 
+impl JsonSchema for Rate {
+    fn schema_name() -> Cow<'static, str> {
+        "Rate".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "Events per second, above 0",
+            "type": "number",
+            "exclusiveMinimum": 0,
+        })
+    }
+}
+
+/// A duration as written in the file: `"30s"`, `"2m"`, `"1h 30m"` (humantime).
+struct HumanDuration;
+
+impl JsonSchema for HumanDuration {
+    fn schema_name() -> Cow<'static, str> {
+        "Duration".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "A duration such as \"30s\", \"2m\" or \"1h 30m\"",
+            "type": "string",
+            "pattern": "^\\s*[0-9]+\\s*[a-zA-Zµ]+(\\s*[0-9]+\\s*[a-zA-Zµ]+)*\\s*$",
+        })
+    }
+}
+
 impl<'de> Deserialize<'de> for Rate {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let r = f64::deserialize(d)?;
@@ -283,7 +405,7 @@ impl<'de> Deserialize<'de> for Rate {
 }
 
 /// How many polls a worker keeps open per task type.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(
     untagged,
     expecting = "a number of pollers (e.g. 5) or an autoscaling table { min = 1, max = 10, initial = 2 }"

@@ -1,9 +1,11 @@
 //! A workload's own table in `workers.toml` (`[indexing]`, ...). The host knows no workload: a
 //! workload declares its table by implementing [`Section`] and registering it
 //! ([`crate::Registry::section`]); loading then parses and checks it with the same
-//! file:line:column errors as the host's own keys, and a reload says what a change of it does.
+//! file:line:column errors as the host's own keys, a reload says what a change of it does, and
+//! `worker-host schema` includes its JSON Schema.
 
 use super::key_path::{KeyPath, Problems};
+use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::Value as Json;
 use std::{any::Any, collections::BTreeMap, fmt::Debug, sync::Arc};
@@ -19,9 +21,19 @@ pub enum SectionReload {
 }
 
 /// A workload's table: its type is its schema (unknown keys and wrong types are reported like
-/// the host's own), [`Section::validate`] adds the checks types cannot express.
+/// the host's own, and its JSON Schema is derived from it), [`Section::validate`] adds the checks
+/// types cannot express.
 pub trait Section:
-    Serialize + DeserializeOwned + Default + Clone + PartialEq + Debug + Send + Sync + 'static
+    Serialize
+    + DeserializeOwned
+    + JsonSchema
+    + Default
+    + Clone
+    + PartialEq
+    + Debug
+    + Send
+    + Sync
+    + 'static
 {
     /// The table's name, e.g. `indexing` for `[indexing]`.
     const NAME: &'static str;
@@ -98,6 +110,16 @@ impl PartialEq for Sections {
     }
 }
 
-/// Parses one registered table out of the merged config (made by
-/// [`super::load::section_loader`]): the table's value, and where problems go.
+/// Parses one registered table out of the merged config: the table's value, and where problems
+/// go.
 pub type SectionLoader = fn(Option<Json>, &mut Problems) -> Option<Arc<dyn AnySection>>;
+
+/// A registered table's type, as the config code sees it (made by
+/// [`super::load::section_type`]): how to load it and its JSON Schema.
+#[derive(Clone, Copy)]
+pub struct SectionType {
+    /// Parse and check the table.
+    pub load: SectionLoader,
+    /// The table's JSON Schema (its named parts go into the generator's definitions).
+    pub schema: fn(&mut SchemaGenerator) -> Schema,
+}

@@ -39,13 +39,8 @@ impl SourceMap {
     }
 
     /// Where `path` is written: the deepest part of it that the file holds (a missing key points
-    /// at the table that should hold it). `from_env` marks values an environment variable set.
-    pub(crate) fn locate(&self, path: &KeyPath, target: Target, from_env: bool) -> Location {
-        if from_env {
-            return Location::Environment {
-                path: self.path.clone(),
-            };
-        }
+    /// at the table that should hold it).
+    pub(crate) fn locate(&self, path: &KeyPath, target: Target) -> Location {
         self.file_location(self.span(path, target))
     }
 

@@ -41,7 +41,10 @@ pub(crate) fn check(
     }
     if let Some(tls) = &config.temporal.tls {
         let tls_path = root.clone().key("temporal").key("tls");
-        if tls.client_cert.is_some() != tls.client_key.is_some() {
+        let inline = &config.temporal.from_profile;
+        let has_cert = tls.client_cert.is_some() || inline.client_cert.is_some();
+        let has_key = tls.client_key.is_some() || inline.client_key.is_some();
+        if has_cert != has_key {
             problems.push((
                 tls_path.clone(),
                 Target::Key,
@@ -67,6 +70,40 @@ pub(crate) fn check(
                 config.host.listen
             ),
         ));
+    }
+
+    if let Some(deployment) = &config.deployment {
+        let at = root.clone().key("deployment");
+        if deployment.name.trim().is_empty() {
+            problems.push((
+                at.clone().key("name"),
+                Target::Value,
+                "must not be empty: the Worker Deployment's name".into(),
+            ));
+        }
+        if deployment
+            .build_id
+            .as_deref()
+            .is_some_and(|b| b.trim().is_empty())
+        {
+            problems.push((
+                at.key("build_id"),
+                Target::Value,
+                "must not be empty; leave it out to use a hash of the executable".into(),
+            ));
+        }
+    } else {
+        for (i, entry) in config.workers.iter().enumerate() {
+            if entry.versioning.is_some() && !broken.contains(&i) {
+                problems.push((
+                    root.clone().key("workers").index(i).key("versioning"),
+                    Target::Value,
+                    "needs a [deployment] table (name, build_id): versioning behaviours apply \
+                     to versioned workers only"
+                        .into(),
+                ));
+            }
+        }
     }
 
     let mut names: HashMap<&str, usize> = HashMap::new();

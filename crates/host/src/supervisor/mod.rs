@@ -113,6 +113,7 @@ impl Supervisor {
                 .iter()
                 .filter(|(_, effect)| *effect == SectionReload::Restart)
                 .map(|(name, _)| (*name).to_owned())
+                .chain(diff.deployment_changed.then(|| "deployment".to_owned()))
                 .collect();
             if !restart_tables.is_empty() {
                 return ReloadOutcome::Rejected {

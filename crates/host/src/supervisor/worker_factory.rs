@@ -1,14 +1,15 @@
 //! Turns a config entry into a running worker. [`WorkerFactory`] is the seam between the
 //! supervisor and the SDK (tests put a fake behind it); [`SdkWorkerFactory`] builds real SDK
-//! workers: limits onto the tuner, pollers, rate limits, grace period, and the registry's
-//! workflows and activities.
+//! workers: limits onto the tuner, pollers, rate limits, grace period, deployment version, and
+//! the registry's workflows and activities.
 
 use super::{interceptor::HostInterceptor, ledger::Ledger, slot_gate::SlotGate};
 use crate::{
     Registry,
-    config::{HostConfig, Pollers, Rate, WorkerEntry},
+    config::{DeploymentSettings, HostConfig, Pollers, Rate, WorkerEntry},
     services::HostServices,
     status::HostStatus,
+    temporal::deployment,
 };
 use anyhow::{Context, Result};
 use futures::future::LocalBoxFuture;
@@ -66,6 +67,7 @@ pub struct SdkWorkerFactory {
     services: Arc<HostServices>,
     registry: Registry,
     identity: String,
+    deployment: Option<DeploymentSettings>,
 }
 
 impl SdkWorkerFactory {
@@ -82,7 +84,14 @@ impl SdkWorkerFactory {
             services,
             registry,
             identity,
+            deployment: None,
         }
+    }
+
+    /// Workers poll as versions of `deployment` (Worker Versioning); `None`: unversioned.
+    pub fn with_deployment(mut self, deployment: Option<DeploymentSettings>) -> Self {
+        self.deployment = deployment;
+        self
     }
 }
 
@@ -133,6 +142,11 @@ impl WorkerFactory for SdkWorkerFactory {
             )
             .graceful_shutdown_period(grace)
             .client_identity_override(format!("{}/{}", self.identity, entry.name))
+            .maybe_deployment_options(
+                self.deployment
+                    .as_ref()
+                    .map(|d| deployment::options(d, entry)),
+            )
             .build();
         options.activity_inbound_interceptor(HostInterceptor {
             entry: entry.name.clone(),

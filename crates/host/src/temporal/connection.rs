@@ -1,6 +1,7 @@
-//! One client connection to Temporal, shared by every worker of the host.
+//! One client connection to Temporal, shared by every worker of the host: plaintext, TLS, mTLS
+//! and API keys, from `[temporal]` and, under it, Temporal's client config profile.
 
-use crate::config::{Compression, TemporalSettings, TlsSettings};
+use crate::config::{Compression, ProfileSecrets, TemporalSettings, TlsSettings};
 use anyhow::{Context, Result};
 use std::time::Duration;
 use temporalio_client::{
@@ -23,6 +24,7 @@ pub async fn connect(settings: &TemporalSettings) -> Result<Client> {
     let scheme = if tls.is_some() { "https" } else { "http" };
     let target = url::Url::parse(&format!("{scheme}://{}", settings.address))
         .with_context(|| format!("temporal.address `{}` is not valid", settings.address))?;
+    let profile = &settings.from_profile;
     let api_key = tls
         .and_then(|t| t.api_key_env.as_deref())
         .map(|var| {
@@ -30,11 +32,15 @@ pub async fn connect(settings: &TemporalSettings) -> Result<Client> {
                 format!("environment variable {var} (temporal.tls.api_key_env) is not set")
             })
         })
-        .transpose()?;
+        .transpose()?
+        .or_else(|| profile.api_key.clone());
+    let headers =
+        (!profile.headers.is_empty()).then(|| profile.headers.clone().into_iter().collect());
     let options = ConnectionOptions::new(target)
         .identity(settings.identity.clone().unwrap_or_else(default_identity))
-        .maybe_tls_options(tls.map(tls_options).transpose()?)
+        .maybe_tls_options(tls.map(|t| tls_options(t, profile)).transpose()?)
         .maybe_api_key(api_key)
+        .maybe_headers(headers)
         .connect_timeout(Duration::from_secs(10))
         .grpc_compression(match settings.compression {
             Compression::None => GrpcCompression::None,
@@ -48,21 +54,29 @@ pub async fn connect(settings: &TemporalSettings) -> Result<Client> {
         .context("cannot create the Temporal client")
 }
 
-fn tls_options(tls: &TlsSettings) -> Result<TlsOptions> {
-    let read = |p: &std::path::Path| {
-        std::fs::read(p).with_context(|| format!("cannot read TLS file {}", p.display()))
+/// TLS options: each PEM from its file when `[temporal.tls]` (or the profile) names one, else
+/// the profile's inline data.
+fn tls_options(tls: &TlsSettings, profile: &ProfileSecrets) -> Result<TlsOptions> {
+    let pem = |path: &Option<std::path::PathBuf>, inline: &Option<Vec<u8>>| match path {
+        Some(p) => std::fs::read(p)
+            .map(Some)
+            .with_context(|| format!("cannot read TLS file {}", p.display())),
+        None => Ok(inline.clone()),
     };
-    let client = match (&tls.client_cert, &tls.client_key) {
+    let client = match (
+        pem(&tls.client_cert, &profile.client_cert)?,
+        pem(&tls.client_key, &profile.client_key)?,
+    ) {
         (Some(cert), Some(key)) => Some(
             ClientTlsOptions::builder()
-                .client_cert(read(cert)?)
-                .client_private_key(read(key)?)
+                .client_cert(cert)
+                .client_private_key(key)
                 .build(),
         ),
         _ => None,
     };
     Ok(TlsOptions::builder()
-        .maybe_server_root_ca_cert(tls.server_ca_cert.as_deref().map(read).transpose()?)
+        .maybe_server_root_ca_cert(pem(&tls.server_ca_cert, &profile.server_ca_cert)?)
         .maybe_domain(tls.domain.clone())
         .maybe_client_tls_options(client)
         .build())

@@ -1,8 +1,9 @@
 //! Everything that talks to the Temporal server: the one shared connection, the local dev
-//! server the host can start for local use, and the periodic checks behind `/readyz` and the
-//! queue-depth metrics.
+//! server the host can start for local use, the workers' deployment version, and the periodic
+//! checks behind `/readyz` and the queue-depth metrics.
 
 pub mod connection;
+pub mod deployment;
 pub mod dev_server;
 pub mod queue_depth;
 pub mod reachability;

@@ -12,8 +12,8 @@ use tokio_util::sync::CancellationToken;
 use worker_host_core::{
     HostConfig,
     config::{
-        Catalog, ConfigErrors, KeyPath, Section, SectionReload, WorkerEntry, load,
-        section::SectionLoader, section_loader,
+        Catalog, ConfigErrors, KeyPath, Section, SectionReload, SectionType, WorkerEntry, load,
+        section_type,
     },
     status::HostStatus,
     supervisor::{
@@ -22,7 +22,7 @@ use worker_host_core::{
 };
 
 /// A workload table that applies from the next run on: `[mytable]`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default)]
 pub struct MyTable {
     pub depth: u32,
@@ -42,7 +42,7 @@ impl Section for MyTable {
 }
 
 /// A workload table whose change needs a restart: `[frozen]`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default)]
 pub struct Frozen {
     pub size: u32,
@@ -72,10 +72,10 @@ impl Catalog for Names {
     fn activity_set_names(&self) -> Vec<&str> {
         Vec::new()
     }
-    fn sections(&self) -> Vec<(&'static str, SectionLoader)> {
+    fn sections(&self) -> Vec<(&'static str, SectionType)> {
         vec![
-            (MyTable::NAME, section_loader::<MyTable>()),
-            (Frozen::NAME, section_loader::<Frozen>()),
+            (MyTable::NAME, section_type::<MyTable>()),
+            (Frozen::NAME, section_type::<Frozen>()),
         ]
     }
 }

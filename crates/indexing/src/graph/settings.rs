@@ -16,7 +16,9 @@ pub const DEFAULT_PASSWORD_ENV: &str = "NEO4J_PASSWORD";
 pub const DEFAULT_EMBEDDED_FILE: &str = "graph.sqlite";
 
 /// Where the code graph is stored.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum GraphBackend {
     /// SQLite in one file on the local disk; no server needed.
@@ -28,7 +30,7 @@ pub enum GraphBackend {
 
 /// The `[indexing.graph]` section. No password here: it is read from the environment variable
 /// named by `password_env` when the store opens.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct GraphSettings {
     /// `"embedded"` or `"neo4j"`. Default `"embedded"`.
