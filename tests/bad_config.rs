@@ -65,7 +65,7 @@ fn every_problem_is_reported_with_its_line_and_column() {
     let expected = [
         "F:2:1: temporal.adress: unknown key",
         "F:5:18: host.shutdown_grace: invalid type: integer `30`, expected a duration such as \"30s\"",
-        "F:10:36: workers[0].workflows[1]: unknown workflow `NoSuchWorkflow`; registered workflows: HostCanaryWorkflow",
+        "F:10:36: workers[0].workflows[1]: unknown workflow `NoSuchWorkflow`; registered workflows: HostCanaryHoldWorkflow, HostCanaryWorkflow, RepoIndexingWorkflow",
         "F:11:15: workers[0].activities[0]: unknown activity or activity set `no_such_activity`; activity sets: repo_indexing; activities: cleanup_repo_activity, cleanup_stale_kg_nodes_activity, clone_repo_activity, host_canary, parse_repo_activity",
         "F:12:29: workers[0].max_concurrent_activities: must be a whole number from 1 to 4294967295 (got 0)",
         "F:13:33: workers[0].max_concurrent_workflow_tasks: must be a whole number from 1 to 4294967295 (got -2)",
