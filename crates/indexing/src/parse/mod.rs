@@ -9,12 +9,12 @@
 //! store the result as JSON lines. Nothing here talks to Temporal: activities call this library.
 //!
 //! ```no_run
-//! use worker_host::parse::{parse_repository, write_output, ParseOptions};
+//! use worker_host_indexing::parse::{parse_repository, write_output, ParseOptions};
 //! let output = parse_repository("/src/repo".as_ref(), &ParseOptions::default(), |done, total| {
 //!     eprintln!("{done}/{total}");
 //! })?;
 //! write_output("/tmp/repo.jsonl".as_ref(), &output)?;
-//! # Ok::<(), worker_host::parse::ParseError>(())
+//! # Ok::<(), worker_host_indexing::parse::ParseError>(())
 //! ```
 
 pub mod extractor;
