@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::dump::{DumpNode, DumpRelationship, GraphDump};
-use super::query::{DEFINITION_LABELS, Direction, GraphReader, NameMatch, Neighbour, Symbol};
+use super::query::{Direction, GraphReader, NameMatch, Neighbour, Symbol};
 use super::records::{DeleteReport, GraphCounts, IndexRunRecord, RepositoryRecord, WriteReport};
 use super::rows::{GraphRows, Label, NodeRef, REPOSITORY_KEY, RelType};
 use super::value::Props;
@@ -442,7 +442,7 @@ impl GraphReader for EmbeddedStore {
             let mut stmt = conn.prepare_cached(&format!(
                 "SELECT label, key, file, props FROM nodes
                  WHERE repo_id = ?1 AND key = ?2 AND label IN ({})",
-                label_list(&CODE_LABELS)
+                label_list(Label::CODE)
             ))?;
             symbols(&repo, stmt.query(params![repo, key])?)
         })
@@ -457,7 +457,7 @@ impl GraphReader for EmbeddedStore {
     ) -> Result<Vec<Symbol>, GraphError> {
         let (repo, name) = (repo_id.to_owned(), name.to_owned());
         self.with_conn(move |conn| {
-            let labels = label_list(&DEFINITION_LABELS);
+            let labels = label_list(Label::DEFINITIONS);
             let rows = match how {
                 NameMatch::Exact => {
                     let mut stmt = conn.prepare_cached(&format!(
@@ -498,7 +498,7 @@ impl GraphReader for EmbeddedStore {
             let mut stmt = conn.prepare_cached(&format!(
                 "SELECT label, key, file, props FROM nodes
                  WHERE repo_id = ?1 AND file = ?2 AND label IN ({})",
-                label_list(&DEFINITION_LABELS)
+                label_list(Label::DEFINITIONS)
             ))?;
             symbols(&repo, stmt.query(params![repo, path])?)
         })
@@ -605,20 +605,6 @@ fn write_batch(
 const NAME: &str = "json_extract(props, '$.name')";
 /// The same, ASCII-lower-cased: the expression of the `nodes_name` index.
 const LOWER_NAME: &str = "lower(json_extract(props, '$.name'))";
-
-/// Labels of the code graph's nodes (all but the metadata).
-const CODE_LABELS: [Label; 10] = [
-    Label::File,
-    Label::Class,
-    Label::Struct,
-    Label::Enum,
-    Label::Trait,
-    Label::Interface,
-    Label::Function,
-    Label::Method,
-    Label::Directory,
-    Label::External,
-];
 
 /// `'A', 'B'` for an `IN` list of labels (constants, never user input).
 fn label_list(labels: &[Label]) -> String {

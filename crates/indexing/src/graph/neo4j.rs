@@ -13,7 +13,7 @@ use neo4rs::{
 
 use super::dump::{DumpNode, DumpRelationship, GraphDump};
 use super::error::Neo4jTarget;
-use super::query::{DEFINITION_LABELS, Direction, GraphReader, NameMatch, Neighbour, Symbol};
+use super::query::{Direction, GraphReader, NameMatch, Neighbour, Symbol};
 use super::records::{DeleteReport, GraphCounts, IndexRunRecord, RepositoryRecord, WriteReport};
 use super::rows::{GraphRows, Label, NodeRef, REPOSITORY_KEY, RelRow, RelType};
 use super::settings::GraphSettings;
@@ -105,7 +105,7 @@ impl Neo4jStore {
             ))
             .await?;
         }
-        for label in DEFINITION_LABELS {
+        for label in Label::DEFINITIONS {
             let (name, l) = (label.as_str().to_ascii_lowercase(), label.as_str());
             for property in ["name", "file"] {
                 self.create_schema_rule(format!(
@@ -499,7 +499,7 @@ impl GraphReader for Neo4jStore {
             NameMatch::Exact => "{repo_id: $repo, name: $name})",
             NameMatch::Prefix => "{repo_id: $repo}) WHERE toLower(n.name) STARTS WITH $name",
         };
-        let matches = DEFINITION_LABELS
+        let matches = Label::DEFINITIONS
             .iter()
             .map(|l| format!("MATCH (n:{} {filter} RETURN n", l.as_str()));
         let rows = self
@@ -525,7 +525,7 @@ impl GraphReader for Neo4jStore {
         repo_id: &str,
         path: &str,
     ) -> Result<Vec<Symbol>, GraphError> {
-        let matches = DEFINITION_LABELS.iter().map(|l| {
+        let matches = Label::DEFINITIONS.iter().map(|l| {
             format!(
                 "MATCH (n:{} {{repo_id: $repo, file: $path}}) RETURN n",
                 l.as_str()

@@ -16,17 +16,6 @@ use super::records::{GraphCounts, IndexRunRecord, RepositoryRecord, RunStatus};
 use super::rows::{Label, NodeRef, RelType};
 use super::value::{Props, Value};
 
-/// Labels of definitions, the nodes `find` and symbol lookups search.
-pub(crate) const DEFINITION_LABELS: [Label; 7] = [
-    Label::Class,
-    Label::Struct,
-    Label::Enum,
-    Label::Trait,
-    Label::Interface,
-    Label::Function,
-    Label::Method,
-];
-
 /// One node as answers show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Symbol {

@@ -50,6 +50,12 @@ impl Label {
         Label::External,
     ];
 
+    /// The code graph's labels: all but the metadata (`Repository`, `IndexRun`).
+    pub const CODE: &[Label] = Label::ALL.split_at(2).1;
+
+    /// The definitions (`Class` … `Method`): what `find` and symbol lookups search.
+    pub const DEFINITIONS: &[Label] = Label::ALL.split_at(3).1.split_at(7).0;
+
     /// The label as stored.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -586,6 +592,21 @@ mod tests {
             .get(&rel)?
             .iter()
             .find(|r| r.src.key == src && r.dst.key == dst)
+    }
+
+    #[test]
+    fn code_and_definition_labels_are_cut_from_all() {
+        use Label::*;
+        assert_eq!(
+            Label::CODE,
+            [
+                File, Class, Struct, Enum, Trait, Interface, Function, Method, Directory, External
+            ]
+        );
+        assert_eq!(
+            Label::DEFINITIONS,
+            [Class, Struct, Enum, Trait, Interface, Function, Method]
+        );
     }
 
     #[test]
