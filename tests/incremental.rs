@@ -43,26 +43,10 @@ async fn index_and_compare(indexer: &Indexer, repo: &std::path::Path, repo_id: &
     let incremental = indexer.dump(repo_id).await;
     let full = indexer.dump(&fresh).await;
     if incremental != full {
-        let only_inc: Vec<_> = incremental
-            .nodes
-            .iter()
-            .filter(|n| !full.nodes.contains(n))
-            .collect();
-        let only_full: Vec<_> = full
-            .nodes
-            .iter()
-            .filter(|n| !incremental.nodes.contains(n))
-            .collect();
-        let rel_inc: Vec<_> = incremental
-            .relationships
-            .iter()
-            .filter(|r| !full.relationships.contains(r))
-            .collect();
-        let rel_full: Vec<_> = full
-            .relationships
-            .iter()
-            .filter(|r| !incremental.relationships.contains(r))
-            .collect();
+        let only_inc = missing_from(&incremental.nodes, &full.nodes);
+        let only_full = missing_from(&full.nodes, &incremental.nodes);
+        let rel_inc = missing_from(&incremental.relationships, &full.relationships);
+        let rel_full = missing_from(&full.relationships, &incremental.relationships);
         panic!(
             "incremental graph differs from a full index:\nnodes only incremental {only_inc:#?}\n\
              nodes only full {only_full:#?}\nrels only incremental {rel_inc:#?}\nrels only full {rel_full:#?}\n\
@@ -183,4 +167,9 @@ async fn the_same_commit_twice_writes_and_deletes_nothing() {
     assert_eq!(full["mode"], "full");
     assert_eq!(full["files_parsed"], 5);
     assert_eq!(before, indexer.dump(&repo_id).await);
+}
+
+/// The items of `these` that `others` lacks.
+fn missing_from<'a, T: PartialEq>(these: &'a [T], others: &[T]) -> Vec<&'a T> {
+    these.iter().filter(|x| !others.contains(x)).collect()
 }

@@ -5,7 +5,7 @@
 mod common;
 
 use common::indexer::{Indexer, Store, config, has_node, has_rel, path_str};
-use common::{Host, client, git, history_has, temporal_address, unique};
+use common::{Host, client, git, history_has, temporal_address, temporal_cli, unique};
 use serde_json::Value as Json;
 use std::{process::Command, time::Duration};
 use worker_host::graph::{GraphDump, GraphStore, IndexRunRecord, RunStatus};
@@ -161,32 +161,19 @@ async fn the_temporal_cli_starts_the_same_indexing() {
     let theirs = unique("theirs");
     let ours_summary = indexer.index_ok(repo.path(), &ours);
     let input = serde_json::json!({ "repo_url": path_str(repo.path()), "repo_id": theirs });
-    let out = Command::new("temporal")
-        .args([
-            "workflow",
-            "execute",
-            "--type",
-            "RepoIndexingWorkflow",
-            "--task-queue",
-        ])
-        .arg(&indexer.queue)
-        .args([
-            "--workflow-id",
-            &unique("cli"),
-            "--input",
-            &input.to_string(),
-            "-o",
-            "json",
-        ])
-        .args(["--address", &temporal_address()])
-        .output()
-        .expect("run temporal");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
+    let queue = indexer.queue.clone();
+    let text = temporal_cli(&[
+        "workflow",
+        "execute",
+        "--type",
+        "RepoIndexingWorkflow",
+        "--task-queue",
+        &queue,
+        "--workflow-id",
+        &unique("cli"),
+        "--input",
+        &input.to_string(),
+    ]);
     let result: Json = serde_json::from_str(&text).expect("temporal's JSON output");
     let theirs_summary = &result["result"];
     assert_eq!(theirs_summary["repo_id"], theirs, "{text}");
@@ -355,16 +342,7 @@ async fn a_cancelled_run_still_cleans_up() {
         String::from_utf8_lossy(&out.stderr)
     );
     wait_for_stage(&workflow_id, "parsing").await;
-    let cancel = Command::new("temporal")
-        .args(["workflow", "cancel", "--workflow-id", &workflow_id])
-        .args(["--address", &temporal_address()])
-        .output()
-        .expect("temporal workflow cancel");
-    assert!(
-        cancel.status.success(),
-        "{}",
-        String::from_utf8_lossy(&cancel.stderr)
-    );
+    temporal_cli(&["workflow", "cancel", "--workflow-id", &workflow_id]);
     let client = client().await;
     let outcome = common::result_within(&client, &workflow_id, Duration::from_secs(60)).await;
     assert!(

@@ -57,6 +57,11 @@ fn text(out: &Output) -> String {
 }
 
 /// The folder of a test: Temporal's config file and, when given, a `workers.toml`.
+/// `worker-host <args>` in a folder with profiles but no `workers.toml`.
+fn without_workers_toml(args: &[&str], env: &[(&str, &str)]) -> Output {
+    worker_host(folder(None).path(), args, env)
+}
+
 fn folder(workers_toml: Option<&str>) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("temporal.toml"), PROFILES).expect("temporal.toml");
@@ -161,12 +166,8 @@ fn missing_profile_is_an_error_at_its_line() {
 fn index_without_workers_toml_dials_temporal_address() {
     // Nothing listens on this port: the error names it, not 127.0.0.1:7233.
     let dead = format!("127.0.0.1:{}", common::free_port());
-    let dir = folder(None);
-    let out = worker_host(
-        dir.path(),
-        &["index", "https://example.com/a/b", "--no-wait"],
-        &[("TEMPORAL_ADDRESS", &dead)],
-    );
+    let args = ["index", "https://example.com/a/b", "--no-wait"];
+    let out = without_workers_toml(&args, &[("TEMPORAL_ADDRESS", &dead)]);
     assert!(!out.status.success());
     assert!(
         text(&out).contains(&format!("cannot reach Temporal at {dead}")),
@@ -225,12 +226,7 @@ async fn index_without_workers_toml_uses_the_profile_and_the_variables() {
 #[test]
 fn status_without_workers_toml_reads_the_environment() {
     let dead = format!("127.0.0.1:{}", common::free_port());
-    let dir = folder(None);
-    let out = worker_host(
-        dir.path(),
-        &["status"],
-        &[("WORKER_HOST_HOST__LISTEN", &dead)],
-    );
+    let out = without_workers_toml(&["status"], &[("WORKER_HOST_HOST__LISTEN", &dead)]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
         text(&out).contains(&format!("no worker-host answers at {dead}")),

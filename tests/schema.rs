@@ -10,15 +10,7 @@ use std::{path::Path, process::Command};
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
 fn run(args: &[&str]) -> String {
-    let out = Command::new(common::binary("worker-host"))
-        .args(args)
-        .output()
-        .expect("run worker-host");
-    assert!(
-        out.status.success(),
-        "worker-host {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = common::run_ok(Command::new(common::binary("worker-host")).args(args));
     String::from_utf8(out.stdout).expect("utf-8 output")
 }
 

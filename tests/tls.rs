@@ -448,31 +448,29 @@ fn refused(host: &RunningHost, expected: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_ca_is_a_clear_error() {
-    let pki = Pki::new();
-    let proxy = Proxy::start(pki.server_config(false), None).await;
-    let host = RunningHost::start(
-        &tls_table(
-            &proxy.addr,
-            &path_key("server_ca_cert", &pki.path("other-ca.pem")),
-        ),
-        &common::unique("tls-wrong-ca"),
-        &[],
-    );
-    refused(&host, "invalid peer certificate: UnknownIssuer");
+    refused_by_proxy(
+        false,
+        "other-ca.pem",
+        "invalid peer certificate: UnknownIssuer",
+    )
+    .await;
 }
 
 // The proxy runs on the test's runtime while the test waits on the host: two threads.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missing_client_certificate_is_a_clear_error() {
+    refused_by_proxy(true, "ca.pem", "received fatal alert: CertificateRequired").await;
+}
+
+/// A host trusting `ca` and offering no client certificate, in front of a TLS proxy that
+/// requires one or not, is refused with `expected`.
+async fn refused_by_proxy(client_cert_required: bool, ca: &str, expected: &str) {
     let pki = Pki::new();
-    let proxy = Proxy::start(pki.server_config(true), None).await;
+    let proxy = Proxy::start(pki.server_config(client_cert_required), None).await;
     let host = RunningHost::start(
-        &tls_table(
-            &proxy.addr,
-            &path_key("server_ca_cert", &pki.path("ca.pem")),
-        ),
-        &common::unique("tls-no-client-cert"),
+        &tls_table(&proxy.addr, &path_key("server_ca_cert", &pki.path(ca))),
+        &common::unique("tls-refused"),
         &[],
     );
-    refused(&host, "received fatal alert: CertificateRequired");
+    refused(&host, expected);
 }

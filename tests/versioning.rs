@@ -191,17 +191,9 @@ fn validate_shows_deployment_and_the_environment_sets_the_build() {
     let path = dir.path().join("workers.toml");
     std::fs::write(&path, config("shop", "from-file", "q1", "q2")).expect("config");
     let validate = |env: &[(&str, &str)]| {
-        let out = Command::new(common::binary("worker-host"))
-            .args(["validate", "--config"])
-            .arg(&path)
-            .envs(env.iter().copied())
-            .output()
-            .expect("validate");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let mut validate = Command::new(common::binary("worker-host"));
+        validate.args(["validate", "--config"]).arg(&path);
+        let out = common::run_ok(validate.envs(env.iter().copied()));
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     let text = validate(&[]);

@@ -21,6 +21,7 @@ pub mod status;
 pub mod status_command;
 pub mod supervisor;
 pub mod temporal;
+pub mod text_table;
 
 pub use config::HostConfig;
 pub use registry::Registry;

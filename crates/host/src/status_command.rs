@@ -96,17 +96,7 @@ pub fn render(addr: &str, report: &ReadyReport) -> String {
     let rows: Vec<[String; 6]> = std::iter::once(header)
         .chain(report.entries.iter().map(row))
         .collect();
-    let widths: Vec<usize> = (0..6)
-        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
-        .collect();
-    for r in &rows {
-        let line: Vec<String> = r
-            .iter()
-            .zip(&widths)
-            .map(|(cell, w)| format!("{cell:<w$}"))
-            .collect();
-        let _ = writeln!(out, "{}", line.join("  ").trim_end());
-    }
+    out.push_str(&crate::text_table::aligned(&rows));
     if report.entries.is_empty() {
         let _ = writeln!(out, "(no entries)");
     }

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use worker_host_indexing::graph::{GraphBackend, GraphRows, GraphSettings, GraphStore};
+use worker_host_indexing::graph::{GraphBackend, GraphRows, GraphSettings, GraphStore, RunKey};
 use worker_host_indexing::parse::{ParseOptions, parse_repository};
 
 struct Args {
@@ -113,7 +113,7 @@ async fn write(
         .map_err(|e| e.to_string())?;
     let started = Instant::now();
     let report = store
-        .persist_graph(repo_id, "bench-run", rows, &|_, _| {})
+        .persist_graph(RunKey::new(repo_id, "bench-run"), rows, &|_, _| {})
         .await
         .map_err(|e| e.to_string())?;
     let seconds = started.elapsed().as_secs_f64();

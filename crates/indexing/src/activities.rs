@@ -8,7 +8,7 @@ use crate::{
         BAD_RUN_KEY, CLONE_MISSING, IO, NOT_ROUTABLE, PARSE_FAILED, PARSE_OUTPUT_UNREADABLE, fatal,
         of_clone, of_graph, transient,
     },
-    graph::{CleanupScope, GraphRows, GraphStore, IndexRunRecord, RepositoryRecord},
+    graph::{CleanupScope, GraphRows, GraphStore, IndexRunRecord, RepositoryRecord, RunKey},
     incremental::{
         CacheDir, MAX_AFFECTED_FILES, RowsDigest, delta, read_facts, tree_blobs, write_facts,
     },
@@ -350,7 +350,7 @@ impl IndexingActivities {
         let work = async {
             self.store()
                 .await?
-                .persist_graph(&input.repo_id, &input.run_id, &rows, &progress)
+                .persist_graph(RunKey::new(&input.repo_id, &input.run_id), &rows, &progress)
                 .await
                 .map_err(of_graph)
         };
@@ -376,7 +376,7 @@ impl IndexingActivities {
         let work = async {
             self.store()
                 .await?
-                .cleanup_stale(&input.repo_id, &input.run_id, &scope)
+                .cleanup_stale(RunKey::new(&input.repo_id, &input.run_id), &scope)
                 .await
                 .map_err(of_graph)
         };
@@ -398,8 +398,9 @@ impl IndexingActivities {
         ctx: ActivityContext,
         input: CleanupRepoInput,
     ) -> Result<bool, ActivityError> {
-        let config = self.current();
-        let root = Self::folder(&config, &input.run_key)?.root().to_owned();
+        let root = Self::folder(&self.current(), &input.run_key)?
+            .root()
+            .to_owned();
         let work = blocking(move || match std::fs::remove_dir_all(&root) {
             Ok(()) => Ok(true),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),

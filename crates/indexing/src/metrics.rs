@@ -14,41 +14,31 @@ pub struct IndexingMetrics {
 impl IndexingMetrics {
     /// Create the counters and register them with the host's metrics.
     pub fn register(status: &HostStatus) -> Self {
-        let files_parsed = IntCounter::new(
-            "worker_host_indexing_files_parsed_total",
-            "Files parsed by parse_repo_activity",
-        )
-        .expect("valid metric");
-        let written = IntCounterVec::new(
-            Opts::new(
+        let metrics = Self {
+            files_parsed: IntCounter::new(
+                "worker_host_indexing_files_parsed_total",
+                "Files parsed by parse_repo_activity",
+            )
+            .expect("valid metric"),
+            written: per_element(
                 "worker_host_indexing_graph_written_total",
                 "Graph elements written by persist_kg_activity",
             ),
-            &["element"],
-        )
-        .expect("valid metric");
-        let stale_deleted = IntCounterVec::new(
-            Opts::new(
+            stale_deleted: per_element(
                 "worker_host_indexing_stale_deleted_total",
                 "Graph elements of earlier runs deleted by cleanup_stale_kg_nodes_activity",
             ),
-            &["element"],
-        )
-        .expect("valid metric");
+        };
         for collector in [
-            Box::new(files_parsed.clone()) as Box<dyn prometheus::core::Collector>,
-            Box::new(written.clone()),
-            Box::new(stale_deleted.clone()),
+            Box::new(metrics.files_parsed.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(metrics.written.clone()),
+            Box::new(metrics.stale_deleted.clone()),
         ] {
             if let Err(e) = status.register(collector) {
                 tracing::error!(error = %e, "cannot register the indexing metrics");
             }
         }
-        Self {
-            files_parsed,
-            written,
-            stale_deleted,
-        }
+        metrics
     }
 
     /// `n` more files parsed.
@@ -58,19 +48,23 @@ impl IndexingMetrics {
 
     /// Nodes and relationships written.
     pub fn written(&self, nodes: u64, relationships: u64) {
-        self.written.with_label_values(&["node"]).inc_by(nodes);
-        self.written
-            .with_label_values(&["relationship"])
-            .inc_by(relationships);
+        count(&self.written, nodes, relationships);
     }
 
     /// Nodes and relationships deleted as stale.
     pub fn deleted(&self, nodes: u64, relationships: u64) {
-        self.stale_deleted
-            .with_label_values(&["node"])
-            .inc_by(nodes);
-        self.stale_deleted
-            .with_label_values(&["relationship"])
-            .inc_by(relationships);
+        count(&self.stale_deleted, nodes, relationships);
     }
+}
+
+/// A counter with an `element` label (`node` or `relationship`).
+fn per_element(name: &str, help: &str) -> IntCounterVec {
+    IntCounterVec::new(Opts::new(name, help), &["element"]).expect("valid metric")
+}
+
+fn count(counter: &IntCounterVec, nodes: u64, relationships: u64) {
+    counter.with_label_values(&["node"]).inc_by(nodes);
+    counter
+        .with_label_values(&["relationship"])
+        .inc_by(relationships);
 }

@@ -35,45 +35,21 @@ pub struct Policy {
     pub never_retried: &'static [&'static str],
 }
 
-const MINUTE: u64 = 60;
-const HOUR: u64 = 60 * MINUTE;
+/// An hour, in the minutes [`Policy::new`] takes.
+const HOUR: u64 = 60;
 
 /// `clone_repo_activity`.
-pub const CLONE: Policy = Policy {
-    start_to_close: Duration::from_secs(HOUR),
-    attempts: 5,
-    never_retried: &[BAD_RUN_KEY, NOT_ROUTABLE],
-};
+pub const CLONE: Policy = Policy::new(HOUR, 5, &[BAD_RUN_KEY, NOT_ROUTABLE]);
 /// `parse_repo_activity`.
-pub const PARSE: Policy = Policy {
-    start_to_close: Duration::from_secs(HOUR),
-    attempts: 3,
-    never_retried: &[BAD_RUN_KEY, CLONE_MISSING],
-};
+pub const PARSE: Policy = Policy::new(HOUR, 3, &[BAD_RUN_KEY, CLONE_MISSING]);
 /// `persist_metadata_activity`.
-pub const PERSIST_METADATA: Policy = Policy {
-    start_to_close: Duration::from_secs(5 * MINUTE),
-    attempts: 20,
-    never_retried: &[BAD_RUN_KEY],
-};
+pub const PERSIST_METADATA: Policy = Policy::new(5, 20, &[BAD_RUN_KEY]);
 /// `persist_kg_activity`.
-pub const PERSIST_KG: Policy = Policy {
-    start_to_close: Duration::from_secs(HOUR),
-    attempts: 20,
-    never_retried: &[BAD_RUN_KEY, CLONE_MISSING],
-};
+pub const PERSIST_KG: Policy = Policy::new(HOUR, 20, &[BAD_RUN_KEY, CLONE_MISSING]);
 /// `cleanup_stale_kg_nodes_activity`.
-pub const CLEANUP_STALE: Policy = Policy {
-    start_to_close: Duration::from_secs(30 * MINUTE),
-    attempts: 20,
-    never_retried: &[BAD_RUN_KEY],
-};
+pub const CLEANUP_STALE: Policy = Policy::new(30, 20, &[BAD_RUN_KEY]);
 /// `cleanup_repo_activity`.
-pub const CLEANUP_REPO: Policy = Policy {
-    start_to_close: Duration::from_secs(5 * MINUTE),
-    attempts: 5,
-    never_retried: &[BAD_RUN_KEY],
-};
+pub const CLEANUP_REPO: Policy = Policy::new(5, 5, &[BAD_RUN_KEY]);
 
 /// Where an activity goes: the workflow's own queue, or the queue of the host holding the
 /// clone (then schedule-to-start is `host_seconds`).
@@ -83,6 +59,15 @@ pub enum Destination {
 }
 
 impl Policy {
+    /// A policy with a start-to-close of `minutes`.
+    const fn new(minutes: u64, attempts: u32, never_retried: &'static [&'static str]) -> Self {
+        Self {
+            start_to_close: Duration::from_secs(minutes * 60),
+            attempts,
+            never_retried,
+        }
+    }
+
     /// The options that schedule this activity to `destination` with the run's `timeouts`.
     pub fn options(&self, destination: Destination, timeouts: &RunTimeouts) -> ActivityOptions {
         let (queue, schedule_to_start) = match destination {

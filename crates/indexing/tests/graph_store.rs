@@ -7,8 +7,8 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use worker_host_indexing::graph::{
-    CleanupScope, GraphBackend, GraphDump, GraphRows, GraphSettings, GraphStore, IndexRunRecord,
-    LanguageCount, RepositoryRecord, RunStatus, Value,
+    CleanupScope, GraphBackend, GraphDump, GraphError, GraphRows, GraphSettings, GraphStore,
+    IndexRunRecord, LanguageCount, RepositoryRecord, RunKey, RunStatus, Value,
 };
 use worker_host_indexing::parse::{ParseOptions, parse_repository};
 
@@ -132,7 +132,7 @@ async fn open(backend: GraphBackend) -> Fixture {
 async fn persist(store: &GraphStore, repo: &str, run: &str, rows: &GraphRows) {
     let last = std::sync::Mutex::new((0, 0));
     let report = store
-        .persist_graph(repo, run, rows, &|written, total| {
+        .persist_graph(RunKey::new(repo, run), rows, &|written, total| {
             *last.lock().expect("lock") = (written, total)
         })
         .await
@@ -251,7 +251,7 @@ async fn cleanup_removes_exactly_the_deleted_file_and_renamed_function(backend: 
     persist(&f.store, &repo, "run-2", &rows).await;
     let report = f
         .store
-        .cleanup_stale(&repo, "run-2", &CleanupScope::All)
+        .cleanup_stale(RunKey::new(&repo, "run-2"), &CleanupScope::All)
         .await
         .expect("cleanup");
     assert_eq!(dump(&f.store, &repo).await, GraphDump::from_rows(&rows));
@@ -280,7 +280,7 @@ async fn cleanup_removes_exactly_the_deleted_file_and_renamed_function(backend: 
     // Nothing more to do.
     let again = f
         .store
-        .cleanup_stale(&repo, "run-2", &CleanupScope::All)
+        .cleanup_stale(RunKey::new(&repo, "run-2"), &CleanupScope::All)
         .await
         .expect("cleanup");
     assert_eq!((again.nodes, again.relationships), (0, 0));
@@ -295,7 +295,7 @@ async fn cleanup_of_files_touches_only_those_files(backend: GraphBackend) {
     let scope = CleanupScope::Files(vec!["pkg/util.py".into()]);
     let report = f
         .store
-        .cleanup_stale(&repo, "run-2", &scope)
+        .cleanup_stale(RunKey::new(&repo, "run-2"), &scope)
         .await
         .expect("cleanup");
     assert!(report.nodes >= 1 && report.relationships >= 2, "{report:?}");
@@ -309,7 +309,7 @@ async fn cleanup_of_files_touches_only_those_files(backend: GraphBackend) {
     assert!(now.node("File", "pkg/legacy.py").is_some());
     assert!(now.node("Function", "pkg/legacy.py::legacy").is_some());
     f.store
-        .cleanup_stale(&repo, "run-2", &CleanupScope::All)
+        .cleanup_stale(RunKey::new(&repo, "run-2"), &CleanupScope::All)
         .await
         .expect("cleanup");
     assert_eq!(dump(&f.store, &repo).await, GraphDump::from_rows(&rows));
@@ -323,7 +323,7 @@ async fn repositories_stay_isolated(backend: GraphBackend) {
     persist(&f.store, &b, "run-b1", &v1).await;
     persist(&f.store, &a, "run-a2", &v2).await;
     f.store
-        .cleanup_stale(&a, "run-a2", &CleanupScope::All)
+        .cleanup_stale(RunKey::new(&a, "run-a2"), &CleanupScope::All)
         .await
         .expect("cleanup a");
     assert_eq!(dump(&f.store, &a).await, GraphDump::from_rows(&v2));
@@ -331,7 +331,7 @@ async fn repositories_stay_isolated(backend: GraphBackend) {
     // Cleaning b with a's run id removes b's own stale rows only: all of b.
     let report = f
         .store
-        .cleanup_stale(&b, "run-b2", &CleanupScope::All)
+        .cleanup_stale(RunKey::new(&b, "run-b2"), &CleanupScope::All)
         .await
         .expect("cleanup b");
     assert_eq!(report.nodes, v1.node_count());
@@ -407,7 +407,7 @@ async fn metadata_round_trips(backend: GraphBackend) {
     // Metadata survives a graph write and its cleanup.
     persist(&f.store, &repo_id, "run-3", &rows_v1()).await;
     f.store
-        .cleanup_stale(&repo_id, "run-3", &CleanupScope::All)
+        .cleanup_stale(RunKey::new(&repo_id, "run-3"), &CleanupScope::All)
         .await
         .expect("cleanup");
     assert_eq!(f.store.index_runs(&repo_id).await.expect("runs").len(), 2);
@@ -462,33 +462,31 @@ async fn neo4j_unreachable_is_retryable() {
 
 #[tokio::test]
 async fn neo4j_wrong_password_is_an_auth_failure() {
-    let settings = GraphSettings {
-        // Always set, never the password.
-        password_env: "PATH".into(),
-        ..neo4j_settings()
-    };
-    let err = match GraphStore::open(&settings, Path::new(".")).await {
-        Ok(_) => panic!("a wrong password must not open"),
-        Err(err) => err,
-    };
+    // Always set, never the password.
+    let err = neo4j_open_error("PATH").await;
     assert_eq!(err.kind(), "GraphAuthFailed", "{err}");
     assert!(!err.is_retryable());
     assert!(err.to_string().contains("PATH"), "{err}");
 
-    let settings = GraphSettings {
-        password_env: "WORKER_HOST_TEST_UNSET_PASSWORD".into(),
-        ..neo4j_settings()
-    };
-    let err = match GraphStore::open(&settings, Path::new(".")).await {
-        Ok(_) => panic!("a missing password must not open"),
-        Err(err) => err,
-    };
+    let err = neo4j_open_error("WORKER_HOST_TEST_UNSET_PASSWORD").await;
     assert_eq!(err.kind(), "GraphAuthFailed");
     assert!(
         err.to_string()
             .contains("WORKER_HOST_TEST_UNSET_PASSWORD is not set"),
         "{err}"
     );
+}
+
+/// Why the test Neo4j refuses a store whose password is in `password_env`.
+async fn neo4j_open_error(password_env: &str) -> GraphError {
+    let settings = GraphSettings {
+        password_env: password_env.into(),
+        ..neo4j_settings()
+    };
+    match GraphStore::open(&settings, Path::new(".")).await {
+        Ok(_) => panic!("{password_env}: a wrong or missing password must not open"),
+        Err(err) => err,
+    }
 }
 
 #[tokio::test]

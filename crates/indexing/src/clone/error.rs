@@ -350,30 +350,25 @@ mod tests {
     }
 
     #[test]
-    fn a_refused_cross_host_redirect_is_its_own_kind() {
-        let err = map(
-            ErrorCode::GenericError,
-            ErrorClass::Net,
-            "cannot redirect from 'a' to 'b'",
-            Phase::Connect,
-        );
-        assert_eq!(err.kind(), "Redirect");
-        assert!(!err.is_retryable());
-    }
-
-    #[test]
     fn phases_decide_what_an_os_error_means() {
         let os = |phase| map(ErrorCode::GenericError, ErrorClass::Os, "failed", phase);
         assert_eq!(os(Phase::Fetch).kind(), "Network");
         assert_eq!(os(Phase::Write).kind(), "Io");
-        let missing = map(
-            ErrorCode::NotFound,
-            ErrorClass::Repository,
-            "could not find repository",
-            Phase::Connect,
-        );
-        assert_eq!(missing.kind(), "NotFound");
-        assert!(!missing.is_retryable());
+    }
+
+    #[test]
+    fn a_refused_redirect_and_a_missing_repository_are_final() {
+        let net = (ErrorCode::GenericError, ErrorClass::Net);
+        let repository = (ErrorCode::NotFound, ErrorClass::Repository);
+        let cases = [
+            (net, "cannot redirect from a to b", "Redirect"),
+            (repository, "could not find repository", "NotFound"),
+        ];
+        for ((code, class), message, kind) in cases {
+            let err = map(code, class, message, Phase::Connect);
+            assert_eq!(err.kind(), kind, "{message}");
+            assert!(!err.is_retryable(), "{message}");
+        }
     }
 
     #[test]

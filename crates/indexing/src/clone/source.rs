@@ -261,21 +261,24 @@ mod tests {
     #[test]
     fn https_and_ssh_forms_are_accepted() {
         let l = remote_only();
-        for url in [
+        let https = [
             "https://github.com/owner/repo",
             "https://github.com/owner/repo.git",
             "https://x-access-token@git.example.com:8443/group/sub/repo.git",
-        ] {
-            assert_eq!(transport(url, &l), Ok(Transport::Https), "{url}");
-        }
-        for url in [
+        ];
+        let ssh = [
             "ssh://git@github.com/owner/repo.git",
             "ssh://git@host:2222/owner/repo",
             "git@github.com:owner/repo.git",
             "host.example:repo",
             "git@[::1]:owner/repo.git",
-        ] {
-            assert_eq!(transport(url, &l), Ok(Transport::Ssh), "{url}");
+        ];
+        let expected = https.map(|url| (url, Transport::Https));
+        for (url, transport_of) in expected
+            .into_iter()
+            .chain(ssh.map(|url| (url, Transport::Ssh)))
+        {
+            assert_eq!(transport(url, &l), Ok(transport_of), "{url}");
         }
     }
 
@@ -291,12 +294,7 @@ mod tests {
             "./repo",
             "../repo",
         ] {
-            let err = Source::parse(url, &l).expect_err(url);
-            assert!(
-                matches!(err, CloneError::UnsupportedUrl { .. }),
-                "{url}: {err}"
-            );
-            assert!(!err.is_retryable());
+            assert_eq!(rejected(url, &l), "UnsupportedUrl");
         }
     }
 
@@ -334,12 +332,19 @@ mod tests {
             "file://otherhost/tmp/r",
             "https://host/o/r\u{7}",
         ] {
-            let err = Source::parse(url, &l).expect_err(url);
-            assert!(
-                matches!(err, CloneError::InvalidUrl { .. }),
-                "{url:?}: {err}"
-            );
-            assert_eq!(err.kind(), "BadUrl");
+            assert_eq!(rejected(url, &l), "InvalidUrl");
+        }
+    }
+
+    /// The variant of the non-retryable error `url` is rejected with.
+    fn rejected(url: &str, l: &CloneLimits) -> &'static str {
+        let err = Source::parse(url, l).expect_err(url);
+        assert!(!err.is_retryable(), "{url:?}: {err}");
+        assert_eq!(err.kind(), "BadUrl", "{url:?}: {err}");
+        match err {
+            CloneError::UnsupportedUrl { .. } => "UnsupportedUrl",
+            CloneError::InvalidUrl { .. } => "InvalidUrl",
+            other => panic!("{url:?}: {other}"),
         }
     }
 

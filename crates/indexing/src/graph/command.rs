@@ -9,10 +9,11 @@ use std::process::ExitCode;
 use serde::Serialize;
 
 use super::query::{
-    CallAnswer, CallRow, FileAnswer, FindAnswer, ImportRow, QueryError, RepoStats, RepoSummary,
-    Symbol,
+    CallAnswer, CallQuery, CallRow, Direction, FileAnswer, FindAnswer, ImportRow, QueryError,
+    RepoStats, RepoSummary, Symbol,
 };
 use super::{GraphBackend, GraphSettings, GraphStore};
+use worker_host_core::text_table::aligned as table;
 
 /// Exit code when the repository, symbol or file is unknown, or a symbol is ambiguous.
 pub const EXIT_NO_ANSWER: u8 = 1;
@@ -54,30 +55,39 @@ pub enum Question {
         limit: usize,
     },
     /// What calls a symbol (a qualified name, a name, or an external name like os.path.join).
-    Callers {
-        symbol: String,
-        /// Follow callers of callers this many steps.
-        #[arg(long, default_value_t = 1)]
-        depth: u32,
-        /// Show at most this many calls.
-        #[arg(long, default_value_t = DEFAULT_LIMIT)]
-        limit: usize,
-    },
+    Callers(CallQuestion),
     /// What a symbol calls.
-    Callees {
-        symbol: String,
-        /// Follow callees of callees this many steps.
-        #[arg(long, default_value_t = 1)]
-        depth: u32,
-        /// Show at most this many calls.
-        #[arg(long, default_value_t = DEFAULT_LIMIT)]
-        limit: usize,
-    },
+    Callees(CallQuestion),
     /// A file's definitions, imports and importers.
     File {
         /// The path from the repository's root.
         path: String,
     },
+}
+
+/// The arguments of `callers` and `callees`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CallQuestion {
+    /// A qualified name (`pkg/mod.py::Class.method`), a name, or an external name.
+    pub symbol: String,
+    /// Follow the calls this many steps (1: direct calls only).
+    #[arg(long, default_value_t = 1)]
+    pub depth: u32,
+    /// Show at most this many calls.
+    #[arg(long, default_value_t = DEFAULT_LIMIT)]
+    pub limit: usize,
+}
+
+impl CallQuestion {
+    /// The question asked of the store, in `direction`.
+    pub fn query(&self, direction: Direction) -> CallQuery<'_> {
+        CallQuery {
+            symbol: &self.symbol,
+            direction,
+            depth: self.depth,
+            limit: self.limit,
+        }
+    }
 }
 
 /// The answer to a [`Question`], serialized as an object.
@@ -105,16 +115,12 @@ pub async fn ask(
             repositories: store.stats(repository.as_deref().or(repo)).await?,
         },
         Question::Find { name, limit } => Answer::Find(store.find(repo, name, *limit).await?),
-        Question::Callers {
-            symbol,
-            depth,
-            limit,
-        } => Answer::Calls(store.callers(repo, symbol, *depth, *limit).await?),
-        Question::Callees {
-            symbol,
-            depth,
-            limit,
-        } => Answer::Calls(store.callees(repo, symbol, *depth, *limit).await?),
+        Question::Callers(call) => {
+            Answer::Calls(store.calls(repo, call.query(Direction::Incoming)).await?)
+        }
+        Question::Callees(call) => {
+            Answer::Calls(store.calls(repo, call.query(Direction::Outgoing)).await?)
+        }
         Question::File { path } => Answer::File(store.file(repo, path).await?),
     })
 }
@@ -204,20 +210,17 @@ pub fn render(answer: &Answer) -> String {
         Answer::Stats { repositories } => {
             for r in repositories {
                 let _ = writeln!(out, "{}:", r.repo_id);
-                let mut rows = vec![cells(&["  NODES", "COUNT"])];
-                rows.extend(
-                    r.nodes
-                        .iter()
-                        .map(|(l, n)| vec![format!("  {l}"), n.to_string()]),
-                );
-                out.push_str(&table(&rows));
-                let mut rows = vec![cells(&["  RELATIONSHIPS", "COUNT"])];
-                rows.extend(
-                    r.relationships
-                        .iter()
-                        .map(|(t, n)| vec![format!("  {t}"), n.to_string()]),
-                );
-                out.push_str(&table(&rows));
+                for (header, counts) in
+                    [("  NODES", &r.nodes), ("  RELATIONSHIPS", &r.relationships)]
+                {
+                    let mut rows = vec![cells(&[header, "COUNT"])];
+                    rows.extend(
+                        counts
+                            .iter()
+                            .map(|(name, n)| vec![format!("  {name}"), n.to_string()]),
+                    );
+                    out.push_str(&table(&rows));
+                }
             }
         }
         Answer::Find(find) => {
@@ -365,27 +368,4 @@ fn shown(shown: usize, total: usize) -> String {
 
 fn cells(header: &[&str]) -> Vec<String> {
     header.iter().map(|s| (*s).to_owned()).collect()
-}
-
-/// Rows as left-aligned columns two spaces apart.
-fn table(rows: &[Vec<String>]) -> String {
-    let columns = rows.first().map_or(0, Vec::len);
-    let widths: Vec<usize> = (0..columns)
-        .map(|i| {
-            rows.iter()
-                .map(|r| r.get(i).map_or(0, |c| c.chars().count()))
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let mut out = String::new();
-    for row in rows {
-        let line: Vec<String> = row
-            .iter()
-            .zip(&widths)
-            .map(|(cell, w)| format!("{cell:<w$}"))
-            .collect();
-        let _ = writeln!(out, "{}", line.join("  ").trim_end());
-    }
-    out
 }

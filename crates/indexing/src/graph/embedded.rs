@@ -9,8 +9,10 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::dump::{DumpNode, DumpRelationship, GraphDump};
-use super::query::{Direction, GraphReader, NameMatch, Neighbour, Symbol};
-use super::records::{DeleteReport, GraphCounts, IndexRunRecord, RepositoryRecord, WriteReport};
+use super::query::{Direction, GraphReader, Hop, Neighbour, Symbol, SymbolFilter};
+use super::records::{
+    DeleteReport, GraphCounts, GraphWrite, IndexRunRecord, RepositoryRecord, RunKey, WriteReport,
+};
 use super::rows::{GraphRows, Label, NodeRef, REPOSITORY_KEY, RelType};
 use super::value::Props;
 use super::{CleanupScope, GraphError};
@@ -199,13 +201,10 @@ impl EmbeddedStore {
 
     pub(crate) async fn persist_graph(
         &self,
-        repo_id: &str,
-        run_id: &str,
-        rows: &GraphRows,
-        progress: &(dyn Fn(u64, u64) + Send + Sync),
+        write: GraphWrite<'_>,
     ) -> Result<WriteReport, GraphError> {
-        let total = rows.node_count() + rows.relationship_count();
-        let rows = Arc::new(rows.clone());
+        let (repo, run) = (write.run.repo_id.to_owned(), write.run.run_id.to_owned());
+        let rows = Arc::new(write.rows.clone());
         let mut batches = Vec::new();
         for (label, list) in &rows.nodes {
             for start in (0..list.len()).step_by(self.batch_rows) {
@@ -223,7 +222,6 @@ impl EmbeddedStore {
                 ));
             }
         }
-        let (repo, run) = (repo_id.to_owned(), run_id.to_owned());
         self.with_conn({
             let (repo, run) = (repo.clone(), run.clone());
             move |conn| {
@@ -232,7 +230,6 @@ impl EmbeddedStore {
             }
         })
         .await?;
-        progress(0, total);
         let mut written = 0;
         for batch in &batches {
             let (rows, repo, run) = (Arc::clone(&rows), repo.clone(), run.clone());
@@ -243,22 +240,21 @@ impl EmbeddedStore {
             written += self
                 .with_conn(move |conn| write_batch(conn, &rows, &batch, &repo, &run))
                 .await?;
-            progress(written, total);
+            (write.written)(written);
         }
         Ok(WriteReport::of(&rows, batches.len() as u64))
     }
 
     pub(crate) async fn cleanup_stale(
         &self,
-        repo_id: &str,
-        run_id: &str,
+        run: RunKey<'_>,
         scope: &CleanupScope,
     ) -> Result<DeleteReport, GraphError> {
         let files = match scope {
             CleanupScope::All => None,
             CleanupScope::Files(files) => Some(to_json(files)?),
         };
-        let (repo, run) = (repo_id.to_owned(), run_id.to_owned());
+        let (repo, run) = (run.repo_id.to_owned(), run.run_id.to_owned());
         self.with_conn(move |conn| {
             let tx = conn.transaction()?;
             let in_files = if files.is_some() {
@@ -436,83 +432,35 @@ impl GraphReader for EmbeddedStore {
         .await
     }
 
-    async fn nodes_with_key(&self, repo_id: &str, key: &str) -> Result<Vec<Symbol>, GraphError> {
-        let (repo, key) = (repo_id.to_owned(), key.to_owned());
+    async fn symbols(&self, repo: &str, of: SymbolFilter<'_>) -> Result<Vec<Symbol>, GraphError> {
+        let labels = label_list(of.labels());
+        let (condition, args) = match of {
+            SymbolFilter::Key(key) => ("key = ?2".to_owned(), vec![key.to_owned()]),
+            SymbolFilter::File(path) => ("file = ?2".to_owned(), vec![path.to_owned()]),
+            SymbolFilter::Name(name) => (
+                format!("{LOWER_NAME} = ?2 AND {NAME} = ?3"),
+                vec![name.to_ascii_lowercase(), name.to_owned()],
+            ),
+            SymbolFilter::NamePrefix(prefix) => (
+                format!("{LOWER_NAME} >= ?2 AND {LOWER_NAME} < ?3"),
+                vec![prefix.to_owned(), format!("{prefix}\u{10FFFF}")],
+            ),
+        };
+        let repo = repo.to_owned();
         self.with_conn(move |conn| {
             let mut stmt = conn.prepare_cached(&format!(
                 "SELECT label, key, file, props FROM nodes
-                 WHERE repo_id = ?1 AND key = ?2 AND label IN ({})",
-                label_list(Label::CODE)
+                 WHERE repo_id = ?1 AND {condition} AND label IN ({labels})"
             ))?;
-            symbols(&repo, stmt.query(params![repo, key])?)
+            let args = std::iter::once(&repo).chain(&args);
+            symbols(&repo, stmt.query(rusqlite::params_from_iter(args))?)
         })
         .await
     }
 
-    async fn definitions_named(
-        &self,
-        repo_id: &str,
-        name: &str,
-        how: NameMatch,
-    ) -> Result<Vec<Symbol>, GraphError> {
-        let (repo, name) = (repo_id.to_owned(), name.to_owned());
-        self.with_conn(move |conn| {
-            let labels = label_list(Label::DEFINITIONS);
-            let rows = match how {
-                NameMatch::Exact => {
-                    let mut stmt = conn.prepare_cached(&format!(
-                        "SELECT label, key, file, props FROM nodes
-                         WHERE repo_id = ?1 AND {LOWER_NAME} = ?2 AND {NAME} = ?3
-                         AND label IN ({labels})"
-                    ))?;
-                    symbols(
-                        &repo,
-                        stmt.query(params![repo, name.to_ascii_lowercase(), name])?,
-                    )?
-                }
-                NameMatch::Prefix => {
-                    let lower = name.to_ascii_lowercase();
-                    let mut stmt = conn.prepare_cached(&format!(
-                        "SELECT label, key, file, props FROM nodes
-                         WHERE repo_id = ?1 AND {LOWER_NAME} >= ?2 AND {LOWER_NAME} < ?3
-                         AND label IN ({labels})"
-                    ))?;
-                    symbols(
-                        &repo,
-                        stmt.query(params![repo, lower, format!("{lower}\u{10FFFF}")])?,
-                    )?
-                }
-            };
-            Ok(rows)
-        })
-        .await
-    }
-
-    async fn definitions_in_file(
-        &self,
-        repo_id: &str,
-        path: &str,
-    ) -> Result<Vec<Symbol>, GraphError> {
-        let (repo, path) = (repo_id.to_owned(), path.to_owned());
-        self.with_conn(move |conn| {
-            let mut stmt = conn.prepare_cached(&format!(
-                "SELECT label, key, file, props FROM nodes
-                 WHERE repo_id = ?1 AND file = ?2 AND label IN ({})",
-                label_list(Label::DEFINITIONS)
-            ))?;
-            symbols(&repo, stmt.query(params![repo, path])?)
-        })
-        .await
-    }
-
-    async fn neighbours(
-        &self,
-        repo_id: &str,
-        rel: RelType,
-        nodes: &[NodeRef],
-        direction: Direction,
-    ) -> Result<Vec<Neighbour>, GraphError> {
-        let (repo, nodes) = (repo_id.to_owned(), nodes.to_vec());
+    async fn neighbours(&self, repo: &str, hop: Hop<'_>) -> Result<Vec<Neighbour>, GraphError> {
+        let Hop { rel, at, direction } = hop;
+        let (repo, nodes) = (repo.to_owned(), at.to_vec());
         self.with_conn(move |conn| {
             let (near, far) = match direction {
                 Direction::Incoming => ("dst", "src"),

@@ -14,7 +14,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use tokio::sync::OnceCell;
 
-use super::command::{DEFAULT_LIMIT, Question, ask, open};
+use super::command::{CallQuestion, DEFAULT_LIMIT, Question, ask, open};
 use super::query::QueryError;
 use super::{GraphSettings, GraphStore};
 
@@ -48,6 +48,18 @@ pub struct CallArgs {
     pub depth: Option<u32>,
     /// Return at most this many calls (default 200).
     pub limit: Option<usize>,
+}
+
+impl CallArgs {
+    /// The repository and the question.
+    fn split(self) -> (Option<String>, CallQuestion) {
+        let call = CallQuestion {
+            symbol: self.symbol,
+            depth: self.depth.unwrap_or(1),
+            limit: self.limit.unwrap_or(DEFAULT_LIMIT),
+        };
+        (self.repo, call)
+    }
 }
 
 /// Arguments of `file`.
@@ -123,12 +135,8 @@ impl GraphServer {
         &self,
         Parameters(args): Parameters<CallArgs>,
     ) -> Result<CallToolResult, ErrorData> {
-        let question = Question::Callers {
-            symbol: args.symbol,
-            depth: args.depth.unwrap_or(1),
-            limit: args.limit.unwrap_or(DEFAULT_LIMIT),
-        };
-        self.answer(args.repo, question).await
+        let (repo, call) = args.split();
+        self.answer(repo, Question::Callers(call)).await
     }
 
     /// What a symbol calls; `depth` follows callees of callees.
@@ -137,12 +145,8 @@ impl GraphServer {
         &self,
         Parameters(args): Parameters<CallArgs>,
     ) -> Result<CallToolResult, ErrorData> {
-        let question = Question::Callees {
-            symbol: args.symbol,
-            depth: args.depth.unwrap_or(1),
-            limit: args.limit.unwrap_or(DEFAULT_LIMIT),
-        };
-        self.answer(args.repo, question).await
+        let (repo, call) = args.split();
+        self.answer(repo, Question::Callees(call)).await
     }
 
     /// A file's definitions, what it imports, and which files import it or its definitions.

@@ -49,12 +49,12 @@ use std::path::Path;
 pub use dump::{DumpNode, DumpRelationship, GraphDump};
 pub use error::GraphError;
 pub use query::{
-    CallAnswer, CallRow, FileAnswer, FindAnswer, ImportRow, QueryError, RepoStats, RepoSummary,
-    RunSummary, Symbol,
+    CallAnswer, CallQuery, CallRow, Direction, FileAnswer, FindAnswer, ImportRow, QueryError,
+    RepoStats, RepoSummary, RunSummary, Symbol,
 };
 pub use records::{
-    DeleteReport, GraphCounts, IndexRunRecord, LanguageCount, RepositoryRecord, RunStatus,
-    WriteReport,
+    DeleteReport, GraphCounts, IndexRunRecord, LanguageCount, Progress, RepositoryRecord, RunKey,
+    RunStatus, WriteReport,
 };
 pub use rows::{GraphRows, Label, NodeRef, NodeRow, REPOSITORY_KEY, RelRow, RelType};
 pub use settings::{GraphBackend, GraphSettings};
@@ -62,7 +62,8 @@ pub use value::{Props, Value};
 
 use embedded::EmbeddedStore;
 use neo4j::Neo4jStore;
-use query::{Direction, GraphReader};
+use query::GraphReader;
+use records::GraphWrite;
 
 /// Which stale nodes and relationships a cleanup removes.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -132,12 +133,19 @@ impl GraphStore {
     /// Idempotent: writing the same rows again leaves the same graph.
     pub async fn persist_graph(
         &self,
-        repo_id: &str,
-        run_id: &str,
+        run: RunKey<'_>,
         rows: &GraphRows,
-        progress: &(dyn Fn(u64, u64) + Send + Sync),
+        progress: &Progress<'_>,
     ) -> Result<WriteReport, GraphError> {
-        dispatch!(self, store => store.persist_graph(repo_id, run_id, rows, progress).await)
+        let total = rows.node_count() + rows.relationship_count();
+        progress(0, total);
+        let written = |done| progress(done, total);
+        let write = GraphWrite {
+            run,
+            rows,
+            written: &written,
+        };
+        dispatch!(self, store => store.persist_graph(write).await)
     }
 
     /// Deletes what earlier runs wrote and `run_id` did not (see [`CleanupScope`]), then the
@@ -145,11 +153,10 @@ impl GraphStore {
     /// repository.
     pub async fn cleanup_stale(
         &self,
-        repo_id: &str,
-        run_id: &str,
+        run: RunKey<'_>,
         scope: &CleanupScope,
     ) -> Result<DeleteReport, GraphError> {
-        dispatch!(self, store => store.cleanup_stale(repo_id, run_id, scope).await)
+        dispatch!(self, store => store.cleanup_stale(run, scope).await)
     }
 
     /// The repository's metadata, if [`Self::persist_metadata`] wrote it.
@@ -196,26 +203,13 @@ impl GraphStore {
         dispatch!(self, store => query::find(store, repo, name, limit).await)
     }
 
-    /// What calls `symbol`, and, up to `depth` steps, what calls those; at most `limit` calls.
-    pub async fn callers(
+    /// The callers or callees `call` asks for.
+    pub async fn calls(
         &self,
         repo: Option<&str>,
-        symbol: &str,
-        depth: u32,
-        limit: usize,
+        call: CallQuery<'_>,
     ) -> Result<CallAnswer, QueryError> {
-        dispatch!(self, store => query::calls(store, repo, symbol, Direction::Incoming, depth, limit).await)
-    }
-
-    /// What `symbol` calls, and, up to `depth` steps, what those call; at most `limit` calls.
-    pub async fn callees(
-        &self,
-        repo: Option<&str>,
-        symbol: &str,
-        depth: u32,
-        limit: usize,
-    ) -> Result<CallAnswer, QueryError> {
-        dispatch!(self, store => query::calls(store, repo, symbol, Direction::Outgoing, depth, limit).await)
+        dispatch!(self, store => query::calls(store, repo, call).await)
     }
 
     /// A file's definitions, its imports and the files importing it.

@@ -13,9 +13,11 @@ use neo4rs::{
 
 use super::dump::{DumpNode, DumpRelationship, GraphDump};
 use super::error::Neo4jTarget;
-use super::query::{Direction, GraphReader, NameMatch, Neighbour, Symbol};
-use super::records::{DeleteReport, GraphCounts, IndexRunRecord, RepositoryRecord, WriteReport};
-use super::rows::{GraphRows, Label, NodeRef, REPOSITORY_KEY, RelRow, RelType};
+use super::query::{Direction, GraphReader, Hop, Neighbour, Symbol, SymbolFilter};
+use super::records::{
+    DeleteReport, GraphCounts, GraphWrite, IndexRunRecord, RepositoryRecord, RunKey, WriteReport,
+};
+use super::rows::{Label, NodeRef, REPOSITORY_KEY, RelRow, RelType};
 use super::settings::GraphSettings;
 use super::value::{Props, Value};
 use super::{CleanupScope, GraphError};
@@ -165,24 +167,34 @@ impl Neo4jStore {
 
     pub(crate) async fn persist_graph(
         &self,
-        repo_id: &str,
-        run_id: &str,
-        rows: &GraphRows,
-        progress: &(dyn Fn(u64, u64) + Send + Sync),
+        write: GraphWrite<'_>,
     ) -> Result<WriteReport, GraphError> {
-        let total = rows.node_count() + rows.relationship_count();
+        let GraphWrite {
+            run,
+            rows,
+            written: report,
+        } = write;
+        let RunKey { repo_id, run_id } = run;
         self.run(
             query("MERGE (n:Repository {repo_id: $repo, key: $repo}) SET n.run_id = $run")
                 .param("repo", repo_id)
                 .param("run", run_id),
         )
         .await?;
-        progress(0, total);
+        // A repository without a code node (its first index, or a first write that committed
+        // nothing) is written with CREATE: nothing can match, and CREATE skips MERGE's
+        // lookup and lock of every row. Anything already there (a re-index, a retried write
+        // that committed part of its batches) is merged.
+        let write = if self.has_code_nodes(repo_id).await? {
+            "MERGE"
+        } else {
+            "CREATE"
+        };
 
         let mut statements: Vec<(String, Vec<BoltType>)> = Vec::new();
         for (label, list) in &rows.nodes {
             let cypher = format!(
-                "UNWIND $rows AS r MERGE (n:{l} {{repo_id: $repo, key: r.k}})
+                "UNWIND $rows AS r {write} (n:{l} {{repo_id: $repo, key: r.k}})
                  SET n = r.p, n.repo_id = $repo, n.key = r.k, n.file = r.f, n.run_id = $run",
                 l = label.as_str()
             );
@@ -214,7 +226,7 @@ impl Neo4jStore {
                 "UNWIND $rows AS r
                  MATCH (a:{s} {{repo_id: $repo, key: r.s}})
                  MATCH (b:{d} {{repo_id: $repo, key: r.d}})
-                 MERGE (a)-[e:{t}]->(b)
+                 {write} (a)-[e:{t}]->(b)
                  SET e = r.p, e.repo_id = $repo, e.file = r.f, e.run_id = $run",
                 s = src.as_str(),
                 d = dst.as_str(),
@@ -267,23 +279,23 @@ impl Neo4jStore {
             {
                 tx.commit().await.map_err(|e| self.error(e))?;
                 written += std::mem::take(&mut in_txn);
-                progress(written, total);
+                report(written);
             }
         }
         if let Some(tx) = txn.take() {
             tx.commit().await.map_err(|e| self.error(e))?;
             written += in_txn;
         }
-        progress(written, total);
+        report(written);
         Ok(WriteReport::of(rows, batches))
     }
 
     pub(crate) async fn cleanup_stale(
         &self,
-        repo_id: &str,
-        run_id: &str,
+        run: RunKey<'_>,
         scope: &CleanupScope,
     ) -> Result<DeleteReport, GraphError> {
+        let RunKey { repo_id, run_id } = run;
         let (files_filter, files): (&str, Vec<String>) = match scope {
             CleanupScope::All => ("", Vec::new()),
             CleanupScope::Files(files) => (" AND x.file IN $files", files.clone()),
@@ -332,6 +344,20 @@ impl Neo4jStore {
     }
 
     /// Runs a query that returns one count.
+    /// Whether the repository has any node besides `Repository` and `IndexRun`.
+    async fn has_code_nodes(&self, repo_id: &str) -> Result<bool, GraphError> {
+        let matches = Label::CODE
+            .iter()
+            .map(|l| format!("MATCH (n:{} {{repo_id: $repo}}) RETURN n LIMIT 1", l.as_str()));
+        let cypher = format!("CALL {{ {} }} RETURN count(n) AS c", union(matches));
+        Ok(self.count(query(&cypher).param("repo", repo_id), "c").await? > 0)
+    }
+
+    /// The rows of `cypher` with `$repo` bound to `repo_id`.
+    async fn repo_rows(&self, cypher: &str, repo_id: &str) -> Result<Vec<neo4rs::Row>, GraphError> {
+        self.rows(query(cypher).param("repo", repo_id)).await
+    }
+
     async fn count(&self, q: Query, column: &str) -> Result<u64, GraphError> {
         let mut total = 0;
         for row in self.rows(q).await? {
@@ -352,14 +378,10 @@ impl Neo4jStore {
         };
         for label in Label::ALL.into_iter().filter(|l| *l != Label::IndexRun) {
             let l = label.as_str();
-            let rows = self
-                .rows(
-                    query(&format!(
-                        "MATCH (n:{l} {{repo_id: $repo}}) RETURN n.key AS k, n.file AS f, properties(n) AS p"
-                    ))
-                    .param("repo", repo_id),
-                )
-                .await?;
+            let cypher = format!(
+                "MATCH (n:{l} {{repo_id: $repo}}) RETURN n.key AS k, n.file AS f, properties(n) AS p"
+            );
+            let rows = self.repo_rows(&cypher, repo_id).await?;
             for row in rows {
                 let repository = label == Label::Repository;
                 nodes.push(DumpNode {
@@ -374,13 +396,13 @@ impl Neo4jStore {
                 });
             }
             let rows = self
-                .rows(
-                    query(&format!(
+                .repo_rows(
+                    &format!(
                         "MATCH (a:{l} {{repo_id: $repo}})-[e]->(b) WHERE type(e) <> 'HAS_RUN'
                          RETURN type(e) AS t, a.key AS s, labels(b)[0] AS dl, b.key AS d,
                                 e.file AS f, properties(e) AS p"
-                    ))
-                    .param("repo", repo_id),
+                    ),
+                    repo_id,
                 )
                 .await?;
             for row in rows {
@@ -402,14 +424,7 @@ impl Neo4jStore {
 
 impl GraphReader for Neo4jStore {
     async fn repository(&self, repo_id: &str) -> Result<Option<RepositoryRecord>, GraphError> {
-        let rows = self
-            .rows(
-                query(
-                    "MATCH (n:Repository {repo_id: $repo, key: $repo}) RETURN properties(n) AS p",
-                )
-                .param("repo", repo_id),
-            )
-            .await?;
+        let rows = self.repo_rows(REPOSITORY_PROPS, repo_id).await?;
         match rows.first() {
             Some(row) => RepositoryRecord::from_props(repo_id, &props_of(row, "p")?),
             None => Ok(None),
@@ -417,12 +432,7 @@ impl GraphReader for Neo4jStore {
     }
 
     async fn index_runs(&self, repo_id: &str) -> Result<Vec<IndexRunRecord>, GraphError> {
-        let rows = self
-            .rows(
-                query("MATCH (n:IndexRun {repo_id: $repo}) RETURN n.key AS k, properties(n) AS p")
-                    .param("repo", repo_id),
-            )
-            .await?;
+        let rows = self.repo_rows(INDEX_RUNS, repo_id).await?;
         rows.iter()
             .map(|row| {
                 IndexRunRecord::from_props(repo_id, &get_str(row, "k")?, &props_of(row, "p")?)
@@ -446,14 +456,10 @@ impl GraphReader for Neo4jStore {
             if nodes > 0 {
                 counts.nodes.insert(l.to_owned(), nodes);
             }
-            let rows = self
-                .rows(
-                    query(&format!(
-                        "MATCH (n:{l} {{repo_id: $repo}})-[e]->() RETURN type(e) AS t, count(e) AS c"
-                    ))
-                    .param("repo", repo_id),
-                )
-                .await?;
+            let cypher = format!(
+                "MATCH (n:{l} {{repo_id: $repo}})-[e]->() RETURN type(e) AS t, count(e) AS c"
+            );
+            let rows = self.repo_rows(&cypher, repo_id).await?;
             for row in rows {
                 *counts.relationships.entry(get_str(&row, "t")?).or_default() +=
                     get_u64(&row, "c")?;
@@ -471,85 +477,48 @@ impl GraphReader for Neo4jStore {
         rows.iter().map(|row| get_str(row, "r")).collect()
     }
 
-    async fn nodes_with_key(&self, repo_id: &str, key: &str) -> Result<Vec<Symbol>, GraphError> {
-        let code = Label::ALL.into_iter().filter(|l| !l.is_metadata());
-        let matches = code.map(|l| {
-            format!(
-                "MATCH (n:{} {{repo_id: $repo, key: $key}}) RETURN n",
-                l.as_str()
-            )
-        });
-        let rows = self
-            .rows(
-                query(&format!("CALL {{ {} }} {NODE_COLUMNS}", union(matches)))
-                    .param("repo", repo_id)
-                    .param("key", key),
-            )
-            .await?;
-        rows.iter().map(|row| symbol_of(repo_id, row)).collect()
-    }
-
-    async fn definitions_named(
-        &self,
-        repo_id: &str,
-        name: &str,
-        how: NameMatch,
-    ) -> Result<Vec<Symbol>, GraphError> {
-        let filter = match how {
-            NameMatch::Exact => "{repo_id: $repo, name: $name})",
-            NameMatch::Prefix => "{repo_id: $repo}) WHERE toLower(n.name) STARTS WITH $name",
+    async fn symbols(&self, repo: &str, of: SymbolFilter<'_>) -> Result<Vec<Symbol>, GraphError> {
+        let (pattern, value) = match of {
+            SymbolFilter::Key(key) => ("{repo_id: $repo, key: $value})", key),
+            SymbolFilter::File(path) => ("{repo_id: $repo, file: $value})", path),
+            SymbolFilter::Name(name) => ("{repo_id: $repo, name: $value})", name),
+            SymbolFilter::NamePrefix(prefix) => (
+                "{repo_id: $repo}) WHERE toLower(n.name) STARTS WITH $value",
+                prefix,
+            ),
         };
-        let matches = Label::DEFINITIONS
+        let matches = of
+            .labels()
             .iter()
-            .map(|l| format!("MATCH (n:{} {filter} RETURN n", l.as_str()));
+            .map(|l| format!("MATCH (n:{} {pattern} RETURN n", l.as_str()));
         let rows = self
             .rows(
                 query(&format!("CALL {{ {} }} {NODE_COLUMNS}", union(matches)))
-                    .param("repo", repo_id)
-                    .param("name", name),
+                    .param("repo", repo)
+                    .param("value", value),
             )
             .await?;
         let mut out = Vec::new();
         for row in &rows {
-            let symbol = symbol_of(repo_id, row)?;
+            let symbol = symbol_of(repo, row)?;
             // Keep exactly what SQLite's ASCII `lower` gives, so both stores agree.
-            if how == NameMatch::Exact || symbol.name.to_ascii_lowercase().starts_with(name) {
+            let kept = match of {
+                SymbolFilter::NamePrefix(prefix) => {
+                    symbol.name.to_ascii_lowercase().starts_with(prefix)
+                }
+                _ => true,
+            };
+            if kept {
                 out.push(symbol);
             }
         }
         Ok(out)
     }
 
-    async fn definitions_in_file(
-        &self,
-        repo_id: &str,
-        path: &str,
-    ) -> Result<Vec<Symbol>, GraphError> {
-        let matches = Label::DEFINITIONS.iter().map(|l| {
-            format!(
-                "MATCH (n:{} {{repo_id: $repo, file: $path}}) RETURN n",
-                l.as_str()
-            )
-        });
-        let rows = self
-            .rows(
-                query(&format!("CALL {{ {} }} {NODE_COLUMNS}", union(matches)))
-                    .param("repo", repo_id)
-                    .param("path", path),
-            )
-            .await?;
-        rows.iter().map(|row| symbol_of(repo_id, row)).collect()
-    }
-
-    async fn neighbours(
-        &self,
-        repo_id: &str,
-        rel: RelType,
-        nodes: &[NodeRef],
-        direction: Direction,
-    ) -> Result<Vec<Neighbour>, GraphError> {
+    async fn neighbours(&self, repo: &str, hop: Hop<'_>) -> Result<Vec<Neighbour>, GraphError> {
+        let Hop { rel, at, direction } = hop;
         let mut by_label: BTreeMap<Label, Vec<String>> = BTreeMap::new();
-        for node in nodes {
+        for node in at {
             by_label
                 .entry(node.label)
                 .or_default()
@@ -569,14 +538,14 @@ impl GraphReader for Neo4jStore {
                          MATCH {pattern}
                          WITH k, n, properties(e) AS ep {NODE_COLUMNS}, k AS near, ep"
                     ))
-                    .param("repo", repo_id)
+                    .param("repo", repo)
                     .param("keys", keys),
                 )
                 .await?;
             for row in &rows {
                 out.push(Neighbour {
                     near: get_str(row, "near")?,
-                    far: symbol_of(repo_id, row)?,
+                    far: symbol_of(repo, row)?,
                     props: props_of(row, "ep")?,
                 });
             }
@@ -584,6 +553,13 @@ impl GraphReader for Neo4jStore {
         Ok(out)
     }
 }
+
+/// The repository node's properties.
+const REPOSITORY_PROPS: &str =
+    "MATCH (n:Repository {repo_id: $repo, key: $repo}) RETURN properties(n) AS p";
+/// The repository's index runs: key and properties.
+const INDEX_RUNS: &str =
+    "MATCH (n:IndexRun {repo_id: $repo}) RETURN n.key AS k, properties(n) AS p";
 
 /// The columns [`symbol_of`] reads, for a node bound to `n`.
 const NODE_COLUMNS: &str = "RETURN labels(n)[0] AS l, n.key AS k, n.file AS f, properties(n) AS p";
@@ -661,27 +637,24 @@ fn props_of(row: &neo4rs::Row, column: &str) -> Result<Props, GraphError> {
 }
 
 fn list_value(name: &str, list: BoltList) -> Result<Value, GraphError> {
-    let unexpected = || GraphError::Other(format!("property {name} is a list of mixed types"));
-    match list.value.first() {
-        Some(BoltType::Integer(_)) => list
-            .value
-            .into_iter()
-            .map(|v| match v {
-                BoltType::Integer(i) => Ok(i.value),
-                _ => Err(unexpected()),
-            })
-            .collect::<Result<_, _>>()
-            .map(Value::Ints),
-        _ => list
-            .value
-            .into_iter()
-            .map(|v| match v {
-                BoltType::String(s) => Ok(s.value),
-                _ => Err(unexpected()),
-            })
-            .collect::<Result<_, _>>()
-            .map(Value::Strs),
+    let ints = matches!(list.value.first(), Some(BoltType::Integer(_)));
+    let mut out = (Vec::new(), Vec::new());
+    for item in list.value {
+        match item {
+            BoltType::Integer(i) if ints => out.0.push(i.value),
+            BoltType::String(s) if !ints => out.1.push(s.value),
+            _ => {
+                return Err(GraphError::Other(format!(
+                    "property {name} is a list of mixed types"
+                )));
+            }
+        }
     }
+    Ok(if ints {
+        Value::Ints(out.0)
+    } else {
+        Value::Strs(out.1)
+    })
 }
 
 fn get_str(row: &neo4rs::Row, column: &str) -> Result<String, GraphError> {

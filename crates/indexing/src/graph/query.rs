@@ -76,22 +76,61 @@ impl Symbol {
     }
 }
 
-/// How [`GraphReader::definitions_named`] compares names.
+/// Which nodes [`GraphReader::symbols`] reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum NameMatch {
-    /// The name as given.
-    Exact,
-    /// Names starting with the given one, ASCII case ignored (SQLite's `lower`).
-    Prefix,
+pub(crate) enum SymbolFilter<'a> {
+    /// Code nodes (not `Repository`/`IndexRun`) with this key, of any label.
+    Key(&'a str),
+    /// Definitions with exactly this `name`.
+    Name(&'a str),
+    /// Definitions whose `name` starts with this lower-case prefix, ASCII case ignored
+    /// (SQLite's `lower`).
+    NamePrefix(&'a str),
+    /// Definitions of one file.
+    File(&'a str),
+}
+
+impl SymbolFilter<'_> {
+    /// The labels the filter reads.
+    pub(crate) fn labels(self) -> &'static [Label] {
+        match self {
+            Self::Key(_) => Label::CODE,
+            _ => Label::DEFINITIONS,
+        }
+    }
 }
 
 /// Which end of a relationship the known nodes are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Direction {
+pub enum Direction {
     /// Relationships that end at the known nodes: the far end is the source.
     Incoming,
     /// Relationships that start at the known nodes: the far end is the target.
     Outgoing,
+}
+
+/// A `callers` or `callees` question: the calls of `symbol` in `direction`, followed `depth`
+/// steps; at most `limit` calls.
+#[derive(Debug, Clone, Copy)]
+pub struct CallQuery<'a> {
+    pub symbol: &'a str,
+    pub direction: Direction,
+    pub depth: u32,
+    pub limit: usize,
+}
+
+/// Relationships of type `rel` at the known nodes `at`, in `direction`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Hop<'a> {
+    pub rel: RelType,
+    pub at: &'a [NodeRef],
+    pub direction: Direction,
+}
+
+impl<'a> Hop<'a> {
+    pub(crate) fn new(rel: RelType, at: &'a [NodeRef], direction: Direction) -> Self {
+        Self { rel, at, direction }
+    }
 }
 
 /// A relationship seen from one of the known nodes.
@@ -115,29 +154,10 @@ pub(crate) trait GraphReader {
     async fn index_runs(&self, repo_id: &str) -> Result<Vec<IndexRunRecord>, GraphError>;
     /// Nodes per label and relationships per type.
     async fn counts(&self, repo_id: &str) -> Result<GraphCounts, GraphError>;
-    /// Code nodes (not `Repository`/`IndexRun`) with this key, of any label.
-    async fn nodes_with_key(&self, repo_id: &str, key: &str) -> Result<Vec<Symbol>, GraphError>;
-    /// Definitions whose `name` matches.
-    async fn definitions_named(
-        &self,
-        repo_id: &str,
-        name: &str,
-        how: NameMatch,
-    ) -> Result<Vec<Symbol>, GraphError>;
-    /// Definitions of one file.
-    async fn definitions_in_file(
-        &self,
-        repo_id: &str,
-        path: &str,
-    ) -> Result<Vec<Symbol>, GraphError>;
-    /// Relationships of type `rel` at `nodes`, in `direction`.
-    async fn neighbours(
-        &self,
-        repo_id: &str,
-        rel: RelType,
-        nodes: &[NodeRef],
-        direction: Direction,
-    ) -> Result<Vec<Neighbour>, GraphError>;
+    /// The nodes `filter` selects.
+    async fn symbols(&self, repo: &str, of: SymbolFilter<'_>) -> Result<Vec<Symbol>, GraphError>;
+    /// The relationships `hop` names.
+    async fn neighbours(&self, repo: &str, hop: Hop<'_>) -> Result<Vec<Neighbour>, GraphError>;
 }
 
 /// Why a question has no answer.
@@ -341,7 +361,7 @@ pub(crate) async fn find<R: GraphReader>(
         for repo_id in &repos {
             found.extend(
                 reader
-                    .definitions_named(repo_id, &prefix, NameMatch::Prefix)
+                    .symbols(repo_id, SymbolFilter::NamePrefix(&prefix))
                     .await?,
             );
         }
@@ -373,10 +393,7 @@ async fn exact_definitions<R: GraphReader>(
     let short = name.rsplit(['.', ':']).next().unwrap_or(name);
     let mut found = Vec::new();
     for repo_id in repos {
-        for symbol in reader
-            .definitions_named(repo_id, short, NameMatch::Exact)
-            .await?
-        {
+        for symbol in reader.symbols(repo_id, SymbolFilter::Name(short)).await? {
             let key = symbol.key.as_str();
             if short == name
                 || key == name
@@ -399,7 +416,7 @@ pub(crate) async fn resolve<R: GraphReader>(
 ) -> Result<Symbol, QueryError> {
     let mut found = Vec::new();
     for repo_id in repos {
-        found.extend(reader.nodes_with_key(repo_id, symbol).await?);
+        found.extend(reader.symbols(repo_id, SymbolFilter::Key(symbol)).await?);
     }
     if found.is_empty() {
         found = exact_definitions(reader, repos, symbol).await?;
@@ -423,11 +440,14 @@ pub(crate) async fn resolve<R: GraphReader>(
 pub(crate) async fn calls<R: GraphReader>(
     reader: &R,
     repo: Option<&str>,
-    symbol: &str,
-    direction: Direction,
-    depth: u32,
-    limit: usize,
+    call: CallQuery<'_>,
 ) -> Result<CallAnswer, QueryError> {
+    let CallQuery {
+        symbol,
+        direction,
+        depth,
+        limit,
+    } = call;
     let repos = scope(reader, repo).await?;
     let start = resolve(reader, &repos, symbol).await?;
     let depth = depth.max(1);
@@ -439,7 +459,10 @@ pub(crate) async fn calls<R: GraphReader>(
             break;
         }
         let mut found = reader
-            .neighbours(&start.repo_id, RelType::Calls, &frontier, direction)
+            .neighbours(
+                &start.repo_id,
+                Hop::new(RelType::Calls, &frontier, direction),
+            )
             .await?;
         found.retain(|n| n.far.node().is_some_and(|node| !seen.contains(&node)));
         found.sort_by(|a, b| (a.far.sort_key(), &a.near).cmp(&(b.far.sort_key(), &b.near)));
@@ -483,7 +506,7 @@ pub(crate) async fn file<R: GraphReader>(
     for repo_id in &repos {
         found.extend(
             reader
-                .nodes_with_key(repo_id, path)
+                .symbols(repo_id, SymbolFilter::Key(path))
                 .await?
                 .into_iter()
                 .filter(|s| s.kind == Label::File.as_str()),
@@ -505,7 +528,9 @@ pub(crate) async fn file<R: GraphReader>(
         }
     };
     let repo_id = file.repo_id.clone();
-    let mut definitions = reader.definitions_in_file(&repo_id, &file.key).await?;
+    let mut definitions = reader
+        .symbols(&repo_id, SymbolFilter::File(&file.key))
+        .await?;
     sort(&mut definitions);
     let file_node = NodeRef {
         label: Label::File,
@@ -514,9 +539,11 @@ pub(crate) async fn file<R: GraphReader>(
     let mut imports: Vec<ImportRow> = reader
         .neighbours(
             &repo_id,
-            RelType::Imports,
-            std::slice::from_ref(&file_node),
-            Direction::Outgoing,
+            Hop::new(
+                RelType::Imports,
+                std::slice::from_ref(&file_node),
+                Direction::Outgoing,
+            ),
         )
         .await?
         .into_iter()
@@ -525,7 +552,10 @@ pub(crate) async fn file<R: GraphReader>(
     let mut targets = vec![file_node];
     targets.extend(definitions.iter().filter_map(Symbol::node));
     let mut importers: Vec<ImportRow> = reader
-        .neighbours(&repo_id, RelType::Imports, &targets, Direction::Incoming)
+        .neighbours(
+            &repo_id,
+            Hop::new(RelType::Imports, &targets, Direction::Incoming),
+        )
         .await?
         .into_iter()
         .map(|n| {

@@ -78,6 +78,30 @@ pub struct IndexRunRecord {
     pub durations_ms: BTreeMap<String, u64>,
 }
 
+/// The repository and index run a write or cleanup belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunKey<'a> {
+    pub repo_id: &'a str,
+    pub run_id: &'a str,
+}
+
+impl<'a> RunKey<'a> {
+    pub fn new(repo_id: &'a str, run_id: &'a str) -> Self {
+        Self { repo_id, run_id }
+    }
+}
+
+/// Told `(written, total)` after each committed batch of a write.
+pub type Progress<'a> = dyn Fn(u64, u64) + Send + Sync + 'a;
+
+/// One write handed to a backend: the run's rows, and whom to tell how many elements are
+/// committed so far.
+pub(crate) struct GraphWrite<'a> {
+    pub run: RunKey<'a>,
+    pub rows: &'a super::GraphRows,
+    pub written: &'a (dyn Fn(u64) + Sync),
+}
+
 /// What [`super::GraphStore::persist_graph`] wrote.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WriteReport {

@@ -72,9 +72,14 @@ fn imports(output: &ParseOutput) -> Vec<String> {
 
 fn calls(output: &ParseOutput) -> Vec<String> {
     let line = |c: &CallEdge| {
-        let receiver = optional(c.receiver.as_deref(), "", ".");
-        let found = resolved(&c.target, c.via);
-        format!("{}:{} {receiver}{} -> {found}", c.caller, c.line, c.callee)
+        format!(
+            "{}:{} {}{} -> {}",
+            c.caller,
+            c.line,
+            optional(c.receiver.as_deref(), "", "."),
+            c.callee,
+            resolved(&c.target, c.via)
+        )
     };
     output.calls.iter().map(line).collect()
 }
@@ -948,9 +953,9 @@ fn bad_input_is_skipped_with_a_counted_reason() {
     let output = parse(root);
     let parsed: Vec<&str> = output.files.iter().map(|f| f.path.as_str()).collect();
     assert_eq!(parsed, ["ok.py"]);
-    assert_eq!(
-        skip_reasons(&output),
-        [
+    assert_skipped(
+        &output,
+        &[
             ("api.pb.go", SkipReason::Generated),
             ("binary.py", SkipReason::Binary),
             ("gen.py", SkipReason::Generated),
@@ -962,11 +967,8 @@ fn bad_input_is_skipped_with_a_counted_reason() {
             ("pipe.py", SkipReason::Special),
             ("vendor", SkipReason::Vendored),
             ("web/app.min.js", SkipReason::Generated),
-        ]
-    );
-    assert_eq!(
-        skip_counts(&output),
-        [
+        ],
+        &[
             (SkipReason::UnknownLanguage, 2),
             (SkipReason::Binary, 1),
             (SkipReason::Oversized, 1),
@@ -975,7 +977,7 @@ fn bad_input_is_skipped_with_a_counted_reason() {
             (SkipReason::InvalidUtf8, 1),
             (SkipReason::Symlink, 2),
             (SkipReason::Special, 1),
-        ]
+        ],
     );
     assert!(
         !output
@@ -1254,16 +1256,20 @@ fn nested_functions(n: usize) -> String {
     opens + &"}\n".repeat(n)
 }
 
-fn skip_counts(output: &ParseOutput) -> Vec<(SkipReason, u64)> {
-    output.skipped.iter().map(|(r, c)| (*r, *c)).collect()
-}
-
-fn skip_reasons(output: &ParseOutput) -> Vec<(&str, SkipReason)> {
-    output
+/// The files skipped (path and reason) and the counts per reason are these.
+fn assert_skipped(
+    output: &ParseOutput,
+    files: &[(&str, SkipReason)],
+    counts: &[(SkipReason, u64)],
+) {
+    let skipped: Vec<(&str, SkipReason)> = output
         .skipped_files
         .iter()
         .map(|s| (s.path.as_str(), s.reason))
-        .collect()
+        .collect();
+    assert_eq!(skipped, files);
+    let counted: Vec<(SkipReason, u64)> = output.skipped.iter().map(|(r, c)| (*r, *c)).collect();
+    assert_eq!(counted, counts);
 }
 
 #[test]
@@ -1281,21 +1287,18 @@ fn files_over_a_limit_are_skipped_with_the_reason() {
         ..ParseOptions::default()
     };
     let output = parse_repository(dir.path(), &options, |_, _| {}).expect("parse");
-    assert_eq!(
-        skip_reasons(&output),
-        [
+    assert_skipped(
+        &output,
+        &[
             ("deep.js", SkipReason::TooDeep),
             ("long.py", SkipReason::NameTooLong),
             ("many.py", SkipReason::TooManyFacts),
-        ]
-    );
-    assert_eq!(
-        skip_counts(&output),
-        [
+        ],
+        &[
             (SkipReason::TooDeep, 1),
             (SkipReason::NameTooLong, 1),
             (SkipReason::TooManyFacts, 1),
-        ]
+        ],
     );
     let ok = &output.files[0];
     assert_eq!(ok.path, "ok.js");
