@@ -6,17 +6,21 @@
 mod common;
 
 use common::indexer::{
-    Indexer, Store, big_repo, config, on_graph, path_str, wait_for_describe, wait_for_progress,
+    Indexer, Store, config, repo_of, on_graph, path_str, wait_for_describe, wait_for_progress,
 };
 use common::neo4j::PrivateNeo4j;
 use common::{client, temporal_address, unique};
 use std::time::Duration;
 use worker_host::graph::{GraphBackend, GraphSettings, GraphStore};
 
+/// Python modules of the indexed repository: enough graph writes to kill Neo4j among them.
+const MODULES: usize = 1000;
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_run_survives_neo4j_killed_mid_write() {
     let neo4j = PrivateNeo4j::start();
-    let repo = big_repo();
+    let repo = repo_of(MODULES);
+    let began = std::time::Instant::now();
     let queue = unique("neokill");
     let text = on_graph(&config(&queue, Store::Embedded), &neo4j.graph_toml());
     let dir = tempfile::tempdir().expect("tempdir");
@@ -43,15 +47,19 @@ async fn a_run_survives_neo4j_killed_mid_write() {
                 && p["elements_written"].as_u64() < p["elements_total"].as_u64()
         },
     );
+    eprintln!("{:?}: killing Neo4j at {at_kill}", began.elapsed());
     neo4j.kill();
     // The store's own error kind is the failure type of the retried attempts.
     wait_for_describe(&address, &workflow_id, "GraphUnreachable");
+    eprintln!("{:?}: writes fail with GraphUnreachable; starting Neo4j", began.elapsed());
     neo4j.up();
+    eprintln!("{:?}: Neo4j is back", began.elapsed());
 
     let summary = common::result_within(&client, &workflow_id, Duration::from_secs(180))
         .await
         .unwrap_or_else(|e| panic!("{e}\nkilled at {at_kill}\nhost log:\n{}", indexer.host.log()));
-    assert_eq!(summary["files"], 3001, "{summary:#}");
+    eprintln!("{:?}: the run completed", began.elapsed());
+    assert_eq!(summary["files"], MODULES + 1, "{summary:#}");
 
     let fresh = unique("clean");
     indexer.index_ok(repo.path(), &fresh);
@@ -60,6 +68,7 @@ async fn a_run_survives_neo4j_killed_mid_write() {
         backend: GraphBackend::Neo4j,
         ..GraphSettings::default()
     };
+    eprintln!("{:?}: clean index done", began.elapsed());
     let store = GraphStore::open(&settings, &indexer.data_dir())
         .await
         .expect("open the graph store");

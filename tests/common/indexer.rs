@@ -157,7 +157,12 @@ pub fn on_graph(config: &str, graph_toml: &str) -> String {
 
 /// 3,001 Python files: slow enough to parse on one thread that a test can act meanwhile.
 pub fn big_repo() -> tempfile::TempDir {
-    let mut files: Vec<(String, String)> = (0..3000)
+    repo_of(3000)
+}
+
+/// `modules` small Python modules plus `app/models.py`.
+pub fn repo_of(modules: usize) -> tempfile::TempDir {
+    let mut files: Vec<(String, String)> = (0..modules)
         .map(|i| {
             (
                 format!("pkg/m{i}.py"),
