@@ -51,7 +51,11 @@ async fn a_full_disk_fails_the_run_clearly_and_the_host_serves_on() {
     assert_eq!(clone_attempts, 1, "a full disk is not retried");
     eprintln!("the run failed {took:?} after it started");
 
-    assert_eq!(indexer.workspace_entries(), 0, "the run's folder is removed");
+    assert_eq!(
+        indexer.workspace_entries(),
+        0,
+        "the run's folder is removed"
+    );
     indexer
         .host
         .wait_ready("ready", Duration::from_secs(10), |r| r["ready"] == true);

@@ -21,8 +21,10 @@ const HEARTBEAT_SECONDS: u64 = 3;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_run_moves_to_the_other_host_when_its_host_dies_during_parse() {
-    a_lost_host_hands_the_run_over(|p| p["stage"] == "parsing" && p["files_parsed"].as_u64() > Some(0))
-        .await;
+    a_lost_host_hands_the_run_over(|p| {
+        p["stage"] == "parsing" && p["files_parsed"].as_u64() > Some(0)
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -42,7 +44,13 @@ async fn a_lost_host_hands_the_run_over(moment: impl Fn(&Json) -> bool) {
     let address = temporal_address();
     let mut hosts = [text.clone(), own_listen(&text)].map(|text| {
         let dir = tempfile::tempdir().expect("tempdir");
-        Some(Indexer::start_with(dir, &queue, &text, Store::Neo4j, &address))
+        Some(Indexer::start_with(
+            dir,
+            &queue,
+            &text,
+            Store::Neo4j,
+            &address,
+        ))
     });
 
     let repo_id = unique("lost");
@@ -91,7 +99,10 @@ async fn a_lost_host_hands_the_run_over(moment: impl Fn(&Json) -> bool) {
         .await
         .unwrap_or_else(|e| {
             let now = progress(&address, &workflow_id);
-            panic!("{e}\nprogress: {now:?}\nsurvivor log:\n{}", survivor.host.log())
+            panic!(
+                "{e}\nprogress: {now:?}\nsurvivor log:\n{}",
+                survivor.host.log()
+            )
         });
     eprintln!("completed {:?} after the kill", killed.elapsed());
     assert_eq!(summary["attempts"], 2, "{summary:#}");

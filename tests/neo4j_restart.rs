@@ -6,7 +6,7 @@
 mod common;
 
 use common::indexer::{
-    Indexer, Store, config, repo_of, on_graph, path_str, wait_for_describe, wait_for_progress,
+    Indexer, Store, config, on_graph, path_str, repo_of, wait_for_describe, wait_for_progress,
 };
 use common::neo4j::PrivateNeo4j;
 use common::{client, temporal_address, unique};
@@ -51,13 +51,21 @@ async fn a_run_survives_neo4j_killed_mid_write() {
     neo4j.kill();
     // The store's own error kind is the failure type of the retried attempts.
     wait_for_describe(&address, &workflow_id, "GraphUnreachable");
-    eprintln!("{:?}: writes fail with GraphUnreachable; starting Neo4j", began.elapsed());
+    eprintln!(
+        "{:?}: writes fail with GraphUnreachable; starting Neo4j",
+        began.elapsed()
+    );
     neo4j.up();
     eprintln!("{:?}: Neo4j is back", began.elapsed());
 
     let summary = common::result_within(&client, &workflow_id, Duration::from_secs(180))
         .await
-        .unwrap_or_else(|e| panic!("{e}\nkilled at {at_kill}\nhost log:\n{}", indexer.host.log()));
+        .unwrap_or_else(|e| {
+            panic!(
+                "{e}\nkilled at {at_kill}\nhost log:\n{}",
+                indexer.host.log()
+            )
+        });
     eprintln!("{:?}: the run completed", began.elapsed());
     assert_eq!(summary["files"], MODULES + 1, "{summary:#}");
 

@@ -85,9 +85,11 @@ fn all_ready(hosts: &[Indexer]) {
 fn all_not_ready(hosts: &[Indexer], address: &str) {
     for indexer in hosts {
         let why = format!("Temporal at {address} unreachable");
-        let report: Json = indexer.host.wait_ready("not ready, naming the server", NOTICE, |r| {
-            r["ready"] == false && r["reason"].as_str().is_some_and(|s| s.contains(&why))
-        });
+        let report: Json = indexer
+            .host
+            .wait_ready("not ready, naming the server", NOTICE, |r| {
+                r["ready"] == false && r["reason"].as_str().is_some_and(|s| s.contains(&why))
+            });
         assert_eq!(report["temporal_reachable"], false, "{report}");
         assert_eq!(http_get(&indexer.host.http_addr(), "/readyz").0, 503);
     }

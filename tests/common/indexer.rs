@@ -185,7 +185,14 @@ pub fn repo_of(modules: usize) -> tempfile::TempDir {
 /// why there is none yet.
 pub fn progress(address: &str, id: &str) -> Result<Json, String> {
     let out = Command::new("temporal")
-        .args(["workflow", "query", "--workflow-id", id, "--name", "progress"])
+        .args([
+            "workflow",
+            "query",
+            "--workflow-id",
+            id,
+            "--name",
+            "progress",
+        ])
         .args(["-o", "json", "--address", address])
         .output()
         .map_err(|e| e.to_string())?;
@@ -238,7 +245,11 @@ pub fn wait_for_describe(address: &str, id: &str, needle: &str) {
                 .output()
                 .map_err(|e| e.to_string())?;
             let text = String::from_utf8_lossy(&out.stdout);
-            if text.contains(needle) { Ok(()) } else { Err(text.into_owned()) }
+            if text.contains(needle) {
+                Ok(())
+            } else {
+                Err(text.into_owned())
+            }
         },
     );
 }

@@ -498,7 +498,13 @@ pub fn own_listen(config: &str) -> String {
     let own = listen_line();
     let lines: Vec<&str> = config
         .lines()
-        .map(|l| if l.starts_with("listen = ") { own.trim_end() } else { l })
+        .map(|l| {
+            if l.starts_with("listen = ") {
+                own.trim_end()
+            } else {
+                l
+            }
+        })
         .collect();
     lines.join("\n") + "\n"
 }

@@ -10,9 +10,7 @@
 use crate::{
     config::{HostConfig, WorkerEntry},
     status::HostStatus,
-    supervisor::{
-        EntryWorker, WorkerFactory, ledger::Ledger, slot_gate::SlotGate,
-    },
+    supervisor::{EntryWorker, WorkerFactory, ledger::Ledger, slot_gate::SlotGate},
 };
 use anyhow::{Context, Result, anyhow};
 use futures::future::LocalBoxFuture;

@@ -152,6 +152,8 @@ mod tests {
             "could not write '/d/runs/x/a.py': No space left on device"
         ));
         assert!(is_disk_full("database or disk is full"));
-        assert!(!is_disk_full("network error while cloning https://example.com/r.git"));
+        assert!(!is_disk_full(
+            "network error while cloning https://example.com/r.git"
+        ));
     }
 }
