@@ -28,10 +28,14 @@ async fn hosts_report_the_outage_and_the_run_completes_after_a_server_restart() 
     all_ready(&hosts);
 
     // Idle.
+    let began = std::time::Instant::now();
     server.kill();
     all_not_ready(&hosts, &address);
+    eprintln!("idle: every host not ready {:?} after the kill", began.elapsed());
+    let restarted = std::time::Instant::now();
     server.restart();
     all_ready(&hosts);
+    eprintln!("idle: every host ready {:?} after the restart", restarted.elapsed());
 
     // Mid-run.
     let repo = big_repo();
@@ -51,10 +55,12 @@ async fn hosts_report_the_outage_and_the_run_completes_after_a_server_restart() 
         Duration::from_secs(60),
         |p| p["stage"] == "parsing" && p["files_parsed"].as_u64() > Some(0),
     );
+    let began = std::time::Instant::now();
     server.kill();
     all_not_ready(&hosts, &address);
     server.restart();
     all_ready(&hosts);
+    eprintln!("mid-run: outage and recovery took {:?}", began.elapsed());
 
     let client = client_of(&address).await;
     let summary = common::result_within(&client, &workflow_id, Duration::from_secs(180))
@@ -63,6 +69,7 @@ async fn hosts_report_the_outage_and_the_run_completes_after_a_server_restart() 
             let logs: Vec<String> = hosts.iter().map(|h| h.host.log()).collect();
             panic!("{e}\nhost logs:\n{}", logs.join("\n-----\n"))
         });
+    eprintln!("mid-run: the run completed {:?} after the kill", began.elapsed());
     assert_eq!(summary["files"], 3001, "{summary:#}");
     all_ready(&hosts);
 }
