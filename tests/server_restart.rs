@@ -31,11 +31,17 @@ async fn hosts_report_the_outage_and_the_run_completes_after_a_server_restart() 
     let began = std::time::Instant::now();
     server.kill();
     all_not_ready(&hosts, &address);
-    eprintln!("idle: every host not ready {:?} after the kill", began.elapsed());
+    eprintln!(
+        "idle: every host not ready {:?} after the kill",
+        began.elapsed()
+    );
     let restarted = std::time::Instant::now();
     server.restart();
     all_ready(&hosts);
-    eprintln!("idle: every host ready {:?} after the restart", restarted.elapsed());
+    eprintln!(
+        "idle: every host ready {:?} after the restart",
+        restarted.elapsed()
+    );
 
     // Mid-run.
     let repo = big_repo();
@@ -69,7 +75,10 @@ async fn hosts_report_the_outage_and_the_run_completes_after_a_server_restart() 
             let logs: Vec<String> = hosts.iter().map(|h| h.host.log()).collect();
             panic!("{e}\nhost logs:\n{}", logs.join("\n-----\n"))
         });
-    eprintln!("mid-run: the run completed {:?} after the kill", began.elapsed());
+    eprintln!(
+        "mid-run: the run completed {:?} after the kill",
+        began.elapsed()
+    );
     assert_eq!(summary["files"], 3001, "{summary:#}");
     all_ready(&hosts);
 }
