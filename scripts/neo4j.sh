@@ -5,6 +5,7 @@
 #   scripts/neo4j.sh build                                  resolve + compile the launcher (no-op when up to date)
 #   scripts/neo4j.sh start [--port P] [--data DIR] [--no-auth] [--heap SIZE] [--pagecache SIZE] [--conf k=v]...
 #   scripts/neo4j.sh stop   [--port P]
+#   scripts/neo4j.sh kill   [--port P]                      SIGKILL (a crash: no checkpoint; recovery at the next start)
 #   scripts/neo4j.sh status [--port P]
 #   scripts/neo4j.sh uri    [--port P]                      print the Bolt URI of a running server
 #
@@ -217,6 +218,24 @@ cmd_stop() {
     cleanup_run_dir
 }
 
+# A crash: SIGKILL, wait for the exit, forget the pid; the data folder stays for the next start.
+cmd_kill() {
+    parse_common "$@"
+    local rd pid
+    rd="$(run_dir)"
+    if pid="$(running_pid)"; then
+        kill -KILL "$pid" 2>/dev/null || true
+        # Gone, or a zombie its parent has not reaped yet (the server is dead either way).
+        while pid_alive "$pid" && [[ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ]]; do
+            sleep 0.1
+        done
+        log "killed Neo4j on port $PORT (pid $pid)"
+    else
+        log "not running on port $PORT"
+    fi
+    rm -f "$rd/neo4j.pid" "$rd/ready"
+}
+
 # Forget the run state; delete the data directory if start made it (a fresh temp dir).
 # The log stays, for post-mortems.
 cleanup_run_dir() {
@@ -256,6 +275,7 @@ case "${1:-}" in
     build) shift; [[ $# -eq 0 ]] || die "build takes no arguments"; cmd_build ;;
     start) shift; cmd_start "$@" ;;
     stop) shift; cmd_stop "$@" ;;
+    kill) shift; cmd_kill "$@" ;;
     status) shift; cmd_status "$@" ;;
     uri) shift; cmd_uri "$@" ;;
     *) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;

@@ -4,7 +4,11 @@
 
 mod common;
 
-use common::indexer::{Indexer, Store, config, has_node, has_rel, path_str};
+use common::indexer::{
+    Indexer, Store, big_repo, config, has_node, has_rel, on_graph, path_str, slow,
+    wait_for_describe, wait_for_stage,
+};
+use common::neo4j::PrivateNeo4j;
 use common::{Host, client, git, history_has, temporal_address, temporal_cli, unique};
 use serde_json::Value as Json;
 use std::{process::Command, time::Duration};
@@ -257,7 +261,10 @@ async fn reindexing_removes_what_the_new_commit_deleted() {
 async fn a_host_killed_during_parse_finishes_after_a_restart() {
     let repo = big_repo();
     let Indexer {
-        mut host, queue, ..
+        mut host,
+        queue,
+        address,
+        ..
     } = slow_indexer();
     let repo_id = unique("killed");
     let workflow_id = worker_host::indexing::workflow_id_of(&repo_id);
@@ -269,7 +276,7 @@ async fn a_host_killed_during_parse_finishes_after_a_restart() {
     let client = client().await;
     common::start(&client, "RepoIndexingWorkflow", &queue, &workflow_id, input).await;
     host.wait_for_log("activity started", Duration::from_secs(60));
-    wait_for_stage(&workflow_id, "parsing").await;
+    wait_for_stage(&workflow_id, "parsing");
     host.signal(nix::sys::signal::Signal::SIGKILL);
     host.wait_exit(Duration::from_secs(10));
     let dir = host.take_dir();
@@ -282,6 +289,7 @@ async fn a_host_killed_during_parse_finishes_after_a_restart() {
         host,
         queue,
         store: Store::Embedded,
+        address,
     };
     let dump = indexer.dump(&repo_id).await;
     let fresh = unique("fresh");
@@ -293,38 +301,12 @@ async fn a_host_killed_during_parse_finishes_after_a_restart() {
     );
 }
 
-/// 3,001 Python files: slow enough to parse on one thread that a test can act meanwhile.
-fn big_repo() -> tempfile::TempDir {
-    let mut files: Vec<(String, String)> = (0..3000)
-        .map(|i| {
-            (
-                format!("pkg/m{i}.py"),
-                format!("import os\n\nclass C{i}:\n    def f(self):\n        return g{i}()\n\n\ndef g{i}():\n    return os.getcwd()\n"),
-            )
-        })
-        .collect();
-    files.push(("app/models.py".into(), FILES[0].1.into()));
-    let borrowed: Vec<(&str, &str)> = files
-        .iter()
-        .map(|(a, b)| (a.as_str(), b.as_str()))
-        .collect();
-    git::repo(&borrowed)
-}
-
 /// A host that parses on one thread.
 fn slow_indexer() -> Indexer {
-    let dir = tempfile::tempdir().expect("tempdir");
     let queue = unique("slow");
-    let slow = config(&queue, Store::Embedded).replace(
-        "allow_local_repos = true\n",
-        "allow_local_repos = true\nparse_threads = 1\n",
-    );
-    std::fs::write(dir.path().join("workers.toml"), &slow).expect("config");
-    Indexer {
-        host: Host::start_in("worker-host", dir),
-        queue,
-        store: Store::Embedded,
-    }
+    let config = slow(&config(&queue, Store::Embedded));
+    let dir = tempfile::tempdir().expect("tempdir");
+    Indexer::start_with(dir, &queue, &config, Store::Embedded, &temporal_address())
 }
 
 /// A run cancelled while it parses: the workflow ends cancelled, the cleanup still ran, the run
@@ -341,7 +323,7 @@ async fn a_cancelled_run_still_cleans_up() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    wait_for_stage(&workflow_id, "parsing").await;
+    wait_for_stage(&workflow_id, "parsing");
     temporal_cli(&["workflow", "cancel", "--workflow-id", &workflow_id]);
     let client = client().await;
     let outcome = common::result_within(&client, &workflow_id, Duration::from_secs(60)).await;
@@ -381,86 +363,6 @@ async fn assert_failed_run(indexer: &Indexer, repo_id: &str) -> IndexRunRecord {
     run
 }
 
-/// Wait until the `progress` query of workflow `id` reports `stage`.
-async fn wait_for_stage(id: &str, stage: &str) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let out = Command::new("temporal")
-            .args([
-                "workflow",
-                "query",
-                "--workflow-id",
-                id,
-                "--name",
-                "progress",
-                "-o",
-                "json",
-            ])
-            .args(["--address", &temporal_address()])
-            .output()
-            .expect("temporal workflow query");
-        if String::from_utf8_lossy(&out.stdout).contains(&format!("\"stage\": \"{stage}\"")) {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "stage {stage} not reached: {}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// A Neo4j of this test's own, started and stopped with `scripts/neo4j.sh`.
-struct PrivateNeo4j {
-    port: u16,
-    data: tempfile::TempDir,
-}
-
-impl PrivateNeo4j {
-    fn start() -> Self {
-        let server = Self {
-            port: common::free_port(),
-            data: tempfile::tempdir().expect("tempdir"),
-        };
-        server.up();
-        server
-    }
-
-    fn uri(&self) -> String {
-        format!("bolt://127.0.0.1:{}", self.port)
-    }
-
-    fn script(&self, args: &[&str]) {
-        let out = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/neo4j.sh"))
-            .args(args)
-            .args(["--port", &self.port.to_string()])
-            .output()
-            .expect("run scripts/neo4j.sh");
-        assert!(
-            out.status.success(),
-            "neo4j.sh {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    fn up(&self) {
-        self.script(&["start", "--data", path_str(self.data.path())]);
-    }
-
-    fn down(&self) {
-        self.script(&["stop"]);
-    }
-}
-
-impl Drop for PrivateNeo4j {
-    fn drop(&mut self) {
-        let _ = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/neo4j.sh"))
-            .args(["stop", "--port", &self.port.to_string()])
-            .output();
-    }
-}
-
 /// Neo4j goes away between two runs (the host holds pooled connections to it) and comes back
 /// while the second run is retrying its writes: the run completes and the graph is right.
 #[tokio::test(flavor = "multi_thread")]
@@ -469,15 +371,8 @@ async fn neo4j_down_during_persist_is_waited_for() {
     let repo = git::repo(FILES);
     let dir = tempfile::tempdir().expect("tempdir");
     let queue = unique("neo");
-    let graph = format!("backend = \"neo4j\"\nuri = \"{}\"\n", neo4j.uri());
-    let text = config(&queue, Store::Embedded).replace("backend = \"embedded\"\n", &graph);
-    std::fs::write(dir.path().join("workers.toml"), text).expect("config");
-    let host = Host::start_in("worker-host", dir);
-    let indexer = Indexer {
-        host,
-        queue,
-        store: Store::Neo4j,
-    };
+    let text = on_graph(&config(&queue, Store::Embedded), &neo4j.graph_toml());
+    let indexer = Indexer::start_with(dir, &queue, &text, Store::Neo4j, &temporal_address());
     let repo_id = unique("outage");
     indexer.index_ok(repo.path(), &repo_id);
 
@@ -496,7 +391,7 @@ async fn neo4j_down_during_persist_is_waited_for() {
     );
     let workflow_id = worker_host::indexing::workflow_id_of(&repo_id);
     // The store's own error kind is the failure type of the retried attempts.
-    wait_for_describe(&workflow_id, "GraphUnreachable").await;
+    wait_for_describe(&temporal_address(), &workflow_id, "GraphUnreachable");
     neo4j.up();
     let client = client().await;
     let summary = common::result_within(&client, &workflow_id, Duration::from_secs(180))
@@ -514,28 +409,6 @@ async fn neo4j_down_during_persist_is_waited_for() {
     let dump = store.dump(&repo_id).await.expect("dump");
     assert_expected_graph(&dump);
     assert!(has_node(&dump, "Function", "app/extra.py::extra"));
-}
-
-/// Wait until `temporal workflow describe` of workflow `id` mentions `needle` (e.g. the failure
-/// type of a pending activity's last attempt).
-async fn wait_for_describe(id: &str, needle: &str) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(90);
-    loop {
-        let out = Command::new("temporal")
-            .args(["workflow", "describe", "--workflow-id", id, "-o", "json"])
-            .args(["--address", &temporal_address()])
-            .output()
-            .expect("temporal workflow describe");
-        let text = String::from_utf8_lossy(&out.stdout);
-        if text.contains(needle) {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{needle} not seen in:\n{text}"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
 }
 
 /// One small file per language, indexed through the workflow: definitions of every kind,

@@ -4,13 +4,10 @@
 
 mod common;
 
+use common::dev_server::DevServer;
 use common::*;
 use serde_json::Value as Json;
-use std::{
-    path::Path,
-    process::{Child, Command, Stdio},
-    time::Duration,
-};
+use std::time::Duration;
 
 #[tokio::test]
 async fn readyz_reports_temporal_going_away_and_coming_back() {
@@ -52,7 +49,7 @@ async fn readyz_reports_temporal_going_away_and_coming_back() {
         Some(0.0)
     );
 
-    let _server = DevServer::start(port, &db);
+    server.restart();
     let back = host.wait_ready("ready again", Duration::from_secs(30), |r| {
         r["ready"] == true
     });
@@ -62,53 +59,4 @@ async fn readyz_reports_temporal_going_away_and_coming_back() {
         "{}",
         host.log()
     );
-}
-
-/// `temporal server start-dev` on `port` with its database in `db`.
-struct DevServer(Child);
-
-impl DevServer {
-    fn start(port: u16, db: &Path) -> Self {
-        let child =
-            Command::new(std::env::var("TEMPORAL_CLI").unwrap_or_else(|_| "temporal".into()))
-                .args([
-                    "server",
-                    "start-dev",
-                    "--headless",
-                    "--ip",
-                    "127.0.0.1",
-                    "--log-level",
-                    "error",
-                ])
-                .args(["--port", &port.to_string()])
-                .args(["--http-port", &free_port().to_string()])
-                .args(["--metrics-port", &free_port().to_string()])
-                .arg("--db-filename")
-                .arg(db)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("run temporal server start-dev");
-        wait_until("the dev server up", Duration::from_secs(60), || {
-            std::net::TcpStream::connect(("127.0.0.1", port))
-                .map(drop)
-                .map_err(|e| e.to_string())
-        });
-        DevServer(child)
-    }
-
-    /// SIGTERM, and wait for the exit.
-    fn stop(&mut self) {
-        let pid = nix::unistd::Pid::from_raw(self.0.id() as i32);
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for DevServer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }

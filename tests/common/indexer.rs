@@ -1,10 +1,12 @@
-//! A host running the indexing entries on queues of its own, and ways to read what it wrote.
+//! A host running the indexing entries on queues of its own, ways to follow a run (its
+//! `progress` query) and to read what it wrote.
 
-use super::{Host, temporal_address, unique};
+use super::{Host, git, temporal_address, unique, wait_until};
 use serde_json::Value as Json;
 use std::{
     path::{Path, PathBuf},
     process::{Command, Output},
+    time::Duration,
 };
 use worker_host::graph::{GraphBackend, GraphDump, GraphSettings, GraphStore};
 
@@ -48,6 +50,8 @@ pub struct Indexer {
     pub host: Host,
     pub queue: String,
     pub store: Store,
+    /// The Temporal server it works for.
+    pub address: String,
 }
 
 impl Indexer {
@@ -58,9 +62,26 @@ impl Indexer {
     pub fn start_in(store: Store, dir: tempfile::TempDir) -> Self {
         let queue = unique("index");
         let config = config(&queue, store);
+        Self::start_with(dir, &queue, &config, store, &temporal_address())
+    }
+
+    /// A host in `dir` running `config` (the indexing entries on `queue`) for the Temporal
+    /// server at `address`; the tests read the graph from `store`.
+    pub fn start_with(
+        dir: tempfile::TempDir,
+        queue: &str,
+        config: &str,
+        store: Store,
+        address: &str,
+    ) -> Self {
         std::fs::write(dir.path().join("workers.toml"), config).expect("write config");
-        let host = Host::start_in("worker-host", dir);
-        Self { host, queue, store }
+        let host = Host::start_at("worker-host", dir, address, &[]);
+        Self {
+            host,
+            queue: queue.to_owned(),
+            store,
+            address: address.to_owned(),
+        }
     }
 
     pub fn data_dir(&self) -> PathBuf {
@@ -73,7 +94,7 @@ impl Indexer {
             .args(["index", repo, "--json", "--queue", &self.queue, "--config"])
             .arg(self.host.config_path())
             .args(args)
-            .env("TEMPORAL_ADDRESS", temporal_address())
+            .env("TEMPORAL_ADDRESS", &self.address)
             .output()
             .expect("run worker-host index")
     }
@@ -119,6 +140,118 @@ pub fn config(queue: &str, store: Store) -> String {
         header = super::config_header("10s"),
         graph = store.toml(),
     )
+}
+
+/// `config` with the parse on one thread: slow enough that a test can act meanwhile.
+pub fn slow(config: &str) -> String {
+    config.replace(
+        "allow_local_repos = true\n",
+        "allow_local_repos = true\nparse_threads = 1\n",
+    )
+}
+
+/// `config` (of the embedded store) writing to the graph store of `graph_toml` instead.
+pub fn on_graph(config: &str, graph_toml: &str) -> String {
+    config.replace("backend = \"embedded\"\n", graph_toml)
+}
+
+/// 3,001 Python files: slow enough to parse on one thread that a test can act meanwhile.
+pub fn big_repo() -> tempfile::TempDir {
+    repo_of(3000)
+}
+
+/// `modules` small Python modules plus `app/models.py`.
+pub fn repo_of(modules: usize) -> tempfile::TempDir {
+    let mut files: Vec<(String, String)> = (0..modules)
+        .map(|i| {
+            (
+                format!("pkg/m{i}.py"),
+                format!("import os\n\nclass C{i}:\n    def f(self):\n        return g{i}()\n\n\ndef g{i}():\n    return os.getcwd()\n"),
+            )
+        })
+        .collect();
+    files.push((
+        "app/models.py".into(),
+        "class Base:\n    def save(self):\n        return helper()\n\n\ndef helper():\n    return 1\n".into(),
+    ));
+    let borrowed: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    git::repo(&borrowed)
+}
+
+/// The `progress` query of workflow `id` on the server at `address` (an `IndexProgress`), or
+/// why there is none yet.
+pub fn progress(address: &str, id: &str) -> Result<Json, String> {
+    let out = Command::new("temporal")
+        .args([
+            "workflow",
+            "query",
+            "--workflow-id",
+            id,
+            "--name",
+            "progress",
+        ])
+        .args(["-o", "json", "--address", address])
+        .output()
+        .map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let answer: Json = serde_json::from_str(&text)
+        .map_err(|e| format!("{e}: {text}{}", String::from_utf8_lossy(&out.stderr)))?;
+    // `{"queryResult": [<the query's answer>]}`
+    answer["queryResult"]
+        .get(0)
+        .cloned()
+        .ok_or_else(|| format!("no query result in {text}"))
+}
+
+/// Wait until the `progress` of workflow `id` (server at `address`) satisfies `done`; returns
+/// that progress.
+pub fn wait_for_progress(
+    address: &str,
+    id: &str,
+    what: &str,
+    limit: Duration,
+    done: impl Fn(&Json) -> bool,
+) -> Json {
+    wait_until(what, limit, || {
+        let p = progress(address, id)?;
+        if done(&p) { Ok(p) } else { Err(p.to_string()) }
+    })
+}
+
+/// Wait until workflow `id` on the test server reports `stage`.
+pub fn wait_for_stage(id: &str, stage: &str) {
+    wait_for_progress(
+        &temporal_address(),
+        id,
+        &format!("stage {stage}"),
+        Duration::from_secs(60),
+        |p| p["stage"] == stage,
+    );
+}
+
+/// Wait until `temporal workflow describe` of workflow `id` mentions `needle` (e.g. the failure
+/// type of a pending activity's last attempt).
+pub fn wait_for_describe(address: &str, id: &str, needle: &str) {
+    wait_until(
+        &format!("{needle} in the description of {id}"),
+        Duration::from_secs(90),
+        || {
+            let out = Command::new("temporal")
+                .args(["workflow", "describe", "--workflow-id", id, "-o", "json"])
+                .args(["--address", address])
+                .output()
+                .map_err(|e| e.to_string())?;
+            let text = String::from_utf8_lossy(&out.stdout);
+            if text.contains(needle) {
+                Ok(())
+            } else {
+                Err(text.into_owned())
+            }
+        },
+    );
 }
 
 pub fn path_str(p: &Path) -> &str {

@@ -3,8 +3,10 @@
 //! would start workflows.
 #![allow(dead_code)] // each test file uses a different part of this module
 
+pub mod dev_server;
 pub mod git;
 pub mod indexer;
+pub mod neo4j;
 
 use serde_json::Value as Json;
 use std::{
@@ -223,6 +225,17 @@ impl Host {
         address: &str,
         args: &[&str],
     ) -> Host {
+        Self::start_with_env(binary_name, dir, address, args, &[])
+    }
+
+    /// Like [`Host::start_at`], with extra environment variables.
+    pub fn start_with_env(
+        binary_name: &str,
+        dir: tempfile::TempDir,
+        address: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Host {
         let config = dir.path().join("workers.toml");
         let addr = listen_of(&config);
         let log = dir.path().join(format!("host-{}.log", unique("run")));
@@ -238,6 +251,7 @@ impl Host {
                 "RUST_LOG",
                 "info,worker_host=debug,temporalio_sdk_core=warn",
             )
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log_file)
@@ -477,6 +491,22 @@ pub fn config_header(grace: &str) -> String {
 /// A `listen = "127.0.0.1:<free port>"` line for a `[host]` table.
 pub fn listen_line() -> String {
     format!("listen = \"127.0.0.1:{}\"\n", free_port())
+}
+
+/// `config` with a `[host] listen` of its own: the same entries, for a second host.
+pub fn own_listen(config: &str) -> String {
+    let own = listen_line();
+    let lines: Vec<&str> = config
+        .lines()
+        .map(|l| {
+            if l.starts_with("listen = ") {
+                own.trim_end()
+            } else {
+                l
+            }
+        })
+        .collect();
+    lines.join("\n") + "\n"
 }
 
 /// Run `command` to its end; its output, or a panic with its standard error when it fails.

@@ -164,6 +164,8 @@ async fn serve(
     let services = HostServices::new(host_id, client, status.clone());
     let factory = SdkWorkerFactory::new(runtime, services, registry.clone(), identity)
         .with_deployment(config.deployment.clone());
+    #[cfg(feature = "fault-injection")]
+    let factory = crate::fault_injection::FaultyFactory::from_env(factory)?;
     let mut reloads = ReloadRequests::start(path, config.host.reload)?;
     let mut supervisor = Supervisor::new(factory);
     record(&status, &supervisor.apply(config), None);

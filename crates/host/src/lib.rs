@@ -11,6 +11,8 @@
 pub mod cli;
 pub mod config;
 pub mod data_dir;
+#[cfg(feature = "fault-injection")]
+pub mod fault_injection;
 pub mod host;
 pub mod http;
 pub mod http_get;

@@ -30,6 +30,17 @@ pub const PAYLOAD_CONVERSION: &str = "PayloadConversion";
 pub const ACTIVITY_TIMEOUT: &str = "ActivityTimeout";
 /// An activity failed in a way that names no kind.
 pub const ACTIVITY_FAILED: &str = "ActivityFailed";
+/// A write found no space left on the host's disk (its `data_dir`, or the embedded store's
+/// file): whatever the failure's own kind, it becomes this one, never retried — the run fails
+/// at once and its cleanup frees the folder.
+pub const DISK_FULL: &str = "DiskFull";
+
+/// How the OS (ENOSPC, through `std::io` and libgit2) and SQLite word a full disk.
+const DISK_FULL_SIGNS: [&str; 3] = [
+    "No space left on device",
+    "os error 28",
+    "database or disk is full",
+];
 
 /// A failure of type `kind` that another attempt cannot fix.
 pub fn fatal(kind: &str, message: impl Into<String>) -> ActivityError {
@@ -53,12 +64,23 @@ pub fn of_graph(e: GraphError) -> ActivityError {
 }
 
 fn failure(kind: &str, message: String, non_retryable: bool) -> ActivityError {
+    let (kind, message, non_retryable) = if is_disk_full(&message) {
+        let message = format!("the host's disk is full: {message}");
+        (DISK_FULL, message, true)
+    } else {
+        (kind, message, non_retryable)
+    };
     ActivityError::application(
         ApplicationFailure::builder(message)
             .type_name(kind.to_owned())
             .non_retryable(non_retryable)
             .build(),
     )
+}
+
+/// Whether `message` reports a write that found no space left.
+pub fn is_disk_full(message: &str) -> bool {
+    DISK_FULL_SIGNS.iter().any(|sign| message.contains(sign))
 }
 
 /// Why an activity of the run failed, as the workflow sees it.
@@ -114,5 +136,24 @@ pub fn message_of(err: &ActivityExecutionError) -> String {
         (_, Some(c)) if !c.message.is_empty() => c.message.clone(),
         (Some(f), _) => f.message.clone(),
         _ => err.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_disk_full;
+
+    #[test]
+    fn a_full_disk_is_recognised_as_the_os_libgit2_and_sqlite_word_it() {
+        assert!(is_disk_full(
+            "file system error at /d/runs/x: No space left on device (os error 28)"
+        ));
+        assert!(is_disk_full(
+            "could not write '/d/runs/x/a.py': No space left on device"
+        ));
+        assert!(is_disk_full("database or disk is full"));
+        assert!(!is_disk_full(
+            "network error while cloning https://example.com/r.git"
+        ));
     }
 }

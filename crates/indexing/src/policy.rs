@@ -14,7 +14,7 @@
 //! noticed within `heartbeat_seconds`, not at the start-to-close timeout. Retries back off from 1 s, doubling, up to 30 s (20 attempts of a store activity wait about
 //! 10 minutes for a store that does not answer). Besides the kinds listed, a failure the
 //! activity marks non-retryable (a clone's `UnknownRef`, a store's `GraphAuthFailed`, ...) is
-//! never retried. `heartbeat_seconds` and `host_seconds` come from the run's input
+//! never retried, nor is a write that found the disk full (`DiskFull`). `heartbeat_seconds` and `host_seconds` come from the run's input
 //! ([`crate::request::RunTimeouts`]); schedule-to-start applies to work sent to the host holding
 //! the clone: when it passes, the host is presumed lost and the run starts over.
 

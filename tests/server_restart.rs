@@ -1,0 +1,112 @@
+//! The Temporal server SIGKILLed and started again on the same database (a private dev server
+//! on SQLite), once while two hosts are idle and once in the middle of an indexing run: during
+//! the outage every host answers `/readyz` 503 with a reason naming the server; after it every
+//! host is ready again with every entry running, and the run completes.
+
+mod common;
+
+use common::dev_server::DevServer;
+use common::indexer::{Indexer, Store, big_repo, config, path_str, slow, wait_for_progress};
+use common::{client_of, free_port, http_get, own_listen, unique};
+use serde_json::Value as Json;
+use std::time::Duration;
+
+/// Longest a host may take to notice the server is gone, or back.
+const NOTICE: Duration = Duration::from_secs(30);
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hosts_report_the_outage_and_the_run_completes_after_a_server_restart() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let mut server = DevServer::start(free_port(), &state.path().join("temporal.sqlite"));
+    let address = server.address();
+    let queue = unique("srv");
+    let text = slow(&config(&queue, Store::Embedded));
+    let hosts = [text.clone(), own_listen(&text)].map(|text| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        Indexer::start_with(dir, &queue, &text, Store::Embedded, &address)
+    });
+    all_ready(&hosts);
+
+    // Idle.
+    let began = std::time::Instant::now();
+    server.kill();
+    all_not_ready(&hosts, &address);
+    eprintln!(
+        "idle: every host not ready {:?} after the kill",
+        began.elapsed()
+    );
+    let restarted = std::time::Instant::now();
+    server.restart();
+    all_ready(&hosts);
+    eprintln!(
+        "idle: every host ready {:?} after the restart",
+        restarted.elapsed()
+    );
+
+    // Mid-run.
+    let repo = big_repo();
+    let repo_id = unique("srv");
+    let workflow_id = worker_host::indexing::workflow_id_of(&repo_id);
+    let input = serde_json::json!({
+        "repo_url": path_str(repo.path()),
+        "repo_id": repo_id,
+        "timeouts": { "heartbeat_seconds": 5, "host_seconds": 60 },
+    });
+    let client = client_of(&address).await;
+    common::start(&client, "RepoIndexingWorkflow", &queue, &workflow_id, input).await;
+    wait_for_progress(
+        &address,
+        &workflow_id,
+        "the parse under way",
+        Duration::from_secs(60),
+        |p| p["stage"] == "parsing" && p["files_parsed"].as_u64() > Some(0),
+    );
+    let began = std::time::Instant::now();
+    server.kill();
+    all_not_ready(&hosts, &address);
+    server.restart();
+    all_ready(&hosts);
+    eprintln!("mid-run: outage and recovery took {:?}", began.elapsed());
+
+    let client = client_of(&address).await;
+    let summary = common::result_within(&client, &workflow_id, Duration::from_secs(180))
+        .await
+        .unwrap_or_else(|e| {
+            let logs: Vec<String> = hosts.iter().map(|h| h.host.log()).collect();
+            panic!("{e}\nhost logs:\n{}", logs.join("\n-----\n"))
+        });
+    eprintln!(
+        "mid-run: the run completed {:?} after the kill",
+        began.elapsed()
+    );
+    assert_eq!(summary["files"], 3001, "{summary:#}");
+    all_ready(&hosts);
+}
+
+/// Every host ready, with every entry running.
+fn all_ready(hosts: &[Indexer]) {
+    for indexer in hosts {
+        let report = indexer
+            .host
+            .wait_ready("ready", NOTICE, |r| r["ready"] == true);
+        let entries = report["entries"].as_array().cloned().unwrap_or_default();
+        assert_eq!(entries.len(), 3, "{report}");
+        for entry in &entries {
+            assert_eq!(entry["state"], "running", "no entry left stopped: {report}");
+        }
+    }
+}
+
+/// Every host not ready, with a reason naming the server at `address`.
+fn all_not_ready(hosts: &[Indexer], address: &str) {
+    for indexer in hosts {
+        let why = format!("Temporal at {address} unreachable");
+        let report: Json = indexer
+            .host
+            .wait_ready("not ready, naming the server", NOTICE, |r| {
+                r["ready"] == false && r["reason"].as_str().is_some_and(|s| s.contains(&why))
+            });
+        assert_eq!(report["temporal_reachable"], false, "{report}");
+        assert_eq!(http_get(&indexer.host.http_addr(), "/readyz").0, 503);
+    }
+}
