@@ -104,14 +104,6 @@ pub(crate) struct LongPollBuffer<T, SK: SlotKind> {
 
 pub(crate) struct WorkflowTaskOptions {
     pub(crate) wft_poller_shared: Option<Arc<WFTPollerShared>>,
-    /// For the sticky queue's poller: cancelled once the `ShutdownWorker` call has returned.
-    /// The server completes a stopping worker's polls of its normal queue but not those of its
-    /// sticky queue; it unloads that queue instead, after which sticky tasks go to the normal
-    /// queue. So sticky polls stay open until then (a task scheduled on the sticky queue before
-    /// it is unloaded still reaches this worker, instead of waiting there for the sticky
-    /// schedule-to-start timeout), and are interrupted after (or they would stay open for the
-    /// whole long-poll timeout).
-    pub(crate) sticky_polls_release: Option<CancellationToken>,
 }
 
 pub(crate) struct ActivityTaskOptions {
@@ -201,7 +193,6 @@ impl LongPollBuffer<PollWorkflowTaskQueueResponse, WorkflowSlotKind> {
             pre_permit_delay,
             post_poll_fn,
             capabilities,
-            options.sticky_polls_release,
         )
     }
 }
@@ -269,7 +260,6 @@ impl LongPollBuffer<PollActivityTaskQueueResponse, ActivitySlotKind> {
             pre_permit_delay,
             None::<fn(&PollActivityTaskQueueResponse)>,
             capabilities,
-            None,
         )
     }
 }
@@ -326,7 +316,6 @@ impl LongPollBuffer<PollNexusTaskQueueResponse, NexusSlotKind> {
             None::<fn() -> BoxFuture<'static, ()>>,
             None::<fn(&PollNexusTaskQueueResponse)>,
             capabilities,
-            None,
         )
     }
 }
@@ -353,7 +342,6 @@ where
         pre_permit_delay: Option<impl Fn() -> DelayFut + Send + Sync + 'static>,
         post_poll_fn: Option<impl Fn(&T) + Send + Sync + 'static>,
         capabilities: Arc<NamespaceCapabilities>,
-        polls_release: Option<CancellationToken>,
     ) -> Self
     where
         FT: Future<Output = pollers::Result<T>> + Send,
@@ -425,14 +413,8 @@ where
                             None
                         };
                     let capabilities = capabilities.clone();
-                    let polls_release = polls_release.clone();
                     let poll_task = tokio::spawn(async move {
-                        let r = if let Some(release) = polls_release {
-                            tokio::select! {
-                                r = pf(timeout_override) => r,
-                                _ = release.cancelled() => return,
-                            }
-                        } else if capabilities.graceful_poll_shutdown() {
+                        let r = if capabilities.graceful_poll_shutdown() {
                             pf(timeout_override).await
                         } else {
                             let poll_interruptor = shutdown.cancelled().then(|_| async move {
@@ -460,8 +442,8 @@ where
                             };
                         }
                         drop(active_guard);
-                        if should_forward && tx.send(r.map(|r| (r, permit))).is_err() {
-                            warn!("A poll returned after its poller was dropped; its task is lost");
+                        if should_forward {
+                            let _ = tx.send(r.map(|r| (r, permit)));
                         }
                     });
                     let _ = spawned_tx.send(poll_task);
@@ -791,17 +773,9 @@ impl
         )>,
     > {
         if let Some(sq) = self.sticky_poller.as_ref() {
-            // The poller ends when both queues' pollers have ended (an ended one returns `None`
-            // at once): ending with the first would drop what the other's open polls return.
             tokio::select! {
-                r = self.normal_poller.poll() => match r {
-                    None => sq.poll().await,
-                    r => r,
-                },
-                r = sq.poll() => match r {
-                    None => self.normal_poller.poll().await,
-                    r => r,
-                },
+                r = self.normal_poller.poll() => r,
+                r = sq.poll() => r,
             }
         } else {
             self.normal_poller.poll().await
@@ -974,7 +948,6 @@ mod tests {
             None::<fn(usize)>,
             WorkflowTaskOptions {
                 wft_poller_shared: Some(Arc::new(WFTPollerShared::new(Some(10)))),
-                sticky_polls_release: None,
             },
             Arc::new(AtomicCell::new(None)),
             Arc::new(NamespaceCapabilities::default()),
@@ -1032,7 +1005,6 @@ mod tests {
             None::<fn(usize)>,
             WorkflowTaskOptions {
                 wft_poller_shared: Some(Arc::new(WFTPollerShared::new(Some(1)))),
-                sticky_polls_release: None,
             },
             Arc::new(AtomicCell::new(None)),
             Arc::new(NamespaceCapabilities::default()),
@@ -1110,7 +1082,6 @@ mod tests {
             None::<fn(usize)>,
             WorkflowTaskOptions {
                 wft_poller_shared: Some(Arc::new(WFTPollerShared::new(Some(10)))),
-                sticky_polls_release: None,
             },
             Arc::new(AtomicCell::new(None)),
             Arc::new(NamespaceCapabilities::default()),
@@ -1220,7 +1191,6 @@ mod tests {
             None::<fn(usize)>,
             WorkflowTaskOptions {
                 wft_poller_shared: Some(Arc::new(WFTPollerShared::new(Some(INITIAL_POLLERS)))),
-                sticky_polls_release: None,
             },
             Arc::new(AtomicCell::new(None)),
             Arc::new(NamespaceCapabilities::default()),

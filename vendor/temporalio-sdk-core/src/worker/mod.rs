@@ -460,9 +460,6 @@ pub struct Worker {
     capabilities: Arc<NamespaceCapabilities>,
     /// Handle for the spawned ShutdownWorker RPC task, awaited during shutdown.
     shutdown_rpc_handle: Mutex<Option<tokio::task::JoinHandle<()>>>,
-    /// Cancelled once the ShutdownWorker RPC has returned: ends the sticky queue's polls (see
-    /// `WorkflowTaskOptions::sticky_polls_release`).
-    sticky_polls_release: CancellationToken,
 }
 
 /// Namespace capabilities discovered via `describe_namespace`.
@@ -800,8 +797,6 @@ impl Worker {
         );
         let act_permits = act_slots.get_extant_count_rcv();
         let (external_wft_tx, external_wft_rx) = unbounded_channel();
-        let sticky_polls_release = CancellationToken::new();
-        let sticky_release_for_pollers = sticky_polls_release.clone();
 
         let wf_last_suc_poll_time = Arc::new(AtomicCell::new(None));
         let wf_sticky_last_suc_poll_time = Arc::new(AtomicCell::new(None));
@@ -945,19 +940,14 @@ impl Worker {
                                 wf_last_suc_poll_time.clone(),
                                 wf_sticky_last_suc_poll_time.clone(),
                                 capabilities.clone(),
-                                sticky_release_for_pollers,
                             )
                             .boxed();
                             let stream = if !client.is_mock() {
                                 // Some replay tests combine a mock client with real pollers,
                                 // and they don't need to use the external stream
-                                // The eager-start channel's sender lives in the client's
-                                // slot provider; it ends with shutdown, so that this stream
-                                // (and its `PollerDead`) ends once the poller has.
                                 stream::select(
                                     stream,
-                                    UnboundedReceiverStream::new(external_wft_rx)
-                                        .take_until(shutdown_token.clone().cancelled_owned()),
+                                    UnboundedReceiverStream::new(external_wft_rx),
                                 )
                                 .left_stream()
                             } else {
@@ -1171,7 +1161,6 @@ impl Worker {
             status: worker_status,
             capabilities: worker_capabilities,
             shutdown_rpc_handle: Mutex::new(None),
-            sticky_polls_release,
         })
     }
 
@@ -1205,7 +1194,6 @@ impl Worker {
         if let Some(handle) = handle {
             let _ = handle.await;
         }
-        self.sticky_polls_release.cancel();
 
         // We need to wait for all local activities to finish so no more workflow task heartbeats
         // will be generated
@@ -1703,9 +1691,7 @@ impl Worker {
             .heartbeat_manager
             .as_ref()
             .and_then(|hm| (hm.heartbeat_callback)());
-        let sticky_polls_release = self.sticky_polls_release.clone();
         let handle = tokio::spawn(async move {
-            let _release = sticky_polls_release.drop_guard();
             match client
                 .shutdown_worker(sticky_name, task_queue, task_queue_types, heartbeat)
                 .await

@@ -27,7 +27,6 @@ pub(crate) fn make_wft_poller(
     last_successful_poll_time: Arc<AtomicCell<Option<SystemTime>>>,
     sticky_last_successful_poll_time: Arc<AtomicCell<Option<SystemTime>>>,
     capabilities: Arc<NamespaceCapabilities>,
-    sticky_polls_release: CancellationToken,
 ) -> impl Stream<
     Item = Result<
         (
@@ -66,7 +65,6 @@ pub(crate) fn make_wft_poller(
         }),
         WorkflowTaskOptions {
             wft_poller_shared: wft_poller_shared.clone(),
-            sticky_polls_release: None,
         },
         last_successful_poll_time,
         capabilities.clone(),
@@ -83,10 +81,7 @@ pub(crate) fn make_wft_poller(
             Some(move |np| {
                 sticky_metrics.record_num_pollers(np);
             }),
-            WorkflowTaskOptions {
-                wft_poller_shared,
-                sticky_polls_release: Some(sticky_polls_release),
-            },
+            WorkflowTaskOptions { wft_poller_shared },
             sticky_last_successful_poll_time,
             capabilities,
         )
@@ -449,7 +444,6 @@ mod tests {
             Arc::new(AtomicCell::new(None)),
             Arc::new(AtomicCell::new(None)),
             Arc::new(NamespaceCapabilities::default()),
-            CancellationToken::new(),
         );
         pin_mut!(stream);
         let got = tokio::time::timeout(std::time::Duration::from_secs(10), stream.next())

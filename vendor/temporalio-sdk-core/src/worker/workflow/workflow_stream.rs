@@ -36,10 +36,6 @@ pub(super) struct WFStream {
     history_fetch_refcounter: Arc<HistfetchRC>,
     shutdown_token: CancellationToken,
     ignore_evicts_on_shutdown: bool,
-    /// The workflow-task poller has ended: no poll of this worker is open any more, so no task
-    /// the server hands out can still arrive. Shutdown is done only then; ending earlier drops
-    /// what a poll still open at shutdown returns, and that task waits for its timeout.
-    poller_dead: bool,
 
     metrics: MetricsContext,
 }
@@ -101,7 +97,6 @@ impl WFStream {
             ),
             shutdown_token: basics.shutdown_token,
             ignore_evicts_on_shutdown: basics.worker_config.ignore_evicts_on_shutdown,
-            poller_dead: false,
             metrics: basics.metrics,
             runs_needing_fetching: Default::default(),
             history_fetch_refcounter: Arc::new(HistfetchRC {}),
@@ -198,7 +193,6 @@ impl WFStream {
                     }
                     WFStreamInput::PollerDead => {
                         debug!("WFT poller died, beginning shutdown");
-                        state.poller_dead = true;
                         state.shutdown_token.cancel();
                         None
                     }
@@ -601,7 +595,7 @@ impl WFStream {
     }
 
     fn shutdown_done(&self) -> bool {
-        if self.shutdown_token.is_cancelled() && self.poller_dead {
+        if self.shutdown_token.is_cancelled() {
             if Arc::strong_count(&self.history_fetch_refcounter) > 1 {
                 // Don't exit if there are outstanding fetch requests
                 return false;
