@@ -9,7 +9,7 @@
            for --warmup-secs (a fresh dev server is slower for its first ~20 s);
         2. baseline: --baseline-count SleepWorkflow(millis=0) executions, one started every
            --gap-ms, no edits: start -> result;
-        3. reloads: --count times, every --gap-ms, save F with another max_concurrent_activities
+        3. reloads: --count times, every --gap-ms, save F with another `pollers`
            (so the entry is replaced) and measure
              (a) save -> the host's `worker polling` line of the new generation, and save ->
                  its `config applied generation=N` line (log timestamps);
@@ -63,15 +63,18 @@ task_queue = "{task_queue}"
 workflows = ["SleepWorkflow"]
 activities = ["sleep"]
 max_concurrent_activities = {slots}
+pollers = {pollers}
 """
 
 
-def save_config(path: Path, task_queue: str, entry: str, slots: int) -> tuple[float, float]:
+def save_config(path: Path, task_queue: str, entry: str, slots: int,
+                pollers: int = 4) -> tuple[float, float]:
     """Save like an editor (write a temp file, fsync, rename over); (wall, perf) time of the
-    rename's return."""
+    rename's return. A change of `slots` (max_concurrent_activities) is applied in place; a
+    change of `pollers` replaces the entry's worker."""
     tmp = path.with_name(f".{path.name}.bench-tmp")
     with open(tmp, "w") as f:
-        f.write(CONFIG.format(entry=entry, task_queue=task_queue, slots=slots))
+        f.write(CONFIG.format(entry=entry, task_queue=task_queue, slots=slots, pollers=pollers))
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
@@ -121,7 +124,8 @@ class HostLog:
             ts = parse_ts(ev["timestamp"])
             if msg == "config applied":
                 gen = int(fields["generation"])
-                self.applied[gen] = {"ts": ts, "replaced": fields.get("replaced"), "started": fields.get("started")}
+                self.applied[gen] = {"ts": ts, "replaced": fields.get("replaced"),
+                                     "tuned": fields.get("tuned"), "started": fields.get("started")}
                 self.last_gen = gen
             elif msg == "worker polling" and fields.get("entry") == self.entry:
                 self.polling.append(ts)
@@ -199,10 +203,13 @@ async def probe(client: Client, queue: str, wf_id: str, t_ref: float, delay: flo
     handle = await client.start_workflow("SleepWorkflow", {"millis": 0}, id=wf_id, task_queue=queue)
     result = await handle.result()
     t_end = time.perf_counter()
-    if not isinstance(result, dict) or result.get("attempt") != 1:
+    if not isinstance(result, dict) or "attempt" not in result:
         raise RuntimeError(f"workflow {wf_id} returned {result!r}")
+    # attempt > 1: the first attempt's task went to a worker that never ran it (retried after
+    # its start-to-close timeout); counted in the report.
     return {"id": wf_id, "from_ref": t_end - t_ref, "from_start": t_end - t_start,
-            "start_delay": t_start - t_ref, "activity_started": result["started_ms"] / 1000}
+            "start_delay": t_start - t_ref, "activity_started": result["started_ms"] / 1000,
+            "attempt": result["attempt"], "t_start": t_start}
 
 
 async def lost_tasks(client: Client, wf_id: str) -> int:
@@ -252,9 +259,10 @@ async def run(args) -> None:
     pending = []
     c0 = cpu.read()
     for i in range(args.count):
-        slots = args.slots + 1 + i % 9  # always differs from the running value
+        slots = args.slots
+        pollers = 5 + i % 2  # the initial config has 4: always differs from the running value
         gen += 1
-        wall_save, perf_save = save_config(cfg, args.task_queue, args.entry, slots)
+        wall_save, perf_save = save_config(cfg, args.task_queue, args.entry, slots, pollers)
         b = asyncio.create_task(probe(client, args.task_queue, f"reload-b-{run_id}-{i}", perf_save))
         d = None
         if args.swap_probe_ms:
@@ -342,6 +350,107 @@ async def run(args) -> None:
     report(out)
 
 
+async def stream(args) -> None:
+    """One steady stream of SleepWorkflow(millis=0), --rate a second, through three phases:
+    (a) no edits, (b) --limit-edits saves of max_concurrent_activities (10 <-> 11) --limit-gap-ms
+    apart, applied in place, (c) --structural-edits saves of `pollers` (4 <-> 5)
+    --structural-gap-ms apart, each replacing the worker. Each workflow belongs to the phase in
+    which it started; start -> result per phase, workflows over 2 s, attempts > 1 and timed-out
+    workflow tasks; save -> `config applied` (the limit is in force when the host logs it)."""
+    cfg = Path(args.config)
+    log = HostLog(Path(args.log), args.entry)
+    client = await Client.connect(args.address, namespace=args.namespace)
+    run_id = uuid.uuid4().hex[:8]
+    await log.wait_polling(1, 60)
+    gap = 1 / args.rate
+    stop = asyncio.Event()
+    runs: list[asyncio.Task] = []
+
+    async def feed() -> None:
+        t0, i = time.perf_counter(), 0
+        while not stop.is_set():
+            runs.append(asyncio.create_task(
+                probe(client, args.task_queue, f"stream-{run_id}-{i}", time.perf_counter())))
+            i += 1
+            await asyncio.sleep(max(0.0, t0 + i * gap - time.perf_counter()))
+
+    feeder = asyncio.create_task(feed())
+    phases: dict[str, tuple[float, float]] = {}
+    saves: list[dict] = []
+    await asyncio.sleep(args.warmup_secs)
+
+    t = time.perf_counter()
+    await asyncio.sleep(args.phase_secs)
+    phases["a"] = (t, time.perf_counter())
+
+    async def edits(phase: str, n: int, gap_ms: int, values) -> None:
+        t = time.perf_counter()
+        for i in range(n):
+            slots, pollers = values(i)
+            log.read()
+            wall, perf = save_config(cfg, args.task_queue, args.entry, slots, pollers)
+            saves.append({"phase": phase, "wall": wall, "gen": log.last_gen + 1})
+            await asyncio.sleep(max(0.0, perf + gap_ms / 1000 - time.perf_counter()))
+        phases[phase] = (t, time.perf_counter())
+
+    # The initial config has max_concurrent_activities = --slots (10) and pollers = 4.
+    await edits("b", args.limit_edits, args.limit_gap_ms, lambda i: (args.slots + 1 - i % 2, 4))
+    await asyncio.sleep(args.settle_secs)
+    await edits("c", args.structural_edits, args.structural_gap_ms, lambda i: (args.slots, 5 - i % 2))
+    stop.set()
+    await feeder
+    done = await asyncio.gather(*runs)
+    await asyncio.sleep(0.5)
+    log.read()
+
+    for w in done:
+        w["wft_timeouts"] = await lost_tasks(client, w["id"])
+    by_phase = {p: [w for w in done if lo <= w["t_start"] < hi] for p, (lo, hi) in phases.items()}
+    applied = []
+    for sv in saves:
+        a = log.applied.get(sv["gen"])
+        applied.append({**sv, "applied": a, "save_to_applied": a and a["ts"] - sv["wall"]})
+    out = {"rate": args.rate, "phases": {}, "saves": applied}
+    for p, ws in by_phase.items():
+        lat = [w["from_start"] for w in ws]
+        out["phases"][p] = {
+            "stats": stats(lat),
+            "over_2s": sum(x > 2 for x in lat),
+            "retried_activities": sum(w["attempt"] > 1 for w in ws),
+            "wft_timeouts": sum(w["wft_timeouts"] > 0 for w in ws),
+        }
+    for p, effect in (("b", "tuned"), ("c", "replaced")):
+        ss = [a for a in applied if a["phase"] == p]
+        ok = [a for a in ss if a["applied"] and args.entry in str(a["applied"][effect])]
+        out["phases"][p]["edits"] = len(ss)
+        out["phases"][p][f"edits_{effect}"] = len(ok)
+        out["phases"][p]["save_to_applied"] = stats([a["save_to_applied"] for a in ok])
+    Path(args.out).write_text(json.dumps(out, indent=2))
+
+    ms = lambda s: f"{s * 1000:.0f}"  # noqa: E731
+    names = {"a": "(a) no edits", "b": f"(b) {args.limit_edits} limit edits {args.limit_gap_ms} ms apart",
+             "c": f"(c) {args.structural_edits} structural edits {args.structural_gap_ms} ms apart"}
+    print(f"steady stream: {args.rate:g} workflows/s on one entry; start -> result (ms), nearest-rank percentiles")
+    print(f"{'phase':44}  {'n':>4}  {'p50':>6}  {'p99':>6}  {'max':>6}  {'>2s':>4}  {'retried':>7}  {'wft t/o':>7}")
+    for p in ("a", "b", "c"):
+        r = out["phases"][p]
+        st = r["stats"]
+        print(f"{names[p]:44}  {st['n']:>4}  {ms(st['p50']):>6}  {ms(st['p99']):>6}  {ms(st['max']):>6}  "
+              f"{r['over_2s']:>4}  {r['retried_activities']:>7}  {r['wft_timeouts']:>7}")
+    for p, effect in (("b", "tuned"), ("c", "replaced")):
+        r = out["phases"][p]
+        st = r["save_to_applied"]
+        line = f"{names[p]}: {r[f'edits_{effect}']}/{r['edits']} {effect}"
+        if st["n"]:
+            line += f"; save -> applied p50 {ms(st['p50'])} ms, max {ms(st['max'])} ms"
+        print(line)
+    a, b = out["phases"]["a"]["stats"], out["phases"]["b"]["stats"]
+    print(f"goal: 0 over 2 s in (b) and (c): {'met' if out['phases']['b']['over_2s'] + out['phases']['c']['over_2s'] == 0 else 'NOT met'}; "
+          f"p99 (b) <= 1.5 x p99 (a): {'met' if b['p99'] <= 1.5 * a['p99'] else 'NOT met'} "
+          f"({ms(b['p99'])} vs {ms(a['p99'])} ms); limit in force within 200 ms of the save (p50): "
+          f"{'met' if out['phases']['b']['save_to_applied']['n'] and out['phases']['b']['save_to_applied']['p50'] < 0.2 else 'NOT met'}")
+
+
 def report(out: dict) -> None:
     ms = lambda s: f"{s * 1000:.0f}"  # noqa: E731
     st, n, lost = out["stats"], out["count"], out["wft_timeouts"]
@@ -400,14 +509,21 @@ def main() -> None:
     w.add_argument("--entry", required=True)
     w.add_argument("--slots", type=int, default=10)
 
-    r = sub.add_parser("run")
-    r.add_argument("--address", required=True)
-    r.add_argument("--namespace", default="default")
-    r.add_argument("--config", required=True)
-    r.add_argument("--log", required=True, help="the host's stderr (JSON lines)")
-    r.add_argument("--task-queue", required=True)
-    r.add_argument("--entry", required=True)
-    r.add_argument("--slots", type=int, default=10, help="max_concurrent_activities of the initial config")
+    def with_host(name: str) -> argparse.ArgumentParser:
+        """A subcommand that drives a running host: where it is, its config, log and entry."""
+        sp = sub.add_parser(name)
+        sp.add_argument("--address", required=True)
+        sp.add_argument("--namespace", default="default")
+        sp.add_argument("--config", required=True)
+        sp.add_argument("--log", required=True, help="the host's stderr (JSON lines)")
+        sp.add_argument("--task-queue", required=True)
+        sp.add_argument("--entry", required=True)
+        sp.add_argument("--slots", type=int, default=10,
+                        help="max_concurrent_activities of the initial config")
+        sp.add_argument("--out", required=True)
+        return sp
+
+    r = with_host("run")
     r.add_argument("--count", type=int, default=100, help="reloads")
     r.add_argument("--baseline-count", type=int, default=100)
     r.add_argument("--warmup-secs", type=float, default=20, help="warm-up workflows, at the same pace")
@@ -418,12 +534,23 @@ def main() -> None:
                         "the host swaps the workers (0: off)")
     r.add_argument("--host-pid", type=int, help="for the CPU figures")
     r.add_argument("--server-pid", type=int, help="for the CPU figures")
-    r.add_argument("--out", required=True)
     r.add_argument("--verbose", action="store_true")
+
+    st = with_host("stream")
+    st.add_argument("--rate", type=float, default=5, help="workflows started per second")
+    st.add_argument("--warmup-secs", type=float, default=20)
+    st.add_argument("--phase-secs", type=float, default=20, help="length of (a)")
+    st.add_argument("--limit-edits", type=int, default=30)
+    st.add_argument("--limit-gap-ms", type=int, default=500)
+    st.add_argument("--settle-secs", type=float, default=3, help="pause between (b) and (c)")
+    st.add_argument("--structural-edits", type=int, default=10)
+    st.add_argument("--structural-gap-ms", type=int, default=3000)
 
     args = p.parse_args()
     if args.cmd == "write-config":
         save_config(Path(args.config), args.task_queue, args.entry, args.slots)
+    elif args.cmd == "stream":
+        asyncio.run(stream(args))
     else:
         asyncio.run(run(args))
 

@@ -10,8 +10,9 @@
 #   1. starts RELOAD_BASELINE (default RELOAD_COUNT) SleepWorkflow(millis=0) executions, one every
 #      RELOAD_GAP_MS, with no edits: the end-to-end latency of a workflow without any reload;
 #   2. RELOAD_COUNT (100) times, every RELOAD_GAP_MS (300; the host merges saves within 150 ms),
-#      saves the config like an editor (temp file + rename over) with another
-#      max_concurrent_activities, so the entry is replaced, and measures
+#      saves the config like an editor (temp file + rename over) with another `pollers` (a
+#      change of limits alone is applied in place; pollers need a new worker), so the entry is
+#      replaced, and measures
 #      (a) from the save to the host's `worker polling` log line of that generation (and to its
 #          `config applied generation=N` line), from the log's timestamps (JSON log lines);
 #      (b) end to end: from the save to the result of a SleepWorkflow(millis=0) started on the
@@ -26,6 +27,13 @@
 #      workflow task: a task handed to a worker that never completed it (Temporal retries it after
 #      the 10 s workflow-task timeout).
 # It prints p50/p90/p99/max of each, then stops everything it started.
+#
+# RELOAD_MODE=stream measures instead what an operator tuning under load sees: one steady stream
+# of SleepWorkflow(millis=0), 5 a second, on the entry, with RELOAD_LOAD (2) busy processes
+# spinning next to it, through (a) 20 s without edits, (b) 30 edits of max_concurrent_activities
+# (10 <-> 11) 0.5 s apart, applied in place, and (c) 10 edits of `pollers` (4 <-> 5) 3 s apart,
+# each replacing the worker: p50/p99/max start -> result per phase, workflows over 2 s, retried
+# activities and timed-out workflow tasks, and save -> `config applied` (the limit in force).
 #
 # Knobs (environment): RELOAD_COUNT (100), RELOAD_BASELINE, RELOAD_GAP_MS (300), RELOAD_QUEUE,
 # RELOAD_WARMUP_SECS (20: workflows at the same pace before the baseline; a fresh dev server is
@@ -42,10 +50,13 @@ BASELINE="${RELOAD_BASELINE:-$COUNT}"
 GAP_MS="${RELOAD_GAP_MS:-300}"
 WARMUP_SECS="${RELOAD_WARMUP_SECS:-20}"
 SWAP_PROBE_MS="${RELOAD_SWAP_PROBE_MS:-0}"
+MODE="${RELOAD_MODE:-swap}"
+LOAD="${RELOAD_LOAD:-2}"
+LOAD_PIDS=()
 QUEUE="${RELOAD_QUEUE:-bench-reload}"
 ENTRY="reload-bench"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/root/.cache/worker-host/target}"
-HOST_BIN="$CARGO_TARGET_DIR/release/examples/custom_host"
+HOST_BIN="${HOST_BIN:-$CARGO_TARGET_DIR/release/examples/custom_host}"
 PY="${PYTHON:-$(python3 -c 'import sys; print(sys.executable)')}"
 
 # free_port, start_temporal (dev server with frontend.enableCancelWorkerPollsOnShutdown=true),
@@ -62,6 +73,7 @@ TEMPORAL_PID=""
 HOST_PID=""
 ok=0
 cleanup() {
+    [[ ${#LOAD_PIDS[@]} -gt 0 ]] && kill "${LOAD_PIDS[@]}" 2>/dev/null
     [[ -n "$HOST_PID" ]] && stop_pid "$HOST_PID"
     [[ -n "$TEMPORAL_PID" ]] && stop_pid "$TEMPORAL_PID"
     [[ -n "$HOST_PID" ]] && { wait "$HOST_PID" 2>/dev/null || true; }
@@ -110,12 +122,28 @@ TEMPORAL_ADDRESS="$ADDRESS" TEMPORAL_NAMESPACE=default \
     "$HOST_BIN" --log-format json run --config "$CONFIG" >"$WORK/host.log" 2>&1 &
 HOST_PID=$!
 
+if [[ "$MODE" == stream ]]; then
+    # Busy work next to the host (as a parallel build would be): RELOAD_LOAD processes spinning.
+    for _ in $(seq 1 "$LOAD"); do
+        nice -n 5 "$PY" -c 'while True: pass' &
+        LOAD_PIDS+=("$!")
+    done
+    log "stream: ${LOAD} busy processes; warm-up ${WARMUP_SECS}s, then (a) no edits, (b) limit edits, (c) structural edits"
+    "${DRIVE[@]}" stream --address "$ADDRESS" --config "$CONFIG" --log "$WORK/host.log" \
+        --task-queue "$QUEUE" --entry "$ENTRY" --slots 10 --warmup-secs "$WARMUP_SECS" \
+        --out "$WORK/stream.json"
+    echo "load avg:    $(cut -d" " -f1-3 /proc/loadavg) (after the run)"
+    kill "${LOAD_PIDS[@]}" 2>/dev/null || true
+    LOAD_PIDS=()
+    COUNT=$(grep -c '"replaced":"\[\\"'"$ENTRY" "$WORK/host.log" || true)
+else
 log "warm-up ${WARMUP_SECS}s, baseline ($BASELINE workflows), then $COUNT reloads ${GAP_MS} ms apart"
 "${DRIVE[@]}" run --address "$ADDRESS" --config "$CONFIG" --log "$WORK/host.log" \
     --task-queue "$QUEUE" --entry "$ENTRY" --slots 10 \
     --count "$COUNT" --baseline-count "$BASELINE" --gap-ms "$GAP_MS" --warmup-secs "$WARMUP_SECS" \
     --swap-probe-ms "$SWAP_PROBE_MS" --host-pid "$HOST_PID" --server-pid "$TEMPORAL_PID" \
     --out "$WORK/reload.json" ${RELOAD_VERBOSE:+--verbose}
+fi
 
 # --- stop: the host must drain cleanly (exit 0) -------------------------------------------------
 kill -TERM "$HOST_PID"

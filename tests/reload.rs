@@ -37,7 +37,12 @@ async fn raising_the_activity_limit_takes_effect_without_a_restart() {
     let edited_ms = now_ms();
     host.edit_config(&format!("{header}{}", sleep_entry("work", &queue, 5)));
     let applied = host.wait_for_generation(2, Duration::from_secs(10));
-    assert_eq!(applied["replaced"], json!(["work"]), "{applied}");
+    assert_eq!(applied["tuned"], json!(["work"]), "{applied}");
+    assert_eq!(
+        applied["replaced"],
+        json!([]),
+        "a limit change tunes the running worker: {applied}"
+    );
 
     let reports = results(&client, &ids, Duration::from_secs(120)).await;
     let before = peak_of(&reports, |r| r["started_ms"].as_u64().unwrap() < edited_ms);
@@ -153,9 +158,11 @@ async fn a_reload_storm_loses_no_task_and_runs_none_twice() {
     let mut ids = Vec::new();
     let storm_start = Instant::now();
     for edit in 0..100u32 {
+        // `pollers` needs a new worker: every edit replaces it.
         host.edit_config(&format!(
-            "{header}{}",
-            sleep_entry("storm", &queue, 2 + edit % 4)
+            "{header}{}pollers = {}\n",
+            sleep_entry("storm", &queue, 3),
+            2 + edit % 4
         ));
         if edit % 2 == 0 {
             let id = unique(&format!("storm-{edit}"));

@@ -365,6 +365,20 @@ impl Host {
         .unwrap_or(0.0)
     }
 
+    /// Finished attempts of the activity of workflow `id`, from the log.
+    pub fn finished_activities_of(&self, id: &str) -> usize {
+        let field = format!("workflow_id={id} ");
+        self.log()
+            .lines()
+            .filter(|l| l.contains("activity finished") && l.contains(&field))
+            .count()
+    }
+
+    /// How many times `needle` appears in the log.
+    pub fn count_in_log(&self, needle: &str) -> usize {
+        self.log().matches(needle).count()
+    }
+
     /// Everything the host logged so far.
     pub fn log(&self) -> String {
         let mut s = String::new();

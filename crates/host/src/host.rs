@@ -21,7 +21,7 @@ use std::{
     time::{Duration, Instant},
 };
 use temporalio_client::Client;
-use temporalio_sdk::{Runtime, runtime::RuntimeOptions};
+use temporalio_sdk_core::{CoreRuntime, RuntimeOptions};
 
 /// Exit code when the config is invalid.
 pub const EXIT_BAD_CONFIG: u8 = 2;
@@ -136,7 +136,8 @@ async fn serve(
             "cannot read namespace capabilities"
         ),
     }
-    let runtime = Runtime::from_current_tokio(
+    // SDK core's runtime: the host builds core workers itself (see `SdkWorkerFactory`).
+    let runtime = CoreRuntime::new_assume_tokio(
         RuntimeOptions::builder()
             .telemetry_options(telemetry)
             .heartbeat_interval(Some(WORKER_HEARTBEAT_INTERVAL))
@@ -204,10 +205,13 @@ fn record(status: &HostStatus, outcome: &ReloadOutcome, trigger: Option<ReloadTr
                 fields.insert("trigger".into(), serde_json::json!(trigger));
             }
             status.applied(applied.generation, trigger.is_some(), details);
+            status.entries_changed("tuned", &applied.tuned);
+            status.entries_changed("replaced", &applied.replaced);
             tracing::info!(
                 generation = applied.generation,
                 ?trigger,
                 started = ?applied.started,
+                tuned = ?applied.tuned,
                 replaced = ?applied.replaced,
                 stopped = ?applied.stopped,
                 sections = ?applied.sections,

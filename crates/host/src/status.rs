@@ -1,5 +1,6 @@
 //! What the host knows about itself, for `/readyz` and `/metrics`: the config generation, the
-//! outcome of reloads (with the last rejection's reason), each entry's state, restarts and
+//! outcome of reloads (with the last rejection's reason), each entry's state, restarts, slots
+//! (limit, held, used; read from its slot suppliers at each scrape), tuned and replaced workers,
 //! activity outcomes, whether Temporal answers, and the backlog of every configured task queue.
 //!
 //! Other parts of the host add their own series with [`HostStatus::register`] (indexing totals:
@@ -66,7 +67,23 @@ enum Temporal {
     Unreachable(String),
 }
 
-#[derive(Debug, Default)]
+/// One slot kind of an entry at the moment of a scrape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlotReading {
+    /// `workflow`, `activity` or `local_activity`.
+    pub kind: &'static str,
+    /// The limit in force.
+    pub limit: usize,
+    /// Reservations held (pollers waiting for a task, and running tasks).
+    pub issued: usize,
+    /// Reservations that carry a task.
+    pub used: usize,
+}
+
+/// Reads an entry's slots when `/metrics` is scraped.
+pub type SlotReader = Arc<dyn Fn() -> Vec<SlotReading> + Send + Sync>;
+
+#[derive(Default)]
 struct State {
     generation: u64,
     last_reload_error: Option<String>,
@@ -77,6 +94,7 @@ struct State {
     /// By task queue, then task type (`workflow`, `activity`).
     backlogs: BTreeMap<String, BTreeMap<String, Backlog>>,
     deployment: Option<DeploymentReport>,
+    slots: BTreeMap<String, SlotReader>,
 }
 
 /// The Worker Deployment version every worker of a versioned host polls as.
@@ -150,6 +168,8 @@ pub struct HostStatus {
     reloads: IntCounterVec,
     entries: IntGaugeVec,
     restarts: IntCounterVec,
+    changes: IntCounterVec,
+    slots: IntGaugeVec,
     activities: IntCounterVec,
     uptime: IntGauge,
     temporal_reachable: IntGauge,
@@ -183,6 +203,24 @@ impl HostStatus {
                 "Workers restarted after a failure",
             ),
             &["entry"],
+        )
+        .expect("valid metric");
+        let changes = IntCounterVec::new(
+            Opts::new(
+                "worker_host_entry_changes_total",
+                "Entries changed by a reload, by effect: tuned (new limits in place) or replaced \
+                 (a new worker)",
+            ),
+            &["entry", "effect"],
+        )
+        .expect("valid metric");
+        let slots = IntGaugeVec::new(
+            Opts::new(
+                "worker_host_entry_slots",
+                "An entry's slots by kind: the limit in force, those held (pollers and tasks) \
+                 and those used by a task",
+            ),
+            &["entry", "kind", "state"],
         )
         .expect("valid metric");
         let activities = IntCounterVec::new(
@@ -224,6 +262,8 @@ impl HostStatus {
             Box::new(reloads.clone()),
             Box::new(entries.clone()),
             Box::new(restarts.clone()),
+            Box::new(changes.clone()),
+            Box::new(slots.clone()),
             Box::new(activities.clone()),
             Box::new(uptime.clone()),
             Box::new(temporal_reachable.clone()),
@@ -240,6 +280,8 @@ impl HostStatus {
             reloads,
             entries,
             restarts,
+            changes,
+            slots,
             activities,
             uptime,
             temporal_reachable,
@@ -322,7 +364,27 @@ impl HostStatus {
 
     /// An entry left the config.
     pub fn entry_removed(&self, name: &str) {
-        self.state().entries.remove(name);
+        let mut s = self.state();
+        s.entries.remove(name);
+        if s.slots.remove(name).is_some() {
+            for state in ["limit", "issued", "used"] {
+                for kind in ["workflow", "activity", "local_activity"] {
+                    let _ = self.slots.remove_label_values(&[name, kind, state]);
+                }
+            }
+        }
+    }
+
+    /// Where `/metrics` reads the slots of the entry `name`.
+    pub fn entry_slots(&self, name: &str, reader: SlotReader) {
+        self.state().slots.insert(name.to_owned(), reader);
+    }
+
+    /// A reload changed `entries` with `effect` (`tuned` or `replaced`).
+    pub fn entries_changed(&self, effect: &str, entries: &[String]) {
+        for entry in entries {
+            self.changes.with_label_values(&[entry, effect]).inc();
+        }
     }
 
     /// The task queues of the running config's entries.
@@ -442,6 +504,15 @@ impl HostStatus {
                 self.entries
                     .with_label_values(&[state.label()])
                     .set(n as i64);
+            }
+            for (entry, read) in &s.slots {
+                for r in read() {
+                    for (state, n) in [("limit", r.limit), ("issued", r.issued), ("used", r.used)] {
+                        self.slots
+                            .with_label_values(&[entry, r.kind, state])
+                            .set(n as i64);
+                    }
+                }
             }
         }
         let mut out = String::new();

@@ -8,22 +8,37 @@ use std::time::Duration;
 use worker_host_core::config::{ConfigDiff, SectionReload};
 
 #[test]
-fn entries_are_added_removed_changed_or_left_alone_by_name() {
-    let old = config(&(entry("a", "q-a", 1) + &entry("b", "q-b", 1) + &entry("c", "q-c", 1)));
-    let new = config(&(entry("a", "q-a", 2) + &entry("b", "q-b", 1) + &entry("d", "q-d", 1)));
+fn entries_are_added_removed_changed_tuned_or_left_alone_by_name() {
+    let old = config(
+        &(entry("a", "q-a", 1)
+            + &entry("b", "q-b", 1)
+            + &entry("c", "q-c", 1)
+            + &entry("e", "q-e", 1)),
+    );
+    let new = config(
+        &(entry("a", "q-a2", 1)
+            + &entry("b", "q-b", 1)
+            + &entry("d", "q-d", 1)
+            + &entry("e", "q-e", 2)),
+    );
     let diff = ConfigDiff::between(&old, &new);
     let names = |v: &[worker_host_core::config::WorkerEntry]| -> Vec<String> {
         v.iter().map(|e| e.name.clone()).collect()
     };
     assert_eq!(names(&diff.added), ["d"]);
-    assert_eq!(names(&diff.changed), ["a"]);
+    assert_eq!(
+        names(&diff.changed),
+        ["a"],
+        "a new task queue needs a new worker"
+    );
+    assert_eq!(names(&diff.tuned), ["e"], "a limit alone is tuned in place");
     assert_eq!(diff.removed, ["c"]);
     assert_eq!(diff.unchanged, ["b"]);
     assert!(!diff.temporal_changed && diff.restart_only.is_empty() && diff.sections.is_empty());
     assert!(ConfigDiff::between(&new, &new).is_empty());
     assert_eq!(
         names(&ConfigDiff::between(&Default::default(), &new).added),
-        ["a", "b", "d"],
+        ["a", "b", "d", "e"],
         "start-up is the difference from nothing"
     );
 }

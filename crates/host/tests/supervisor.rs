@@ -101,31 +101,46 @@ async fn start_up_is_the_difference_from_nothing() {
 }
 
 #[tokio::test]
-async fn a_reload_replaces_changed_entries_starts_added_stops_removed_and_leaves_the_rest() {
+async fn a_reload_replaces_changed_entries_tunes_limits_starts_added_and_stops_removed() {
     local(async {
         let mut f = Fixture::default();
-        f.start(&(entry("a", "q-a", 1) + &entry("b", "q-b", 1) + &entry("c", "q-c", 1)))
-            .await;
+        f.start(
+            &(entry("a", "q-a", 1)
+                + &entry("b", "q-b", 1)
+                + &entry("c", "q-c", 1)
+                + &entry("e", "q-e", 1)),
+        )
+        .await;
         let before = f.script.events().len();
 
-        let second = applied(
-            f.reload(&(entry("a", "q-a", 5) + &entry("b", "q-b", 1) + &entry("d", "q-d", 1))),
-        );
+        let second = applied(f.reload(
+            &(entry("a", "q-a2", 1)
+                + &entry("b", "q-b", 4)
+                + &entry("d", "q-d", 1)
+                + &entry("e", "q-e", 1)),
+        ));
         assert_eq!(second.generation, 2);
         assert_eq!(second.replaced, ["a"]);
+        assert_eq!(second.tuned, ["b"], "a limit alone is tuned in place");
         assert_eq!(second.started, ["d"]);
         assert_eq!(second.stopped, ["c"]);
         assert_eq!(
             f.script.events_since(before),
-            [
-                stopped("c"),
-                stopped("a"),
-                built("a", "q-a", 5),
-                built("d", "q-d", 1)
-            ],
-            "the old worker of `a` stops polling before its successor is built; `b` is not touched"
+            [stopped("c"), built("a", "q-a2", 1), built("d", "q-d", 1)],
+            "the successor of `a` is built while the old worker still polls; `b` and `e` are \
+             not touched"
         );
-        assert_eq!(f.running(), ["a", "b", "d"]);
+        // Make-before-break: the old worker of `a` stops once its successor polls.
+        f.script
+            .wait_for(LIMIT, |events| events[before..].contains(&stopped("a")))
+            .await;
+        assert_eq!(
+            f.script.events_since(before).len(),
+            4,
+            "nothing else happened"
+        );
+        assert_eq!(f.running(), ["a", "b", "d", "e"]);
+        assert_eq!(f.supervisor.config().workers[1].activity_slots(), 4);
     })
     .await;
 }
@@ -228,11 +243,8 @@ async fn a_changed_entry_whose_new_worker_cannot_be_built_keeps_its_previous_set
         assert_eq!(outcome.failed.len(), 1, "{outcome:?}");
         assert_eq!(
             f.script.events_since(before),
-            [
-                stopped("a"),
-                Event::Refused("a".into()),
-                built("a", "q-a", 3)
-            ]
+            [Event::Refused("a".into())],
+            "the old worker polls on: it is stopped only once its successor polls"
         );
         let kept = &f.supervisor.config().workers[0];
         assert_eq!(

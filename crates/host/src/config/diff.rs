@@ -13,6 +13,9 @@ pub struct ConfigDiff {
     pub removed: Vec<String>,
     /// Entries whose worker is replaced: the new worker starts while the old one drains.
     pub changed: Vec<WorkerEntry>,
+    /// Entries whose only changes are limits their running worker takes in place
+    /// ([`WorkerEntry::with_tuning_of`]): no worker is replaced.
+    pub tuned: Vec<WorkerEntry>,
     /// Entries left untouched.
     pub unchanged: Vec<String>,
     /// Whether `[temporal]` differs (a new connection is needed).
@@ -26,8 +29,9 @@ pub struct ConfigDiff {
 }
 
 impl ConfigDiff {
-    /// What turns `old` into `new`. An entry counts as changed when any of its keys differs,
-    /// including its effective grace period when `[host] shutdown_grace` changed.
+    /// What turns `old` into `new`. An entry is tuned when only keys its worker takes in place
+    /// differ, and changed when any other key differs, including its effective grace period
+    /// when `[host] shutdown_grace` changed.
     pub fn between(old: &HostConfig, new: &HostConfig) -> Self {
         let grace = |c: &HostConfig, e: &WorkerEntry| -> Duration { e.grace(&c.host) };
         let mut diff = ConfigDiff {
@@ -40,7 +44,10 @@ impl ConfigDiff {
         for e in &new.workers {
             match old.workers.iter().find(|o| o.name == e.name) {
                 None => diff.added.push(e.clone()),
-                Some(o) if o != e || grace(old, o) != grace(new, e) => diff.changed.push(e.clone()),
+                Some(o) if o.with_tuning_of(e) != *e || grace(old, o) != grace(new, e) => {
+                    diff.changed.push(e.clone())
+                }
+                Some(o) if o != e => diff.tuned.push(e.clone()),
                 Some(_) => diff.unchanged.push(e.name.clone()),
             }
         }
@@ -70,9 +77,66 @@ impl ConfigDiff {
         self.added.is_empty()
             && self.removed.is_empty()
             && self.changed.is_empty()
+            && self.tuned.is_empty()
             && !self.temporal_changed
             && !self.deployment_changed
             && self.restart_only.is_empty()
             && self.sections.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Limit, Pollers};
+
+    fn config(entry: WorkerEntry) -> HostConfig {
+        HostConfig {
+            workers: vec![entry],
+            ..HostConfig::default()
+        }
+    }
+
+    fn entry() -> WorkerEntry {
+        WorkerEntry {
+            name: "e".into(),
+            task_queue: "q".into(),
+            activities: vec!["a".into()],
+            max_concurrent_activities: Limit::new(10),
+            ..WorkerEntry::default()
+        }
+    }
+
+    #[test]
+    fn limits_alone_tune_and_anything_else_replaces() {
+        let old = config(entry());
+        let limits = config(WorkerEntry {
+            max_concurrent_activities: Limit::new(11),
+            max_concurrent_workflow_tasks: Limit::new(3),
+            ..entry()
+        });
+        let diff = ConfigDiff::between(&old, &limits);
+        assert_eq!(diff.tuned, limits.workers);
+        assert!(diff.changed.is_empty() && !diff.is_empty());
+
+        let pollers = config(WorkerEntry {
+            max_concurrent_activities: Limit::new(11),
+            pollers: Limit::new(3).map(Pollers::Fixed),
+            ..entry()
+        });
+        let diff = ConfigDiff::between(&old, &pollers);
+        assert_eq!(
+            diff.changed, pollers.workers,
+            "a limit and a structural key: replaced"
+        );
+        assert!(diff.tuned.is_empty());
+
+        let mut grace = old.clone();
+        grace.host.shutdown_grace = Duration::from_secs(1);
+        let diff = ConfigDiff::between(&old, &grace);
+        assert_eq!(
+            diff.changed, grace.workers,
+            "an inherited grace period replaces"
+        );
     }
 }

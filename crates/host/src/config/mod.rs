@@ -224,6 +224,11 @@ pub struct WorkerEntry {
     /// Local activity slots. Default 100.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_concurrent_local_activities: Option<Limit>,
+    /// Size activity and local-activity slots by the machine's CPU and memory use instead of
+    /// the fixed counts above: `{ kind = "resource", target_cpu, target_mem, min, max }`.
+    /// Default: fixed counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slots: Option<SlotSizing>,
     /// Workflows kept in the sticky cache; 0 turns the cache off. Default 1000.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_cached_workflows: Option<u32>,
@@ -290,6 +295,22 @@ impl WorkerEntry {
     pub fn versioning_behavior(&self) -> Versioning {
         self.versioning.unwrap_or_default()
     }
+    /// This entry with `other`'s in-place keys: the limits and the activity rate, which the
+    /// entry's own slot suppliers take without a new worker (for an entry with resource-based
+    /// `slots`, only `max_concurrent_workflow_tasks`). Equal to `other` when nothing else
+    /// differs.
+    pub fn with_tuning_of(&self, other: &WorkerEntry) -> WorkerEntry {
+        let mut tuned = WorkerEntry {
+            max_concurrent_workflow_tasks: other.max_concurrent_workflow_tasks,
+            ..self.clone()
+        };
+        if self.slots.is_none() {
+            tuned.max_concurrent_activities = other.max_concurrent_activities;
+            tuned.max_concurrent_local_activities = other.max_concurrent_local_activities;
+            tuned.max_activities_per_second = other.max_activities_per_second;
+        }
+        tuned
+    }
     /// Grace period after falling back to the host's.
     pub fn grace(&self, host: &HostSettings) -> Duration {
         self.shutdown_grace.unwrap_or(host.shutdown_grace)
@@ -323,6 +344,12 @@ impl Limit {
     pub fn get(self) -> u32 {
         self.0
     }
+    fn one() -> Self {
+        Self(1)
+    }
+    fn five_hundred() -> Self {
+        Self(500)
+    }
 }
 
 impl JsonSchema for Limit {
@@ -347,6 +374,69 @@ impl<'de> Deserialize<'de> for Limit {
                 "must be a whole number from 1 to {} (got {n})",
                 u32::MAX
             ))
+        })
+    }
+}
+
+/// How an entry's activity and local-activity slots are sized when not by fixed counts.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(
+    tag = "kind",
+    rename_all = "snake_case",
+    deny_unknown_fields,
+    expecting = "a table { kind = \"resource\", target_cpu = 0.8, target_mem = 0.8, min = 1, max = 500 }"
+)]
+pub enum SlotSizing {
+    /// Hand out slots while the host's CPU and memory use stay under the targets (SDK core's
+    /// resource-based slot supplier; one controller samples the machine for all such entries).
+    Resource {
+        /// Target share of the machine's CPU in use, above 0 and at most 1.
+        target_cpu: Fraction,
+        /// Target share of the machine's memory in use, above 0 and at most 1.
+        target_mem: Fraction,
+        /// Slots per kind handed out without looking at resources. Default 1.
+        #[serde(default = "Limit::one")]
+        min: Limit,
+        /// Slots per kind at most. Default 500.
+        #[serde(default = "Limit::five_hundred")]
+        max: Limit,
+    },
+}
+
+/// A share of a resource: above 0 and at most 1.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Fraction(f64);
+
+impl Fraction {
+    /// The value.
+    pub fn get(self) -> f64 {
+        self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for Fraction {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let f = f64::deserialize(d)?;
+        if f > 0.0 && f <= 1.0 {
+            Ok(Fraction(f))
+        } else {
+            Err(serde::de::Error::custom(format!(
+                "must be a share above 0 and at most 1, e.g. 0.8 (got {f})"
+            )))
+        }
+    }
+}
+
+impl JsonSchema for Fraction {
+    fn schema_name() -> Cow<'static, str> {
+        "Fraction".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "A share above 0 and at most 1, e.g. 0.8",
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "maximum": 1,
         })
     }
 }

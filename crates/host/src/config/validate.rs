@@ -2,7 +2,7 @@
 //! sense together. Every problem is recorded; none stops the others from being found.
 
 use super::{
-    Catalog, HostConfig, Pollers, WorkerEntry,
+    Catalog, HostConfig, Pollers, SlotSizing, WorkerEntry,
     key_path::{KeyPath, Problems, Target},
 };
 use std::{collections::HashMap, net::SocketAddr};
@@ -127,6 +127,40 @@ pub(crate) fn check(
         }
     }
     check_shared_queues(config, broken, problems);
+    check_resource_targets(config, broken, problems);
+}
+
+/// Resource-based entries share one controller, which samples the machine against one pair of
+/// targets: every such entry must name the same.
+fn check_resource_targets(config: &HostConfig, broken: &[usize], problems: &mut Problems) {
+    let mut first: Option<(&str, f64, f64)> = None;
+    for (i, e) in config.workers.iter().enumerate() {
+        let Some(SlotSizing::Resource {
+            target_cpu,
+            target_mem,
+            ..
+        }) = e.slots
+        else {
+            continue;
+        };
+        if broken.contains(&i) {
+            continue;
+        }
+        let (cpu, mem) = (target_cpu.get(), target_mem.get());
+        match first {
+            None => first = Some((&e.name, cpu, mem)),
+            Some((name, c, m)) if (c, m) != (cpu, mem) => problems.push((
+                KeyPath::default().key("workers").index(i).key("slots"),
+                Target::Value,
+                format!(
+                    "resource-based entries share one controller: targets must match those of \
+                     `{name}` (target_cpu = {c}, target_mem = {m}), got target_cpu = {cpu}, \
+                     target_mem = {mem}"
+                ),
+            )),
+            Some(_) => {}
+        }
+    }
 }
 
 fn check_entry(entry: &WorkerEntry, at: &KeyPath, registry: &dyn Catalog, problems: &mut Problems) {
@@ -178,6 +212,39 @@ fn check_entry(entry: &WorkerEntry, at: &KeyPath, registry: &dyn Catalog, proble
                     list(registry.activity_names())
                 ),
             ));
+        }
+    }
+    if let Some(SlotSizing::Resource { min, max, .. }) = entry.slots {
+        if min.get() > max.get() {
+            problems.push((
+                at.clone().key("slots"),
+                Target::Value,
+                format!(
+                    "resource-based slots need min <= max (got min = {}, max = {})",
+                    min.get(),
+                    max.get()
+                ),
+            ));
+        }
+        for (key, set) in [
+            (
+                "max_concurrent_activities",
+                entry.max_concurrent_activities.is_some(),
+            ),
+            (
+                "max_concurrent_local_activities",
+                entry.max_concurrent_local_activities.is_some(),
+            ),
+        ] {
+            if set {
+                problems.push((
+                    at.clone().key(key),
+                    Target::Key,
+                    "resource-based `slots` size activity and local-activity slots: leave this \
+                     out, or drop `slots` for a fixed count"
+                        .into(),
+                ));
+            }
         }
     }
     match entry.pollers {

@@ -4,7 +4,7 @@
 use super::{
     ledger::{DrainReport, Ledger},
     restart_backoff::RestartBackoff,
-    slot_gate::SlotGate,
+    slot_supplier::EntrySlots,
     worker_factory::{EntryWorker, WorkerFactory},
 };
 use crate::{config::WorkerEntry, status::EntryState};
@@ -23,6 +23,8 @@ type ShutdownFn = Box<dyn Fn()>;
 #[derive(Default)]
 struct Control {
     stop: CancellationToken,
+    /// Cancelled when the entry's first worker starts polling.
+    polling: CancellationToken,
     shutdown: RefCell<Option<ShutdownFn>>,
 }
 
@@ -42,33 +44,37 @@ pub struct EntryHandle {
     grace: Duration,
     control: Rc<Control>,
     ledger: Ledger,
-    gate: SlotGate,
+    slots: EntrySlots,
     task: JoinHandle<()>,
 }
 
 impl EntryHandle {
     /// Build the entry's worker now (so that a replaced worker's successor exists as soon as
-    /// the old one stops polling) and run it on the current `LocalSet`. `gate` is the entry's
-    /// activity limit, shared with the worker this one replaces, if any. A worker that cannot
-    /// be built is an error and nothing runs: building again would fail the same way. A worker
-    /// that fails later is built again after the delays of `backoff`.
+    /// the old one stops polling) and run it on the current `LocalSet`. `slots` are the entry's
+    /// slot suppliers, shared with the worker this one replaces, if any; they take `entry`'s
+    /// limits now. A worker that cannot be built is an error and nothing runs: building again
+    /// would fail the same way. A worker that fails later is built again after the delays of
+    /// `backoff`.
     pub fn start(
         factory: &Rc<dyn WorkerFactory>,
         entry: WorkerEntry,
         grace: Duration,
-        gate: SlotGate,
+        slots: EntrySlots,
         backoff: RestartBackoff,
     ) -> Result<Self> {
         let ledger = Ledger::default();
         let control = Rc::new(Control::default());
-        gate.set_limit(entry.activity_slots() as usize);
+        slots.tune(&entry);
+        factory
+            .status()
+            .entry_slots(&entry.name, slots.reader(&entry));
         factory.status().entry_state(
             &entry.name,
             &factory.polled_queue(&entry),
             EntryState::Starting,
         );
         let first = factory
-            .build(&entry, grace, &ledger, &gate)
+            .build(&entry, grace, &ledger, &slots)
             .inspect_err(|_| {
                 factory.status().entry_state(
                     &entry.name,
@@ -81,7 +87,7 @@ impl EntryHandle {
             entry: entry.clone(),
             grace,
             ledger: ledger.clone(),
-            gate: gate.clone(),
+            slots: slots.clone(),
         };
         let task = tokio::task::spawn_local(supervise(rebuild, control.clone(), first, backoff));
         Ok(Self {
@@ -89,14 +95,41 @@ impl EntryHandle {
             grace,
             control,
             ledger,
-            gate,
+            slots,
             task,
         })
     }
 
-    /// The entry's activity limit, to hand to a replacement.
-    pub fn gate(&self) -> SlotGate {
-        self.gate.clone()
+    /// Report the entry as this handle runs it again (its replacement could not be built, so
+    /// it goes on).
+    pub fn report_running(&self, factory: &Rc<dyn WorkerFactory>) {
+        let status = factory.status();
+        status.entry_state(
+            &self.entry.name,
+            &factory.polled_queue(&self.entry),
+            EntryState::Running,
+        );
+        status.entry_slots(&self.entry.name, self.slots.reader(&self.entry));
+    }
+
+    /// The entry's slot suppliers, to hand to a replacement.
+    pub fn slots(&self) -> EntrySlots {
+        self.slots.clone()
+    }
+
+    /// Put `entry`'s limits in force on the running worker, in place (only the keys of
+    /// [`WorkerEntry::with_tuning_of`] may differ from the running entry's).
+    pub fn tune(&mut self, entry: WorkerEntry) {
+        self.slots.tune(&entry);
+        self.entry = entry;
+    }
+
+    /// Resolves once the entry's worker polls (at most after `patience`).
+    pub fn polling(&self, patience: Duration) -> impl Future<Output = ()> + 'static {
+        let polling = self.control.polling.clone();
+        async move {
+            let _ = tokio::time::timeout(patience, polling.cancelled()).await;
+        }
     }
 
     /// Stop polling now; in-flight activities go on for the grace period.
@@ -128,13 +161,13 @@ struct Rebuild {
     entry: WorkerEntry,
     grace: Duration,
     ledger: Ledger,
-    gate: SlotGate,
+    slots: EntrySlots,
 }
 
 impl Rebuild {
     fn build(&self) -> Result<Box<dyn EntryWorker>> {
         self.factory
-            .build(&self.entry, self.grace, &self.ledger, &self.gate)
+            .build(&self.entry, self.grace, &self.ledger, &self.slots)
     }
 }
 
@@ -162,7 +195,9 @@ async fn supervise(
                     EntryState::Running,
                 );
                 let started = Instant::now();
-                let result = worker.run().await;
+                let run = worker.run();
+                control.polling.cancel();
+                let result = run.await;
                 control.shutdown.borrow_mut().take();
                 if control.stop.is_cancelled() {
                     if let Err(e) = result {

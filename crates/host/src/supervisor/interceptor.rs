@@ -1,11 +1,9 @@
-//! The host's activity interceptor: every activity attempt of an entry passes the entry's
-//! [`SlotGate`], is recorded in the worker's [`Ledger`], and runs inside a span that names its
-//! workflow, run and type, so every log line of an activity carries them.
+//! The host's activity interceptor: every activity attempt of an entry is recorded in the
+//! worker's [`Ledger`] and runs inside a span that names its workflow, run and type, so every
+//! log line of an activity carries them. (Concurrency is bounded before the poll, by the entry's
+//! slot suppliers, not here.)
 
-use super::{
-    ledger::{ActivityRef, Ledger, Outcome},
-    slot_gate::SlotGate,
-};
+use super::ledger::{ActivityRef, Ledger, Outcome};
 use crate::status::HostStatus;
 use futures::FutureExt;
 use temporalio_sdk::{
@@ -18,7 +16,6 @@ use tracing::Instrument;
 pub(crate) struct HostInterceptor {
     pub(crate) entry: String,
     pub(crate) ledger: Ledger,
-    pub(crate) gate: SlotGate,
     pub(crate) status: HostStatus,
 }
 
@@ -30,7 +27,6 @@ impl ActivityInboundInterceptor for HostInterceptor {
     ) -> ExecuteActivityOutput<'a> {
         let info = input.activity_info();
         let token = info.task_token.clone();
-        let is_local = info.is_local;
         let workflow_id = info.workflow_id.clone().unwrap_or_default();
         let span = tracing::info_span!(
             "activity",
@@ -49,12 +45,6 @@ impl ActivityInboundInterceptor for HostInterceptor {
         };
         self.ledger.started(token.clone(), activity);
         async move {
-            // Local activities have their own slots and never outlive a replacement.
-            let _permit = if is_local {
-                None
-            } else {
-                Some(self.gate.acquire().await)
-            };
             tracing::debug!("activity started");
             let result = next.run(input).await;
             let outcome = match &result {

@@ -9,7 +9,7 @@ pub mod ledger;
 pub mod outcome;
 pub mod restart_backoff;
 pub mod signals;
-pub mod slot_gate;
+pub mod slot_supplier;
 pub mod watcher;
 pub mod worker_factory;
 
@@ -17,13 +17,20 @@ use crate::config::{
     ConfigDiff, ConfigErrors, HostConfig, HostSettings, SectionReload, WorkerEntry,
 };
 use entry::EntryHandle;
+use futures::future::LocalBoxFuture;
 pub use ledger::{ActivityRef, DrainReport};
 pub use outcome::{Applied, FailedEntry, Rejection, ReloadOutcome};
 pub use restart_backoff::RestartBackoff;
-use slot_gate::SlotGate;
-use std::{collections::BTreeMap, rc::Rc};
+use slot_supplier::EntrySlots;
+use std::{collections::BTreeMap, rc::Rc, time::Duration};
 use tokio::task::JoinHandle;
 pub use worker_factory::{EntryWorker, SdkWorkerFactory, WorkerFactory};
+
+/// How long a replaced worker keeps polling after its successor started polling, so that the
+/// entry's queue is never without a poller (make-before-break).
+const POLL_OVERLAP: Duration = Duration::from_millis(200);
+/// How long a replaced worker waits at most for its successor to poll before it stops anyway.
+const SUCCESSOR_PATIENCE: Duration = Duration::from_secs(5);
 
 /// Stopped entries and what their stop did to in-flight work.
 #[derive(Debug, Default)]
@@ -96,8 +103,9 @@ impl Supervisor {
         }
     }
 
-    /// Move to `new`: start added entries, replace changed ones (the new worker polls while the
-    /// old one drains), stop removed ones, leave the rest alone. Start-up is the move from
+    /// Move to `new`: start added entries, tune entries whose limits alone changed (in place),
+    /// replace the other changed ones (the new worker polls, then the old one stops polling and
+    /// drains), stop removed ones, leave the rest alone. Start-up is the move from
     /// nothing (generation 0), where every key takes effect.
     pub fn apply(&mut self, mut new: HostConfig) -> ReloadOutcome {
         let diff = ConfigDiff::between(&self.config, &new);
@@ -152,36 +160,43 @@ impl Supervisor {
         }
         for name in &diff.removed {
             if let Some(old) = self.entries.remove(name) {
-                self.retire(old);
+                self.retire(old, None);
             }
             self.factory.status().entry_removed(name);
         }
         let mut running = new.clone();
+        for entry in &diff.tuned {
+            if let Some(handle) = self.entries.get_mut(&entry.name) {
+                handle.tune(entry.clone());
+                applied.tuned.push(entry.name.clone());
+            }
+        }
         for entry in &diff.changed {
-            let (previous, gate) = match self.entries.remove(&entry.name) {
-                Some(old) => {
-                    let kept = (Some(old.entry.clone()), old.gate());
-                    self.retire(old);
-                    kept
-                }
-                None => (None, SlotGate::new(0)),
+            let Some(old) = self.entries.remove(&entry.name) else {
+                continue;
             };
-            match self.start(entry, &new, gate.clone()) {
-                Ok(()) => applied.replaced.push(entry.name.clone()),
+            let slots = old.slots();
+            match self.start(entry, &new, slots) {
+                Ok(()) => {
+                    let successor = self.entries[&entry.name].polling(SUCCESSOR_PATIENCE);
+                    self.retire(old, Some(Box::pin(successor)));
+                    applied.replaced.push(entry.name.clone());
+                }
                 Err(error) => {
                     applied.failed.push(FailedEntry {
                         name: entry.name.clone(),
                         error,
                     });
-                    // The entry goes on as it was: its previous settings still build.
-                    let previous = previous
-                        .and_then(|p| self.start(&p, &self.config.clone(), gate).ok().map(|()| p));
-                    keep_entry(&mut running, &entry.name, previous);
+                    // The entry goes on as it was, with its previous limits.
+                    old.slots().tune(&old.entry);
+                    old.report_running(&self.factory);
+                    keep_entry(&mut running, &entry.name, Some(old.entry.clone()));
+                    self.entries.insert(entry.name.clone(), old);
                 }
             }
         }
         for entry in &diff.added {
-            match self.start(entry, &new, SlotGate::new(0)) {
+            match self.start(entry, &new, EntrySlots::of(entry)) {
                 Ok(()) => applied.started.push(entry.name.clone()),
                 Err(error) => {
                     applied.failed.push(FailedEntry {
@@ -210,13 +225,13 @@ impl Supervisor {
         &mut self,
         entry: &WorkerEntry,
         config: &HostConfig,
-        gate: SlotGate,
+        slots: EntrySlots,
     ) -> Result<(), String> {
         let handle = EntryHandle::start(
             &self.factory,
             entry.clone(),
             entry.grace(&config.host),
-            gate,
+            slots,
             self.backoff,
         )
         .map_err(|e| format!("{e:#}"))?;
@@ -224,12 +239,20 @@ impl Supervisor {
         Ok(())
     }
 
-    /// Stop an entry's polling and let it drain in the background, logging the outcome.
-    fn retire(&mut self, old: EntryHandle) {
-        old.begin_stop();
+    /// Stop an entry's polling and let it drain in the background, logging the outcome. A
+    /// replaced worker stops polling only [`POLL_OVERLAP`] after its `successor` polls.
+    fn retire(&mut self, old: EntryHandle, successor: Option<LocalBoxFuture<'static, ()>>) {
+        if successor.is_none() {
+            old.begin_stop();
+        }
         // Finished drains were logged already; only those still running matter to a shutdown.
         self.draining.retain(|task| !task.is_finished());
         self.draining.push(tokio::task::spawn_local(async move {
+            if let Some(successor) = successor {
+                successor.await;
+                tokio::time::sleep(POLL_OVERLAP).await;
+                old.begin_stop();
+            }
             let (entry, report) = old.finish().await;
             log_drain(&entry.name, &report);
             (entry.name, report)

@@ -30,7 +30,9 @@ pub struct Applied {
     pub generation: u64,
     /// Entries started.
     pub started: Vec<String>,
-    /// Entries whose worker was replaced (the old one drains).
+    /// Entries whose running worker took new limits in place (no worker replaced).
+    pub tuned: Vec<String>,
+    /// Entries whose worker was replaced (the new one polls, then the old one drains).
     pub replaced: Vec<String>,
     /// Entries stopped (draining in the background).
     pub stopped: Vec<String>,

@@ -1,40 +1,54 @@
 //! Turns a config entry into a running worker. [`WorkerFactory`] is the seam between the
 //! supervisor and the SDK (tests put a fake behind it); [`SdkWorkerFactory`] builds real SDK
-//! workers: limits onto the tuner, pollers, rate limits, grace period, deployment version, and
-//! the registry's workflows and activities.
+//! workers: the entry's own slot suppliers as the tuner, pollers, rate limits, grace period,
+//! deployment version, and the registry's workflows and activities.
+//!
+//! The SDK's `WorkerOptions` only take fixed-size or resource-based suppliers, so the factory
+//! builds SDK core's worker itself (with the tuner put in the core config) and wraps it in an
+//! SDK `Worker`. The core config also allows two workers of an entry on one connection at once,
+//! so that a replacement polls before its predecessor stops.
 
-use super::{interceptor::HostInterceptor, ledger::Ledger, slot_gate::SlotGate};
+use super::{interceptor::HostInterceptor, ledger::Ledger, slot_supplier::EntrySlots};
 use crate::{
     Registry,
-    config::{DeploymentSettings, HostConfig, Pollers, Rate, WorkerEntry},
+    config::{DeploymentSettings, HostConfig, Pollers, Rate, SlotSizing, WorkerEntry},
     services::HostServices,
     status::HostStatus,
     temporal::deployment,
 };
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, anyhow};
 use futures::future::LocalBoxFuture;
-use std::{sync::Arc, time::Duration};
+use std::{cell::RefCell, sync::Arc, time::Duration};
+use temporalio_client::NamespacedClient;
 use temporalio_sdk::{
-    Runtime, Worker, WorkerOptions,
-    runtime::{
-        AutoscalingOptions, PollerBehavior,
-        worker_tuner::{FixedSizeSlotSupplier, TunerHolder},
-    },
+    Worker, WorkerOptions,
+    runtime::{AutoscalingOptions, PollerBehavior},
+};
+use temporalio_sdk_core::{
+    CoreRuntime, FixedSizeSlotSupplier, ResourceBasedSlotsOptions, ResourceBasedTunerConfig,
+    ResourceController, ResourceSlotOptions, SlotSupplierOptions, TunerBuilder, TunerHolderOptions,
+    WorkerTuner, init_worker,
 };
 
 /// Nexus is never enabled by the host; its slot supplier is still required by the tuner.
 const NEXUS_SLOTS: usize = 1;
+/// Least time between two resource-based slots above `min` (SDK core's default for
+/// activities): lets resource use show before more slots are handed out.
+const RESOURCE_RAMP: Duration = Duration::from_millis(50);
+
+/// The one resource controller of the host, with the targets it was made for.
+type SharedController = ((f64, f64), Arc<ResourceController>);
 
 /// What the supervisor needs to run entries.
 pub trait WorkerFactory {
-    /// Build the worker of `entry`: in-flight activities get `grace` after a stop, pass `gate`
-    /// and report to `ledger`.
+    /// Build the worker of `entry`: it takes its slots from `slots`, in-flight activities get
+    /// `grace` after a stop, and report to `ledger`.
     fn build(
         &self,
         entry: &WorkerEntry,
         grace: Duration,
         ledger: &Ledger,
-        gate: &SlotGate,
+        slots: &EntrySlots,
     ) -> Result<Box<dyn EntryWorker>>;
     /// Where entries report their state.
     fn status(&self) -> &HostStatus;
@@ -63,18 +77,21 @@ impl EntryWorker for Worker {
 
 /// What every worker of the host shares: one runtime, one client, one registry.
 pub struct SdkWorkerFactory {
-    runtime: Runtime,
+    runtime: CoreRuntime,
     services: Arc<HostServices>,
     registry: Registry,
     identity: String,
     deployment: Option<DeploymentSettings>,
+    /// Made by the first entry with resource-based slots and shared by all of them: one sampler
+    /// of the machine's CPU and memory for the whole host.
+    controller: RefCell<Option<SharedController>>,
 }
 
 impl SdkWorkerFactory {
     /// A factory whose workers report `identity/<entry name>` to the server, their state and
     /// activities to the services' status, and lend `services` to their activities.
     pub fn new(
-        runtime: Runtime,
+        runtime: CoreRuntime,
         services: Arc<HostServices>,
         registry: Registry,
         identity: String,
@@ -85,6 +102,7 @@ impl SdkWorkerFactory {
             registry,
             identity,
             deployment: None,
+            controller: RefCell::default(),
         }
     }
 
@@ -92,6 +110,65 @@ impl SdkWorkerFactory {
     pub fn with_deployment(mut self, deployment: Option<DeploymentSettings>) -> Self {
         self.deployment = deployment;
         self
+    }
+
+    /// The host's resource controller for these targets (validation makes every resource-based
+    /// entry name the same; a reload that changes them makes a new controller).
+    fn controller(&self, target_cpu: f64, target_mem: f64) -> Arc<ResourceController> {
+        let mut shared = self.controller.borrow_mut();
+        match shared.as_ref() {
+            Some((targets, controller)) if *targets == (target_cpu, target_mem) => {
+                controller.clone()
+            }
+            _ => {
+                let controller = Arc::new(ResourceController::new(
+                    ResourceBasedSlotsOptions::builder()
+                        .target_cpu_usage(target_cpu)
+                        .target_mem_usage(target_mem)
+                        .build(),
+                ));
+                *shared = Some(((target_cpu, target_mem), controller.clone()));
+                controller
+            }
+        }
+    }
+
+    /// SDK core's tuner for `entry`: its own resizable slot suppliers, or for resource-based
+    /// `slots`, the host's controller for activities and local activities.
+    fn tuner(
+        &self,
+        entry: &WorkerEntry,
+        slots: &EntrySlots,
+    ) -> Result<Arc<dyn WorkerTuner + Send + Sync>> {
+        let Some(SlotSizing::Resource {
+            target_cpu,
+            target_mem,
+            min,
+            max,
+        }) = entry.slots
+        else {
+            return Ok(Arc::new(
+                TunerBuilder::default()
+                    .workflow_slot_supplier(Arc::new(slots.workflow.clone()))
+                    .activity_slot_supplier(Arc::new(slots.activity.clone()))
+                    .local_activity_slot_supplier(Arc::new(slots.local_activity.clone()))
+                    .nexus_slot_supplier(Arc::new(FixedSizeSlotSupplier::new(NEXUS_SLOTS)))
+                    .build(),
+            ));
+        };
+        let per_kind =
+            ResourceSlotOptions::new(min.get() as usize, max.get() as usize, RESOURCE_RAMP);
+        let controller = self.controller(target_cpu.get(), target_mem.get());
+        let holder = TunerHolderOptions::builder()
+            .workflow_slot_options(SlotSupplierOptions::Custom(Arc::new(
+                slots.workflow.clone(),
+            )))
+            .activity_slot_options(SlotSupplierOptions::ResourceBased(per_kind))
+            .local_activity_slot_options(SlotSupplierOptions::ResourceBased(per_kind))
+            .nexus_slot_options(SlotSupplierOptions::FixedSize { slots: NEXUS_SLOTS })
+            .resource_based_config(ResourceBasedTunerConfig::Controller(controller))
+            .build_tuner_holder()?;
+        Ok(Arc::new(holder))
     }
 }
 
@@ -116,27 +193,20 @@ impl WorkerFactory for SdkWorkerFactory {
         entry: &WorkerEntry,
         grace: Duration,
         ledger: &Ledger,
-        gate: &SlotGate,
+        slots: &EntrySlots,
     ) -> Result<Box<dyn EntryWorker>> {
         let pollers = entry.pollers.map(poller_behavior);
-        let tuner = TunerHolder::builder()
-            .workflow_task_slot_supplier(FixedSizeSlotSupplier::new(
-                entry.workflow_task_slots() as usize
-            ))
-            .activity_task_slot_supplier(
-                FixedSizeSlotSupplier::new(entry.activity_slots() as usize),
-            )
-            .local_activity_task_slot_supplier(FixedSizeSlotSupplier::new(
-                entry.local_activity_slots() as usize,
-            ))
-            .nexus_task_slot_supplier(FixedSizeSlotSupplier::new(NEXUS_SLOTS))
-            .build();
+        // With fixed slots, `max_activities_per_second` is enforced by the activity slots (in
+        // place); resource-based slots leave it to the worker.
+        let worker_rate = entry
+            .slots
+            .and(entry.max_activities_per_second)
+            .map(Rate::get);
         let mut options = WorkerOptions::new(self.polled_queue(entry))
-            .tuner(tuner)
             .max_cached_workflows(entry.cached_workflows() as usize)
             .maybe_workflow_task_poller_behavior(pollers)
             .maybe_activity_task_poller_behavior(pollers)
-            .maybe_max_worker_activities_per_second(entry.max_activities_per_second.map(Rate::get))
+            .maybe_max_worker_activities_per_second(worker_rate)
             .maybe_max_task_queue_activities_per_second(
                 entry.max_task_queue_activities_per_second.map(Rate::get),
             )
@@ -151,7 +221,6 @@ impl WorkerFactory for SdkWorkerFactory {
         options.activity_inbound_interceptor(HostInterceptor {
             entry: entry.name.clone(),
             ledger: ledger.clone(),
-            gate: gate.clone(),
             status: self.services.status().clone(),
         });
         self.registry.install(
@@ -160,8 +229,20 @@ impl WorkerFactory for SdkWorkerFactory {
             &entry.workflows,
             &entry.activities,
         )?;
-        let worker = Worker::new(&self.runtime, self.services.client().clone(), options)
-            .with_context(|| format!("cannot create the worker of entry `{}`", entry.name))?;
+        let cannot = || format!("cannot create the worker of entry `{}`", entry.name);
+        let client = self.services.client();
+        let mut core_config = options
+            .to_core_options(client.namespace(), client.identity())
+            .map_err(|e| anyhow!(e))
+            .with_context(cannot)?;
+        core_config.tuner = Some(self.tuner(entry, slots).with_context(cannot)?);
+        // A replacement polls while its predecessor still runs (make-before-break).
+        core_config.skip_client_worker_set_check = true;
+        let core = init_worker(&self.runtime, core_config, client.connection().clone())
+            .with_context(cannot)?;
+        let worker =
+            Worker::new_from_core_options(Arc::new(core), client.options().clone(), options)
+                .with_context(cannot)?;
         Ok(Box::new(worker))
     }
 }

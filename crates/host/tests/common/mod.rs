@@ -17,7 +17,8 @@ use worker_host_core::{
     },
     status::HostStatus,
     supervisor::{
-        Applied, EntryWorker, ReloadOutcome, WorkerFactory, ledger::Ledger, slot_gate::SlotGate,
+        Applied, EntryWorker, ReloadOutcome, WorkerFactory, ledger::Ledger,
+        slot_supplier::EntrySlots,
     },
 };
 
@@ -216,7 +217,7 @@ impl WorkerFactory for FakeFactory {
         entry: &WorkerEntry,
         _grace: Duration,
         _ledger: &Ledger,
-        _gate: &SlotGate,
+        _slots: &EntrySlots,
     ) -> Result<Box<dyn EntryWorker>> {
         if entry.task_queue.starts_with("unbuildable") {
             self.script.record(Event::Refused(entry.name.clone()));
