@@ -343,14 +343,19 @@ impl Neo4jStore {
         Ok(report)
     }
 
-    /// Runs a query that returns one count.
     /// Whether the repository has any node besides `Repository` and `IndexRun`.
     async fn has_code_nodes(&self, repo_id: &str) -> Result<bool, GraphError> {
-        let matches = Label::CODE
-            .iter()
-            .map(|l| format!("MATCH (n:{} {{repo_id: $repo}}) RETURN n LIMIT 1", l.as_str()));
+        let matches = Label::CODE.iter().map(|l| {
+            format!(
+                "MATCH (n:{} {{repo_id: $repo}}) RETURN n LIMIT 1",
+                l.as_str()
+            )
+        });
         let cypher = format!("CALL {{ {} }} RETURN count(n) AS c", union(matches));
-        Ok(self.count(query(&cypher).param("repo", repo_id), "c").await? > 0)
+        let found = self
+            .count(query(&cypher).param("repo", repo_id), "c")
+            .await?;
+        Ok(found > 0)
     }
 
     /// The rows of `cypher` with `$repo` bound to `repo_id`.
@@ -358,6 +363,7 @@ impl Neo4jStore {
         self.rows(query(cypher).param("repo", repo_id)).await
     }
 
+    /// Runs a query that returns counts in `column`; their sum.
     async fn count(&self, q: Query, column: &str) -> Result<u64, GraphError> {
         let mut total = 0;
         for row in self.rows(q).await? {
