@@ -85,7 +85,7 @@ index_corpus() {
         sleep 0.1
     done
     "$BIN" index "$CORPUS" --repo-id stdlib --config "$ROOT/workers.toml" --json >"$WORK/summary-$1.json"
-    log "$1: indexed; $(python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); print(s.get("nodes"), "nodes,", s.get("relationships"), "relationships")' "$WORK/summary-$1.json" 2>/dev/null)"
+    log "$1: indexed; $(python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); w=s.get("written") or {}; print(w.get("nodes"), "nodes,", w.get("relationships"), "relationships")' "$WORK/summary-$1.json" 2>/dev/null)"
     stop_pid "$HOST_PID"; wait "$HOST_PID" 2>/dev/null || true; HOST_PID=""
 }
 

@@ -7,7 +7,7 @@
 mod common;
 
 use common::indexer::{
-    Indexer, Store, big_repo, config, path_str, progress, slow, wait_for_progress,
+    Indexer, Store, big_repo, config, progress, slow, start_indexing, wait_for_progress,
 };
 use common::{client, own_listen, temporal_address, unique};
 use nix::sys::signal::Signal;
@@ -53,15 +53,15 @@ async fn a_lost_host_hands_the_run_over(moment: impl Fn(&Json) -> bool) {
         ))
     });
 
-    let repo_id = unique("lost");
-    let workflow_id = worker_host::indexing::workflow_id_of(&repo_id);
-    let input = serde_json::json!({
-        "repo_url": path_str(repo.path()),
-        "repo_id": repo_id,
-        "timeouts": { "heartbeat_seconds": HEARTBEAT_SECONDS, "host_seconds": HOST_SECONDS },
-    });
     let client = client().await;
-    common::start(&client, "RepoIndexingWorkflow", &queue, &workflow_id, input).await;
+    let (repo_id, workflow_id) = start_indexing(
+        &client,
+        &queue,
+        repo.path(),
+        "lost",
+        (HEARTBEAT_SECONDS, HOST_SECONDS),
+    )
+    .await;
     let at_kill = wait_for_progress(
         &address,
         &workflow_id,

@@ -5,13 +5,13 @@
 mod common;
 
 use common::indexer::{
-    Indexer, Store, big_repo, config, has_node, has_rel, on_graph, path_str, slow,
+    Indexer, Store, big_repo, config, has_node, has_rel, on_graph, path_str, slow, start_indexing,
     wait_for_describe, wait_for_stage,
 };
 use common::neo4j::PrivateNeo4j;
 use common::{Host, client, git, history_has, temporal_address, temporal_cli, unique};
 use serde_json::Value as Json;
-use std::{process::Command, time::Duration};
+use std::time::Duration;
 use worker_host::graph::{GraphDump, GraphStore, IndexRunRecord, RunStatus};
 
 /// A small repository in two languages: classes, a nested class, methods, free functions,
@@ -266,15 +266,9 @@ async fn a_host_killed_during_parse_finishes_after_a_restart() {
         address,
         ..
     } = slow_indexer();
-    let repo_id = unique("killed");
-    let workflow_id = worker_host::indexing::workflow_id_of(&repo_id);
-    let input = serde_json::json!({
-        "repo_url": path_str(repo.path()),
-        "repo_id": repo_id,
-        "timeouts": { "heartbeat_seconds": 3, "host_seconds": 120 },
-    });
     let client = client().await;
-    common::start(&client, "RepoIndexingWorkflow", &queue, &workflow_id, input).await;
+    let (repo_id, workflow_id) =
+        start_indexing(&client, &queue, repo.path(), "killed", (3, 120)).await;
     host.wait_for_log("activity started", Duration::from_secs(60));
     wait_for_stage(&workflow_id, "parsing");
     host.signal(nix::sys::signal::Signal::SIGKILL);

@@ -6,7 +6,7 @@
 mod common;
 
 use common::indexer::{
-    Indexer, Store, config, on_graph, path_str, repo_of, wait_for_describe, wait_for_progress,
+    Indexer, Store, config, on_graph, repo_of, start_indexing, wait_for_describe, wait_for_progress,
 };
 use common::neo4j::PrivateNeo4j;
 use common::{client, temporal_address, unique};
@@ -27,15 +27,9 @@ async fn a_run_survives_neo4j_killed_mid_write() {
     let address = temporal_address();
     let indexer = Indexer::start_with(dir, &queue, &text, Store::Neo4j, &address);
 
-    let repo_id = unique("neokill");
-    let workflow_id = worker_host::indexing::workflow_id_of(&repo_id);
-    let input = serde_json::json!({
-        "repo_url": path_str(repo.path()),
-        "repo_id": repo_id,
-        "timeouts": { "heartbeat_seconds": 5, "host_seconds": 60 },
-    });
     let client = client().await;
-    common::start(&client, "RepoIndexingWorkflow", &queue, &workflow_id, input).await;
+    let (repo_id, workflow_id) =
+        start_indexing(&client, &queue, repo.path(), "neokill", (5, 60)).await;
     let at_kill = wait_for_progress(
         &address,
         &workflow_id,

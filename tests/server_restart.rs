@@ -6,7 +6,7 @@
 mod common;
 
 use common::dev_server::DevServer;
-use common::indexer::{Indexer, Store, big_repo, config, path_str, slow, wait_for_progress};
+use common::indexer::{Indexer, Store, big_repo, config, slow, start_indexing, wait_for_progress};
 use common::{client_of, free_port, http_get, own_listen, unique};
 use serde_json::Value as Json;
 use std::time::Duration;
@@ -45,15 +45,8 @@ async fn hosts_report_the_outage_and_the_run_completes_after_a_server_restart() 
 
     // Mid-run.
     let repo = big_repo();
-    let repo_id = unique("srv");
-    let workflow_id = worker_host::indexing::workflow_id_of(&repo_id);
-    let input = serde_json::json!({
-        "repo_url": path_str(repo.path()),
-        "repo_id": repo_id,
-        "timeouts": { "heartbeat_seconds": 5, "host_seconds": 60 },
-    });
     let client = client_of(&address).await;
-    common::start(&client, "RepoIndexingWorkflow", &queue, &workflow_id, input).await;
+    let (_, workflow_id) = start_indexing(&client, &queue, repo.path(), "srv", (5, 60)).await;
     wait_for_progress(
         &address,
         &workflow_id,

@@ -254,6 +254,27 @@ pub fn wait_for_describe(address: &str, id: &str, needle: &str) {
     );
 }
 
+/// Starts `RepoIndexingWorkflow` on `queue` for `repo` as a new repository id made from
+/// `prefix`, with `(heartbeat_seconds, host_seconds)` as its timeouts; the repository id and
+/// the workflow id.
+pub async fn start_indexing(
+    client: &temporalio_client::Client,
+    queue: &str,
+    repo: &Path,
+    prefix: &str,
+    (heartbeat, host): (u64, u64),
+) -> (String, String) {
+    let repo_id = unique(prefix);
+    let workflow_id = worker_host::indexing::workflow_id_of(&repo_id);
+    let input = serde_json::json!({
+        "repo_url": path_str(repo),
+        "repo_id": repo_id,
+        "timeouts": { "heartbeat_seconds": heartbeat, "host_seconds": host },
+    });
+    super::start(client, "RepoIndexingWorkflow", queue, &workflow_id, input).await;
+    (repo_id, workflow_id)
+}
+
 pub fn path_str(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
 }

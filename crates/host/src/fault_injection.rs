@@ -10,7 +10,7 @@
 use crate::{
     config::{HostConfig, WorkerEntry},
     status::HostStatus,
-    supervisor::{EntryWorker, WorkerFactory, ledger::Ledger, slot_gate::SlotGate},
+    supervisor::{EntryWorker, WorkerFactory, WorkerSpec},
 };
 use anyhow::{Context, Result, anyhow};
 use futures::future::LocalBoxFuture;
@@ -73,15 +73,9 @@ fn parse(spec: &str) -> Result<HashMap<String, u32>> {
 }
 
 impl<F: WorkerFactory> WorkerFactory for FaultyFactory<F> {
-    fn build(
-        &self,
-        entry: &WorkerEntry,
-        grace: Duration,
-        ledger: &Ledger,
-        gate: &SlotGate,
-    ) -> Result<Box<dyn EntryWorker>> {
-        let worker = self.inner.build(entry, grace, ledger, gate)?;
-        Ok(if self.doomed(&entry.name) {
+    fn build(&self, spec: &WorkerSpec) -> Result<Box<dyn EntryWorker>> {
+        let worker = self.inner.build(spec)?;
+        Ok(if self.doomed(&spec.entry.name) {
             Box::new(FailingWorker { inner: worker })
         } else {
             worker

@@ -51,12 +51,8 @@ impl ConfigDiff {
                 Some(_) => diff.unchanged.push(e.name.clone()),
             }
         }
-        diff.removed = old
-            .workers
-            .iter()
-            .filter(|o| !new.workers.iter().any(|e| e.name == o.name))
-            .map(|o| o.name.clone())
-            .collect();
+        let names = old.workers.iter().map(|o| &o.name);
+        diff.removed = names.filter(|n| !new.has_entry(n)).cloned().collect();
         diff
     }
 

@@ -56,6 +56,13 @@ pub struct HostConfig {
     pub workers: Vec<WorkerEntry>,
 }
 
+impl HostConfig {
+    /// Whether an entry is named `name`.
+    pub fn has_entry(&self, name: &str) -> bool {
+        self.workers.iter().any(|e| e.name == name)
+    }
+}
+
 /// The `[temporal]` section.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]

@@ -5,7 +5,7 @@ use super::{
     ledger::{DrainReport, Ledger},
     restart_backoff::RestartBackoff,
     slot_supplier::EntrySlots,
-    worker_factory::{EntryWorker, WorkerFactory},
+    worker_factory::{EntryWorker, WorkerFactory, WorkerSpec},
 };
 use crate::{config::WorkerEntry, status::EntryState};
 use anyhow::Result;
@@ -73,21 +73,22 @@ impl EntryHandle {
             &factory.polled_queue(&entry),
             EntryState::Starting,
         );
-        let first = factory
-            .build(&entry, grace, &ledger, &slots)
-            .inspect_err(|_| {
-                factory.status().entry_state(
-                    &entry.name,
-                    &factory.polled_queue(&entry),
-                    EntryState::Failed,
-                );
-            })?;
-        let rebuild = Rebuild {
-            factory: factory.clone(),
+        let spec = WorkerSpec {
             entry: entry.clone(),
             grace,
             ledger: ledger.clone(),
             slots: slots.clone(),
+        };
+        let first = factory.build(&spec).inspect_err(|_| {
+            factory.status().entry_state(
+                &entry.name,
+                &factory.polled_queue(&entry),
+                EntryState::Failed,
+            );
+        })?;
+        let rebuild = Rebuild {
+            factory: factory.clone(),
+            spec,
         };
         let task = tokio::task::spawn_local(supervise(rebuild, control.clone(), first, backoff));
         Ok(Self {
@@ -158,16 +159,12 @@ impl EntryHandle {
 /// What an entry's task needs to build its worker again after a failure.
 struct Rebuild {
     factory: Rc<dyn WorkerFactory>,
-    entry: WorkerEntry,
-    grace: Duration,
-    ledger: Ledger,
-    slots: EntrySlots,
+    spec: WorkerSpec,
 }
 
 impl Rebuild {
     fn build(&self) -> Result<Box<dyn EntryWorker>> {
-        self.factory
-            .build(&self.entry, self.grace, &self.ledger, &self.slots)
+        self.factory.build(&self.spec)
     }
 }
 
@@ -177,7 +174,7 @@ async fn supervise(
     first: Box<dyn EntryWorker>,
     policy: RestartBackoff,
 ) {
-    let (factory, entry) = (&rebuild.factory, &rebuild.entry);
+    let (factory, entry) = (&rebuild.factory, &rebuild.spec.entry);
     let mut next = Some(Ok(first));
     let mut backoff = policy.first;
     loop {

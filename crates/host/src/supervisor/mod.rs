@@ -24,7 +24,7 @@ pub use restart_backoff::RestartBackoff;
 use slot_supplier::EntrySlots;
 use std::{collections::BTreeMap, rc::Rc, time::Duration};
 use tokio::task::JoinHandle;
-pub use worker_factory::{EntryWorker, SdkWorkerFactory, WorkerFactory};
+pub use worker_factory::{EntryWorker, SdkWorkerFactory, WorkerFactory, WorkerSpec};
 
 /// How long a replaced worker keeps polling after its successor started polling, so that the
 /// entry's queue is never without a poller (make-before-break).
@@ -207,12 +207,8 @@ impl Supervisor {
                 }
             }
         }
-        self.failed = applied
-            .failed
-            .iter()
-            .filter(|f| !running.workers.iter().any(|e| e.name == f.name))
-            .map(|f| f.name.clone())
-            .collect();
+        let failed = applied.failed.iter().map(|f| &f.name);
+        self.failed = failed.filter(|n| !running.has_entry(n)).cloned().collect();
         self.factory.config_applied(&running);
         self.config = running;
         self.generation += 1;

@@ -39,17 +39,23 @@ const RESOURCE_RAMP: Duration = Duration::from_millis(50);
 /// The one resource controller of the host, with the targets it was made for.
 type SharedController = ((f64, f64), Arc<ResourceController>);
 
+/// Everything one worker of an entry is built from.
+#[derive(Clone)]
+pub struct WorkerSpec {
+    /// The entry's config.
+    pub entry: WorkerEntry,
+    /// How long in-flight activities get after a stop before they are cancelled.
+    pub grace: Duration,
+    /// Where its activities report.
+    pub ledger: Ledger,
+    /// The entry's slots, shared by every generation of its worker.
+    pub slots: EntrySlots,
+}
+
 /// What the supervisor needs to run entries.
 pub trait WorkerFactory {
-    /// Build the worker of `entry`: it takes its slots from `slots`, in-flight activities get
-    /// `grace` after a stop, and report to `ledger`.
-    fn build(
-        &self,
-        entry: &WorkerEntry,
-        grace: Duration,
-        ledger: &Ledger,
-        slots: &EntrySlots,
-    ) -> Result<Box<dyn EntryWorker>>;
+    /// Build the worker `spec` describes.
+    fn build(&self, spec: &WorkerSpec) -> Result<Box<dyn EntryWorker>>;
     /// Where entries report their state.
     fn status(&self) -> &HostStatus;
     /// The queue the worker of `entry` polls on this host.
@@ -188,13 +194,13 @@ impl WorkerFactory for SdkWorkerFactory {
         self.services.set_config(config.clone(), routes);
     }
 
-    fn build(
-        &self,
-        entry: &WorkerEntry,
-        grace: Duration,
-        ledger: &Ledger,
-        slots: &EntrySlots,
-    ) -> Result<Box<dyn EntryWorker>> {
+    fn build(&self, spec: &WorkerSpec) -> Result<Box<dyn EntryWorker>> {
+        let WorkerSpec {
+            entry,
+            grace,
+            ledger,
+            slots,
+        } = spec;
         let pollers = entry.pollers.map(poller_behavior);
         // With fixed slots, `max_activities_per_second` is enforced by the activity slots (in
         // place); resource-based slots leave it to the worker.
@@ -210,7 +216,7 @@ impl WorkerFactory for SdkWorkerFactory {
             .maybe_max_task_queue_activities_per_second(
                 entry.max_task_queue_activities_per_second.map(Rate::get),
             )
-            .graceful_shutdown_period(grace)
+            .graceful_shutdown_period(*grace)
             .client_identity_override(format!("{}/{}", self.identity, entry.name))
             .maybe_deployment_options(
                 self.deployment

@@ -16,10 +16,7 @@ use worker_host_core::{
         section_type,
     },
     status::HostStatus,
-    supervisor::{
-        Applied, EntryWorker, ReloadOutcome, WorkerFactory, ledger::Ledger,
-        slot_supplier::EntrySlots,
-    },
+    supervisor::{Applied, EntryWorker, ReloadOutcome, WorkerFactory, WorkerSpec},
 };
 
 /// A workload table that applies from the next run on: `[mytable]`.
@@ -212,13 +209,8 @@ impl FakeFactory {
 }
 
 impl WorkerFactory for FakeFactory {
-    fn build(
-        &self,
-        entry: &WorkerEntry,
-        _grace: Duration,
-        _ledger: &Ledger,
-        _slots: &EntrySlots,
-    ) -> Result<Box<dyn EntryWorker>> {
+    fn build(&self, spec: &WorkerSpec) -> Result<Box<dyn EntryWorker>> {
+        let entry = &spec.entry;
         if entry.task_queue.starts_with("unbuildable") {
             self.script.record(Event::Refused(entry.name.clone()));
             bail!("no worker can poll `{}`", entry.task_queue);
