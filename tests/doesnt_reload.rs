@@ -49,7 +49,7 @@ async fn an_invalid_edit_keeps_the_running_config_until_fixed() {
 
     host.edit_config(&format!("{header}{}", sleep_entry("work", &queue, 4)));
     let applied = host.wait_for_generation(2, LIMIT);
-    assert_eq!(applied["replaced"], json!(["work"]), "{applied}");
+    assert_eq!(applied["tuned"], json!(["work"]), "{applied}");
     assert_eq!(
         host.ready().expect("/readyz")["last_reload_error"],
         json!(null)
@@ -84,5 +84,5 @@ async fn with_reload_off_sighup_applies_an_edit() {
     host.signal(nix::sys::signal::Signal::SIGHUP);
     let applied = host.wait_for_generation(2, LIMIT);
     assert_eq!(applied["trigger"], json!("sighup"), "{applied}");
-    assert_eq!(applied["replaced"], json!(["work"]), "{applied}");
+    assert_eq!(applied["tuned"], json!(["work"]), "{applied}");
 }
