@@ -17,7 +17,7 @@ use crate::{
         MetadataInput, ParseInput, ParseResult, PersistInput, PersistResult, ProgressCounter,
     },
     metrics::IndexingMetrics,
-    parse::{ParseOptions, parse_repository_reusing, read_output, write_output},
+    parse::{ParseOptions, parse_repository_reusing, read_output_edges, write_output},
     progress::{Counters, blocking, heartbeating, with_progress},
     settings::IndexingSettings,
     store_cache::StoreCache,
@@ -321,7 +321,7 @@ impl IndexingActivities {
         let base = input.base_commit.clone();
         let digest_path = folder.digest();
         let (rows, affected) = blocking(move || -> Result<_, String> {
-            let rows = GraphRows::from_parse(&read_output(&path).map_err(|e| e.to_string())?);
+            let rows = GraphRows::from_parse(&read_output_edges(&path).map_err(|e| e.to_string())?);
             let digest = RowsDigest::of(&rows);
             digest
                 .write(&digest_path)

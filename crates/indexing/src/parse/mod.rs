@@ -40,7 +40,7 @@ pub use extractor::Extractor;
 pub use language::LanguageSpec;
 pub use limits::{DEFAULT_MAX_FACTS, DEFAULT_MAX_NAME_BYTES, DEFAULT_MAX_NESTING, Limits};
 pub use model::*;
-pub use output::{read_output, write_output};
+pub use output::{read_output, read_output_edges, write_output};
 
 /// What to parse and how hard to try.
 #[derive(Debug, Clone)]
