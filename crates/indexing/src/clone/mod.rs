@@ -245,14 +245,10 @@ pub fn clone_repository(
     };
     let borrow = (source.transport() == Transport::Local && limits.borrow_local_objects)
         .then(|| PathBuf::from(source.git_url()));
-    let mut attempt = || {
-        let repo = mirror
-            .open(borrow.as_deref())
-            .map_err(|e| cloner.git(&e, Phase::Write))?;
-        cloner.run(&repo, reference)
-    };
-    let mut outcome = attempt();
-    drop(attempt);
+    let mut outcome = mirror
+        .open(borrow.as_deref())
+        .map_err(|e| cloner.git(&e, Phase::Write))
+        .and_then(|repo| cloner.run(&repo, reference));
     if let Err(e @ (CloneError::Io { .. } | CloneError::Git { .. })) = &outcome
         && !mirror.is_fresh()
     {
