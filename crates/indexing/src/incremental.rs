@@ -167,10 +167,11 @@ pub fn read_facts(path: &Path) -> Option<CachedFacts> {
     })
 }
 
-/// Path → blob id of every file in the `HEAD` tree of the repository at `repo`.
-pub fn tree_blobs(repo: &Path) -> Result<HashMap<String, String>, git2::Error> {
+/// Path → blob id of every file in the tree of `commit` in the repository at `repo` (read from
+/// tree objects only: no blob is read).
+pub fn tree_blobs(repo: &Path, commit: &str) -> Result<HashMap<String, String>, git2::Error> {
     let repository = git2::Repository::open(repo)?;
-    let tree = repository.head()?.peel_to_tree()?;
+    let tree = repository.revparse_single(commit)?.peel_to_tree()?;
     let mut blobs = HashMap::new();
     tree.walk(git2::TreeWalkMode::PreOrder, |dir, entry| {
         if entry.kind() == Some(git2::ObjectType::Blob) {

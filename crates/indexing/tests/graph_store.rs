@@ -10,7 +10,7 @@ use worker_host_indexing::graph::{
     CleanupScope, GraphBackend, GraphDump, GraphError, GraphRows, GraphSettings, GraphStore,
     IndexRunRecord, LanguageCount, RepositoryRecord, RunKey, RunStatus, Value,
 };
-use worker_host_indexing::parse::{ParseOptions, parse_repository};
+use worker_host_indexing::parse::{ParseOptions, commit_directory, parse_repository};
 
 /// The first version of the sample repository: Python with a package, inheritance, a nested
 /// class, methods, cross-file calls and imports of external modules, and a Go file.
@@ -53,12 +53,16 @@ fn v2() -> Vec<(&'static str, String)> {
 
 fn parse(files: &[(&str, String)]) -> GraphRows {
     let dir = tempfile::tempdir().expect("temp dir");
+    let folder = dir.path().join("files");
     for (path, text) in files {
-        let full = dir.path().join(path);
+        let full = folder.join(path);
         std::fs::create_dir_all(full.parent().expect("parent")).expect("mkdir");
         std::fs::write(full, text).expect("write");
     }
-    let output = parse_repository(dir.path(), &ParseOptions::default(), |_, _| {}).expect("parse");
+    let repo = dir.path().join("snapshot.git");
+    commit_directory(&folder, &repo).expect("commit");
+    let output =
+        parse_repository(&repo, "HEAD", &ParseOptions::default(), |_, _| {}).expect("parse");
     GraphRows::from_parse(&output)
 }
 
