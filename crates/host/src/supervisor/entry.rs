@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 /// activities before the host stops waiting for it.
 pub const DRAIN_SLACK: Duration = Duration::from_secs(10);
 
-type ShutdownFn = Box<dyn Fn()>;
+type ActionFn = Box<dyn Fn()>;
 type GraceFn = Box<dyn Fn(Duration)>;
 
 /// Shared between the entry's task and its handle.
@@ -29,8 +29,8 @@ struct Control {
     stop: CancellationToken,
     /// Cancelled when the entry's first worker starts polling.
     polling: CancellationToken,
-    shutdown: RefCell<Option<ShutdownFn>>,
-    release_sticky: RefCell<Option<ShutdownFn>>,
+    shutdown: RefCell<Option<ActionFn>>,
+    release_sticky: RefCell<Option<ActionFn>>,
     /// The entry's grace period now: a running worker takes a new one in place.
     grace: Cell<Duration>,
     set_grace: RefCell<Option<GraceFn>>,
