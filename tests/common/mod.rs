@@ -7,6 +7,7 @@ pub mod dev_server;
 pub mod git;
 pub mod indexer;
 pub mod neo4j;
+pub mod slow_link;
 
 use serde_json::Value as Json;
 use std::{
