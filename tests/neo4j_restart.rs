@@ -9,7 +9,8 @@
 mod common;
 
 use common::indexer::{
-    Indexer, Store, config, on_graph, repo_of, start_indexing, wait_for_describe, wait_for_progress,
+    Indexer, Store, config, on_graph, repo_of, small_transactions, start_indexing,
+    wait_for_describe, wait_for_progress,
 };
 use common::neo4j::PrivateNeo4j;
 use common::slow_link::SlowLink;
@@ -32,11 +33,13 @@ async fn a_run_survives_neo4j_killed_mid_write() {
     let queue = unique("neokill");
     let link = SlowLink::start(neo4j.address(), LINK_DELAY).await;
     let graph_toml = format!(
-        "backend = \"neo4j\"\nuri = \"bolt://127.0.0.1:{}\"\n\
-         batch_size = {ROWS_PER_TRANSACTION}\nmax_rows_per_transaction = {ROWS_PER_TRANSACTION}\n",
+        "backend = \"neo4j\"\nuri = \"bolt://127.0.0.1:{}\"\n",
         link.port()
     );
-    let text = on_graph(&config(&queue, Store::Embedded), &graph_toml);
+    let text = small_transactions(
+        &on_graph(&config(&queue, Store::Embedded), &graph_toml),
+        ROWS_PER_TRANSACTION,
+    );
     let dir = tempfile::tempdir().expect("tempdir");
     let address = temporal_address();
     let indexer = Indexer::start_with(dir, &queue, &text, Store::Neo4j, &address);
