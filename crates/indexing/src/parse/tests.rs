@@ -126,7 +126,12 @@ fn check_graph(files: &[(&str, &str)], expected: Graph) {
 #[test]
 fn every_query_compiles() {
     for spec in &language::SPECS {
-        spec.query().expect("query compiles");
+        let compiled = spec.query().expect("query compiles");
+        assert!(
+            compiled.roots.is_some(),
+            "{:?}: the extractor finds where each pattern starts",
+            spec.language
+        );
     }
 }
 
@@ -700,6 +705,53 @@ fn java_repository() {
             ],
         },
     );
+}
+
+/// Running the query engine only where patterns start gives the facts a whole-tree run gives:
+/// on every fixture file, each also cut short at many places (so that the trees hold `ERROR`
+/// nodes), and in JSX and TSX.
+#[test]
+fn matching_at_roots_equals_whole_tree() {
+    let extra: &[(&str, &str)] = &[
+        (
+            "m.py",
+            "from __future__ import annotations\nimport a.b as c, d\nfrom .. import x\nfrom m import *\nfrom .p.q import (r as s,\n    t)\nclass A(B, m.C):\n  def f(self): self.g(h(i(j())))\n",
+        ),
+        (
+            "u.rs",
+            "use a;\nuse a::b::C;\nuse a::b::C as D;\nuse a::*;\nuse a::{B, c::D, E as F, *, self};\nimpl<T> X<T> { fn f(&self) { self.g::<u8>(); h::i(); } }\nimpl T for &Y {}\n",
+        ),
+        (
+            "c.jsx",
+            "const R = require('r');\nclass A extends mixin(B) { m() { return <div onClick={() => f()} /> } }\nexport * from './x';\n",
+        ),
+        (
+            "c.tsx",
+            "import x = require('y');\nnamespace N.M { export class C extends mixin(D) implements E<F> {} }\nconst f = (a: T) => <T,>(b: T) => g(b);\n",
+        ),
+    ];
+    let mut extractor = Extractor::new();
+    let mut compared = 0;
+    for (path, text) in [PYTHON, RUST, GO, JAVASCRIPT, TYPESCRIPT, JAVA, extra].concat() {
+        let spec = LanguageSpec::for_path(path).expect("a language");
+        let cuts = (0..text.len())
+            .step_by(7)
+            .filter(|&cut| text.is_char_boundary(cut))
+            .chain([text.len()]);
+        for cut in cuts {
+            let text = &text[..cut];
+            let mut run = |matching| {
+                extractor
+                    .extract_with(spec, path, text, &Limits::default(), matching)
+                    .expect("extracts")
+            };
+            let at_roots = run(extractor::Matching::AtRoots);
+            let whole_tree = run(extractor::Matching::WholeTree);
+            assert_eq!(at_roots, whole_tree, "{path} cut at {cut}:\n{text}");
+            compared += 1;
+        }
+    }
+    assert!(compared > 500, "{compared} texts compared");
 }
 
 /// The imports of one file as written: module, names with aliases, module alias, line.
