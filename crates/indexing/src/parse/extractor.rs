@@ -176,8 +176,9 @@ impl Extractor {
     /// of the tree with a plain cursor, and the query engine only at those nodes, limited to
     /// patterns starting there (the engine descends only as deep as they need). The engine's
     /// matches are the ones a whole-tree run gives, in the order of their root nodes. Below an
-    /// `ERROR` node the engine runs on the whole subtree, as a whole-tree run would there (it
-    /// starts some patterns differently inside errors).
+    /// `ERROR` node the engine runs on the whole subtree, as a whole-tree run would there: the
+    /// engine does not start a pattern without a single root node directly below an `ERROR`,
+    /// which a run started at the node itself could not tell.
     fn match_at_roots(
         &mut self,
         query: &Query,
@@ -191,7 +192,7 @@ impl Extractor {
         let mut visited = 0usize;
         'walk: loop {
             visited += 1;
-            if visited % NODES_PER_DEADLINE_CHECK == 0 && limits.deadline.passed() {
+            if visited.is_multiple_of(NODES_PER_DEADLINE_CHECK) && limits.deadline.passed() {
                 return Err(ExtractError::Limit(SkipReason::Timeout));
             }
             let node = cursor.node();

@@ -732,26 +732,44 @@ fn matching_at_roots_equals_whole_tree() {
     ];
     let mut extractor = Extractor::new();
     let mut compared = 0;
+    let mut languages = std::collections::BTreeSet::new();
     for (path, text) in [PYTHON, RUST, GO, JAVASCRIPT, TYPESCRIPT, JAVA, extra].concat() {
-        let spec = LanguageSpec::for_path(path).expect("a language");
-        let cuts = (0..text.len())
-            .step_by(7)
-            .filter(|&cut| text.is_char_boundary(cut))
-            .chain([text.len()]);
-        for cut in cuts {
-            let text = &text[..cut];
+        // Fixtures of no language (`go.mod`) are not parsed.
+        let Some(spec) = LanguageSpec::for_path(path) else {
+            continue;
+        };
+        languages.insert(spec.language);
+        // The whole text; cut short every 7 bytes; with 3 bytes left out every 7 bytes (an
+        // `ERROR` node in the middle, with complete nodes below it).
+        let boundaries = || {
+            (0..text.len())
+                .step_by(7)
+                .filter(|&at| text.is_char_boundary(at))
+        };
+        let cuts = boundaries().map(|cut| (format!("cut at {cut}"), text[..cut].to_owned()));
+        let holes = boundaries()
+            .filter(|&at| text.is_char_boundary(at + 3))
+            .map(|at| {
+                let hole = format!("{}{}", &text[..at], &text[at + 3..]);
+                (format!("3 bytes left out at {at}"), hole)
+            });
+        let variants = cuts
+            .chain(holes)
+            .chain([("whole".to_owned(), text.to_owned())]);
+        for (variant, text) in variants {
             let mut run = |matching| {
                 extractor
-                    .extract_with(spec, path, text, &Limits::default(), matching)
+                    .extract_with(spec, path, &text, &Limits::default(), matching)
                     .expect("extracts")
             };
             let at_roots = run(extractor::Matching::AtRoots);
             let whole_tree = run(extractor::Matching::WholeTree);
-            assert_eq!(at_roots, whole_tree, "{path} cut at {cut}:\n{text}");
+            assert_eq!(at_roots, whole_tree, "{path} {variant}:\n{text}");
             compared += 1;
         }
     }
     assert!(compared > 500, "{compared} texts compared");
+    assert_eq!(languages.len(), language::SPECS.len(), "{languages:?}");
 }
 
 /// The imports of one file as written: module, names with aliases, module alias, line.
