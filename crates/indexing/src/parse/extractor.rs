@@ -16,6 +16,10 @@
 //! Captures starting with `_` are helpers for predicates. Several matches with the same
 //! `@import.module` node make one import (one match per imported name).
 //!
+//! The query engine is not run over the whole tree: the extractor walks the tree with a plain
+//! cursor and runs the engine only at nodes whose kind starts a pattern ([`super::roots`]),
+//! which gives the same matches for a fraction of the engine's per-node work.
+//!
 //! Nesting comes from the tree: a function is a method when its innermost enclosing scope is a
 //! type or an `impl`, and qualified names follow the chain of enclosing scopes. The enclosing
 //! scopes are found from the captured nodes' byte ranges (nodes of one tree nest), with one sort
@@ -27,8 +31,8 @@ use std::ops::ControlFlow;
 
 use foldhash::{HashMap, HashMapExt};
 use tree_sitter::{
-    Node, ParseOptions, ParseState, Parser, QueryCursor, QueryCursorOptions, QueryCursorState,
-    StreamingIterator,
+    Node, ParseOptions, ParseState, Parser, Query, QueryCursor, QueryCursorOptions,
+    QueryCursorState, QueryMatch, StreamingIterator,
 };
 
 use super::language::LanguageSpec;
@@ -37,6 +41,7 @@ use super::model::{
     Call, Definition, DefinitionKind, FileFacts, Import, ImportedName, Inherit, InheritKind,
     SkipReason,
 };
+use super::roots::PatternRoots;
 
 /// Receivers longer than this (long call chains) are cut, with `...` appended.
 const MAX_RECEIVER_BYTES: usize = 120;
@@ -82,7 +87,20 @@ impl Extractor {
         source: &str,
         limits: &Limits,
     ) -> Result<FileFacts, ExtractError> {
-        let query = spec.query().map_err(ExtractError::Grammar)?;
+        self.extract_with(spec, path, source, limits, Matching::AtRoots)
+    }
+
+    /// [`Self::extract`], with the query engine run as `matching` says.
+    pub(super) fn extract_with(
+        &mut self,
+        spec: &LanguageSpec,
+        path: &str,
+        source: &str,
+        limits: &Limits,
+        matching: Matching,
+    ) -> Result<FileFacts, ExtractError> {
+        let compiled = spec.query().map_err(ExtractError::Grammar)?;
+        let query = &compiled.query;
         self.parser
             .set_language(&spec.grammar())
             .map_err(|e| ExtractError::Grammar(format!("grammar of {:?}: {e}", spec.language)))?;
@@ -104,45 +122,38 @@ impl Extractor {
             .ok_or(ExtractError::Limit(SkipReason::Timeout))?;
         let root = tree.root_node();
 
-        let roles: Vec<Role> = query
-            .capture_names()
-            .iter()
-            .map(|name| Role::of(name))
-            .collect();
-        let timed_out = Cell::new(false);
-        let mut query_progress = |_: &QueryCursorState| {
-            if limits.deadline.passed() {
-                timed_out.set(true);
-                ControlFlow::Break(())
-            } else {
-                ControlFlow::Continue(())
-            }
+        let mut collector = Collector {
+            roles: query
+                .capture_names()
+                .iter()
+                .map(|name| Role::of(name))
+                .collect(),
+            source,
+            max_facts: limits.max_facts,
+            items: Vec::new(),
+            imports: ImportCollector::default(),
         };
-        let mut items = Vec::new();
-        let mut imports = ImportCollector::default();
-        let mut matches = self.query_cursor.matches_with_options(
-            query,
-            root,
-            bytes,
-            QueryCursorOptions::new().progress_callback(&mut query_progress),
-        );
-        while let Some(found) = matches.next() {
-            let mut captured = Captured::default();
-            for capture in found.captures() {
-                let role = roles
-                    .get(capture.index as usize)
-                    .copied()
-                    .unwrap_or(Role::Ignored);
-                captured.set(role, capture.node);
+        match compiled
+            .roots
+            .as_ref()
+            .filter(|_| matching == Matching::AtRoots)
+        {
+            Some(roots) => {
+                self.match_at_roots(query, roots, root, bytes, limits, &mut collector)?
             }
-            captured.into_item(source, &mut items, &mut imports);
-            if items.len() + imports.facts > limits.max_facts {
-                return Err(ExtractError::Limit(SkipReason::TooManyFacts));
+            None => {
+                self.query_cursor.set_max_start_depth(None);
+                match_subtree(
+                    &mut self.query_cursor,
+                    query,
+                    root,
+                    bytes,
+                    limits,
+                    &mut collector,
+                )?;
             }
         }
-        if timed_out.get() {
-            return Err(ExtractError::Limit(SkipReason::Timeout));
-        }
+        let Collector { items, imports, .. } = collector;
 
         let mut facts = FileFacts {
             path: path.to_owned(),
@@ -160,11 +171,150 @@ impl Extractor {
     }
 }
 
+impl Extractor {
+    /// Runs the query's patterns at every node of `root`'s tree where one can start: one walk
+    /// of the tree with a plain cursor, and the query engine only at those nodes, limited to
+    /// patterns starting there (the engine descends only as deep as they need). The engine's
+    /// matches are the ones a whole-tree run gives, in the order of their root nodes. Below an
+    /// `ERROR` node the engine runs on the whole subtree, as a whole-tree run would there: the
+    /// engine does not start a pattern without a single root node directly below an `ERROR`,
+    /// which a run started at the node itself could not tell.
+    fn match_at_roots(
+        &mut self,
+        query: &Query,
+        roots: &PatternRoots,
+        root: Node,
+        bytes: &[u8],
+        limits: &Limits,
+        collector: &mut Collector,
+    ) -> Result<(), ExtractError> {
+        let mut cursor = root.walk();
+        let mut visited = 0usize;
+        'walk: loop {
+            visited += 1;
+            if visited.is_multiple_of(NODES_PER_DEADLINE_CHECK) && limits.deadline.passed() {
+                return Err(ExtractError::Limit(SkipReason::Timeout));
+            }
+            let node = cursor.node();
+            let kind = node.kind_id();
+            let descend = if kind == ERROR_KIND {
+                self.query_cursor.set_max_start_depth(None);
+                match_subtree(
+                    &mut self.query_cursor,
+                    query,
+                    node,
+                    bytes,
+                    limits,
+                    collector,
+                )?;
+                false
+            } else {
+                if roots.contains(kind) {
+                    self.query_cursor.set_max_start_depth(Some(0));
+                    let mut matches = self.query_cursor.matches(query, node, bytes);
+                    while let Some(found) = matches.next() {
+                        collector.add(found)?;
+                    }
+                }
+                true
+            };
+            if descend && cursor.goto_first_child() {
+                continue;
+            }
+            while !cursor.goto_next_sibling() {
+                if !cursor.goto_parent() {
+                    break 'walk;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How the query engine is run over a tree: both give the same matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Matching {
+    /// Only at the nodes where the query's patterns start, when their kinds are known
+    /// ([`Extractor::match_at_roots`]); else over the whole tree.
+    AtRoots,
+    /// Over the whole tree: what the tests compare [`Matching::AtRoots`] with.
+    #[cfg(test)]
+    WholeTree,
+}
+
+/// The kind id of tree-sitter's `ERROR` nodes.
+const ERROR_KIND: u16 = u16::MAX;
+
+/// Nodes walked between two checks of the deadline.
+const NODES_PER_DEADLINE_CHECK: usize = 4096;
+
+/// Runs the query engine over the whole subtree of `node`, with the deadline checked as it goes.
+fn match_subtree(
+    query_cursor: &mut QueryCursor,
+    query: &Query,
+    node: Node,
+    bytes: &[u8],
+    limits: &Limits,
+    collector: &mut Collector,
+) -> Result<(), ExtractError> {
+    let timed_out = Cell::new(false);
+    let mut query_progress = |_: &QueryCursorState| {
+        if limits.deadline.passed() {
+            timed_out.set(true);
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    };
+    let mut matches = query_cursor.matches_with_options(
+        query,
+        node,
+        bytes,
+        QueryCursorOptions::new().progress_callback(&mut query_progress),
+    );
+    while let Some(found) = matches.next() {
+        collector.add(found)?;
+    }
+    if timed_out.get() {
+        return Err(ExtractError::Limit(SkipReason::Timeout));
+    }
+    Ok(())
+}
+
 /// Lines of a text: a last line without a newline counts.
 fn count_lines(source: &str) -> u32 {
     let newlines = source.bytes().filter(|&b| b == b'\n').count();
     let unterminated = usize::from(!source.is_empty() && !source.ends_with('\n'));
     u32::try_from(newlines + unterminated).unwrap_or(u32::MAX)
+}
+
+/// Turns the matches of one file into items and imports.
+struct Collector<'source> {
+    /// The role of each capture name of the query, by capture index.
+    roles: Vec<Role>,
+    source: &'source str,
+    max_facts: usize,
+    items: Vec<Item>,
+    imports: ImportCollector,
+}
+
+impl Collector<'_> {
+    fn add(&mut self, found: &QueryMatch) -> Result<(), ExtractError> {
+        let mut captured = Captured::default();
+        for capture in found.captures() {
+            let role = self
+                .roles
+                .get(capture.index as usize)
+                .copied()
+                .unwrap_or(Role::Ignored);
+            captured.set(role, capture.node);
+        }
+        captured.into_item(self.source, &mut self.items, &mut self.imports);
+        if self.items.len() + self.imports.facts > self.max_facts {
+            return Err(ExtractError::Limit(SkipReason::TooManyFacts));
+        }
+        Ok(())
+    }
 }
 
 /// What a capture name means (see the module doc).

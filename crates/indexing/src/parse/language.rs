@@ -9,6 +9,7 @@ use std::sync::OnceLock;
 use tree_sitter::Query;
 
 pub use super::model::Language;
+use super::roots::PatternRoots;
 
 /// How one language is parsed and how its names behave.
 pub struct LanguageSpec {
@@ -20,7 +21,15 @@ pub struct LanguageSpec {
     /// order when the query is first compiled: the language's own file, then shared fragments.
     queries: &'static [&'static str],
     pub names: &'static Names,
-    compiled: OnceLock<Result<Query, String>>,
+    compiled: OnceLock<Result<CompiledQuery, String>>,
+}
+
+/// A language's query, compiled once per process.
+#[derive(Debug)]
+pub struct CompiledQuery {
+    pub query: Query,
+    /// Where its patterns start; `None` when the query has roots [`PatternRoots`] does not read.
+    pub roots: Option<PatternRoots>,
 }
 
 /// How a language's names are written, bound and found in the repository: all the resolver
@@ -225,11 +234,15 @@ impl LanguageSpec {
 
     /// The compiled query, built once per process from the query files. A query that does not
     /// compile is a bug in a `.scm` file, caught by the unit tests.
-    pub fn query(&self) -> Result<&Query, String> {
+    pub fn query(&self) -> Result<&CompiledQuery, String> {
         self.compiled
             .get_or_init(|| {
-                Query::new(&self.grammar(), &self.queries.concat())
-                    .map_err(|e| format!("query of {:?}: {e}", self.language))
+                let grammar = self.grammar();
+                let source = self.queries.concat();
+                let query = Query::new(&grammar, &source)
+                    .map_err(|e| format!("query of {:?}: {e}", self.language))?;
+                let roots = PatternRoots::of(&query, &source, &grammar);
+                Ok(CompiledQuery { query, roots })
             })
             .as_ref()
             .map_err(Clone::clone)

@@ -24,6 +24,7 @@ pub mod limits;
 pub mod model;
 mod output;
 pub mod resolve;
+pub mod roots;
 mod snapshot;
 pub mod walk;
 

@@ -126,7 +126,12 @@ fn check_graph(files: &[(&str, &str)], expected: Graph) {
 #[test]
 fn every_query_compiles() {
     for spec in &language::SPECS {
-        spec.query().expect("query compiles");
+        let compiled = spec.query().expect("query compiles");
+        assert!(
+            compiled.roots.is_some(),
+            "{:?}: the extractor finds where each pattern starts",
+            spec.language
+        );
     }
 }
 
@@ -700,6 +705,71 @@ fn java_repository() {
             ],
         },
     );
+}
+
+/// Running the query engine only where patterns start gives the facts a whole-tree run gives:
+/// on every fixture file, each also cut short at many places (so that the trees hold `ERROR`
+/// nodes), and in JSX and TSX.
+#[test]
+fn matching_at_roots_equals_whole_tree() {
+    let extra: &[(&str, &str)] = &[
+        (
+            "m.py",
+            "from __future__ import annotations\nimport a.b as c, d\nfrom .. import x\nfrom m import *\nfrom .p.q import (r as s,\n    t)\nclass A(B, m.C):\n  def f(self): self.g(h(i(j())))\n",
+        ),
+        (
+            "u.rs",
+            "use a;\nuse a::b::C;\nuse a::b::C as D;\nuse a::*;\nuse a::{B, c::D, E as F, *, self};\nimpl<T> X<T> { fn f(&self) { self.g::<u8>(); h::i(); } }\nimpl T for &Y {}\n",
+        ),
+        (
+            "c.jsx",
+            "const R = require('r');\nclass A extends mixin(B) { m() { return <div onClick={() => f()} /> } }\nexport * from './x';\n",
+        ),
+        (
+            "c.tsx",
+            "import x = require('y');\nnamespace N.M { export class C extends mixin(D) implements E<F> {} }\nconst f = (a: T) => <T,>(b: T) => g(b);\n",
+        ),
+    ];
+    let mut extractor = Extractor::new();
+    let mut compared = 0;
+    let mut languages = std::collections::BTreeSet::new();
+    for (path, text) in [PYTHON, RUST, GO, JAVASCRIPT, TYPESCRIPT, JAVA, extra].concat() {
+        // Fixtures of no language (`go.mod`) are not parsed.
+        let Some(spec) = LanguageSpec::for_path(path) else {
+            continue;
+        };
+        languages.insert(spec.language);
+        // The whole text; cut short every 7 bytes; with 3 bytes left out every 7 bytes (an
+        // `ERROR` node in the middle, with complete nodes below it).
+        let boundaries = || {
+            (0..text.len())
+                .step_by(7)
+                .filter(|&at| text.is_char_boundary(at))
+        };
+        let cuts = boundaries().map(|cut| (format!("cut at {cut}"), text[..cut].to_owned()));
+        let holes = boundaries()
+            .filter(|&at| text.is_char_boundary(at + 3))
+            .map(|at| {
+                let hole = format!("{}{}", &text[..at], &text[at + 3..]);
+                (format!("3 bytes left out at {at}"), hole)
+            });
+        let variants = cuts
+            .chain(holes)
+            .chain([("whole".to_owned(), text.to_owned())]);
+        for (variant, text) in variants {
+            let mut run = |matching| {
+                extractor
+                    .extract_with(spec, path, &text, &Limits::default(), matching)
+                    .expect("extracts")
+            };
+            let at_roots = run(extractor::Matching::AtRoots);
+            let whole_tree = run(extractor::Matching::WholeTree);
+            assert_eq!(at_roots, whole_tree, "{path} {variant}:\n{text}");
+            compared += 1;
+        }
+    }
+    assert!(compared > 500, "{compared} texts compared");
+    assert_eq!(languages.len(), language::SPECS.len(), "{languages:?}");
 }
 
 /// The imports of one file as written: module, names with aliases, module alias, line.
