@@ -184,10 +184,7 @@ async fn a_restarted_host_goes_on_from_the_run_it_saved() {
     let indexer = Indexer::start(Store::Embedded);
     let repo_id = unique("restart");
     let first = indexer.index_ok(repo.path(), &repo_id);
-    let commit = first["checkout"]["commit"]
-        .as_str()
-        .expect("commit")
-        .to_owned();
+    let commit = first["commit"].as_str().expect("commit").to_owned();
     // The run is saved in the background once it is in the store.
     let cache = indexer.data_dir().join("index-cache");
     wait_until("the run saved", std::time::Duration::from_secs(30), || {
