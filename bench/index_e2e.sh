@@ -10,6 +10,13 @@
 # __pycache__ and the top-level test/ folder (~970 .py files), copied into a scratch git
 # repository and committed. BENCH_FULL=1 adds a second corpus: the same with test/ (~1,790).
 #
+# Scale (issue 15 item 5): BENCH_SCALE="1000 10000 30000" replaces the stdlib by corpora of that
+# many real source files (bench/scale_corpus.py: crates of this workspace's Cargo.lock from
+# cargo's registry, Rust, and the whole Python stdlib with site-packages, package by package),
+# with BENCH_RUNS=1 and BENCH_NEO4J=0 unless set. Peak RSS is reported for both sides: the
+# host's VmHWM (a fresh host per corpus and store, read after its last run) and the peer's
+# maximum resident size from /usr/bin/time.
+#
 # Per corpus and store: a fresh host (fresh data_dir; for Neo4j a fresh server from
 # scripts/neo4j.sh on a free port) on a generated config (allow_local_repos = true, the three
 # indexing entries of the shipped workers.toml, listen on a free port), then BENCH_RUNS (2)
@@ -21,7 +28,7 @@
 # The peer runs BENCH_RUNS times on the same tree (`codegraph init --yes`, then `codegraph
 # index`: a full rebuild), timed the same way, after our runs, with everything of ours stopped.
 #
-# Knobs: BENCH_RUNS (2), BENCH_FULL=1, BENCH_NEO4J=0 (skip Neo4j), BENCH_PEER (codegraph |
+# Knobs: BENCH_RUNS (2), BENCH_FULL=1, BENCH_NEO4J=0 (skip Neo4j), BENCH_OURS=0 (the peer only), BENCH_PEER (codegraph |
 # cgc | none; default codegraph), BENCH_PEER_DIR (an existing npm prefix with the peer
 # installed; default: installed into the work directory and deleted), BENCH_SKIP_BUILD=1,
 # BENCH_KEEP=1 (keep the work directory: logs, summaries), CARGO_TARGET_DIR (default
@@ -30,7 +37,8 @@ set -euo pipefail
 
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$BENCH_DIR/.." && pwd)"
-RUNS="${BENCH_RUNS:-2}"
+SCALE="${BENCH_SCALE:-}"
+if [[ -n "$SCALE" ]]; then RUNS="${BENCH_RUNS:-1}"; BENCH_NEO4J="${BENCH_NEO4J:-0}"; else RUNS="${BENCH_RUNS:-2}"; fi
 PEER="${BENCH_PEER:-codegraph}"
 CODEGRAPH_VERSION="${BENCH_CODEGRAPH_VERSION:-1.6.1}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/root/.cache/worker-host/target}"
@@ -48,7 +56,7 @@ cpu_of() {
 }
 
 WORK="$(mktemp -d /tmp/index-e2e.XXXXXX)"
-RESULTS="$WORK/results.tsv"   # one line per run: corpus store run wall_s host_cpu_s db_cpu_s summary.json
+RESULTS="$WORK/results.tsv"   # one line per run: corpus store run wall_s host_cpu_s db_cpu_s summary.json peak_rss_kib
 : >"$RESULTS"
 HOST_PID=""
 TEMPORAL_PID=""
@@ -96,15 +104,27 @@ make_corpus() {  # name, extra tar excludes...
     (cd "$dir" && git init -q && git add -A &&
         git -c user.name=bench -c user.email=bench@localhost commit -qm corpus)
 }
-CORPORA=(stdlib)
-make_corpus stdlib --exclude=./test
-[[ "${BENCH_FULL:-}" == 1 ]] && { CORPORA+=(stdlib-full); make_corpus stdlib-full; }
-for c in "${CORPORA[@]}"; do
-    d="$WORK/corpus-$c"
-    log "corpus $c: $(find "$d" -name '*.py' -not -path '*/.git/*' | wc -l) .py files," \
-        "$(( $(find "$d" -name '*.py' -not -path '*/.git/*' -printf '%s\n' | awk '{s+=$1} END {print s}') / 1048576 )) MiB of Python," \
-        "$(du -sm --exclude=.git "$d" | cut -f1) MiB in all, commit $(git -C "$d" rev-parse --short HEAD)"
-done
+if [[ -n "$SCALE" ]]; then
+    (cd "$ROOT" && cargo fetch --locked >/dev/null)
+    CORPORA=()
+    for n in $SCALE; do
+        CORPORA+=("scale-$n")
+        d="$WORK/corpus-scale-$n"
+        log "corpus scale-$n: $(python3 "$BENCH_DIR/scale_corpus.py" "$n" "$d"), $(du -sm "$d" | cut -f1) MiB"
+        (cd "$d" && git init -q && git add -A &&
+            git -c user.name=bench -c user.email=bench@localhost commit -qm corpus)
+    done
+else
+    CORPORA=(stdlib)
+    make_corpus stdlib --exclude=./test
+    [[ "${BENCH_FULL:-}" == 1 ]] && { CORPORA+=(stdlib-full); make_corpus stdlib-full; }
+    for c in "${CORPORA[@]}"; do
+        d="$WORK/corpus-$c"
+        log "corpus $c: $(find "$d" -name '*.py' -not -path '*/.git/*' | wc -l) .py files," \
+            "$(( $(find "$d" -name '*.py' -not -path '*/.git/*' -printf '%s\n' | awk '{s+=$1} END {print s}') / 1048576 )) MiB of Python," \
+            "$(du -sm --exclude=.git "$d" | cut -f1) MiB in all, commit $(git -C "$d" rev-parse --short HEAD)"
+    done
+fi
 
 echo "== end-to-end indexing: worker-host (release) through a Temporal dev server, vs. $PEER =="
 echo "date:        $(date -u '+%Y-%m-%d %H:%M UTC')"
@@ -199,14 +219,16 @@ index_runs() {
         }
         t1=$(now)
         h1=$(cpu_of "$HOST_PID"); d1=0; [[ -n "$db_pid" ]] && d1=$(cpu_of "$db_pid")
-        printf '%s\t%s\t%s\t%.2f\t%.2f\t%.2f\t%s\n' "$corpus" "$store" "$run" \
-            "$(echo "$t1 - $t0" | bc)" "$(echo "$h1 - $h0" | bc)" "$(echo "$d1 - $d0" | bc)" "$out" >>"$RESULTS"
+        printf '%s\t%s\t%s\t%.2f\t%.2f\t%.2f\t%s\t%s\n' "$corpus" "$store" "$run" \
+            "$(echo "$t1 - $t0" | bc)" "$(echo "$h1 - $h0" | bc)" "$(echo "$d1 - $d0" | bc)" "$out" \
+            "$(awk '/^VmHWM/ {print $2}' "/proc/$HOST_PID/status")" >>"$RESULTS"
         log "$corpus $store run $run: $(tail -n 1 "$RESULTS" | cut -f4) s"
     done
 }
 
 # --- worker-host: embedded store, then Neo4j ------------------------------------------------------
 for corpus in "${CORPORA[@]}"; do
+    [[ "${BENCH_OURS:-1}" == 0 ]] && break
     cfg="$WORK/config-$corpus-embedded.toml"
     write_config "$cfg" "$WORK/host-$corpus-embedded" embedded
     "$BIN" validate --config "$cfg" >/dev/null
@@ -254,8 +276,8 @@ peer_runs() {
         }
         t1=$(now)
         read -r _ user sys rss <"$WORK/peer-$corpus-$run.time"
-        printf '%s\t%s\t%s\t%.2f\t%.2f\t0\t%s\n' "$corpus" "$name" "$run" \
-            "$(echo "$t1 - $t0" | bc)" "$(echo "$user + $sys" | bc)" "$WORK/peer-$corpus-$run.log" >>"$RESULTS"
+        printf '%s\t%s\t%s\t%.2f\t%.2f\t0\t%s\t%s\n' "$corpus" "$name" "$run" \
+            "$(echo "$t1 - $t0" | bc)" "$(echo "$user + $sys" | bc)" "$WORK/peer-$corpus-$run.log" "$rss" >>"$RESULTS"
         log "$corpus $name run $run: $(tail -n 1 "$RESULTS" | cut -f4) s (peak RSS $((rss / 1024)) MiB)"
     done
 }

@@ -1,5 +1,5 @@
 //! The host's disk fills up during a run: its `data_dir` is a 4 MiB tmpfs (mounted by the
-//! test; it needs root, as CI runs) and the repository's work tree is larger. The run fails at
+//! test; it needs root, as CI runs) and the run's parse output is larger. The run fails at
 //! once with a clear, non-retryable `DiskFull` failure, its folder is removed, and the host
 //! stays ready and indexes the next (small) repository.
 
@@ -25,10 +25,21 @@ async fn a_full_disk_fails_the_run_clearly_and_the_host_serves_on() {
         &temporal_address(),
     );
 
-    // 3 files of 2 MiB: the pack is small, the work tree is not.
-    let line = "x = 'a line of python that repeats'\n";
-    let big = line.repeat(2 * 1024 * 1024 / line.len());
-    let repo = git::repo(&[("a.py", &big), ("b.py", &big), ("c.py", &big)]);
+    // Nothing is checked out and a local repository's objects are borrowed: what fills the
+    // disk is the parse output, ~1 KiB for each of 12,000 definitions with long names.
+    let files: Vec<(String, String)> = (0..20)
+        .map(|f| {
+            let defs: String = (0..600)
+                .map(|d| format!("def f{f}_{d}_{}():\n    pass\n", "n".repeat(200)))
+                .collect();
+            (format!("m{f}.py"), defs)
+        })
+        .collect();
+    let borrowed: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
+    let repo = git::repo(&borrowed);
     let repo_id = unique("full");
     let started = std::time::Instant::now();
     let out = indexer.index(path_str(repo.path()), &["--repo-id", &repo_id]);

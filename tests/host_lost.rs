@@ -7,7 +7,8 @@
 mod common;
 
 use common::indexer::{
-    Indexer, Store, big_repo, config, progress, slow, start_indexing, wait_for_progress,
+    Indexer, Store, big_repo, config, progress, slow, small_transactions, start_indexing,
+    wait_for_progress,
 };
 use common::{client, own_listen, temporal_address, unique};
 use nix::sys::signal::Signal;
@@ -18,6 +19,9 @@ use std::time::{Duration, Instant};
 const HOST_SECONDS: u64 = 20;
 /// The run's `heartbeat_seconds`: how soon a started activity of the lost host times out.
 const HEARTBEAT_SECONDS: u64 = 3;
+/// Rows per graph write transaction: over a thousand transactions, so the graph write lasts
+/// long enough to kill its host in the middle of it.
+const ROWS_PER_TRANSACTION: usize = 25;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_run_moves_to_the_other_host_when_its_host_dies_during_parse() {
@@ -40,7 +44,7 @@ async fn the_run_moves_to_the_other_host_when_its_host_dies_during_persist() {
 async fn a_lost_host_hands_the_run_over(moment: impl Fn(&Json) -> bool) {
     let repo = big_repo();
     let queue = unique("lost");
-    let text = slow(&config(&queue, Store::Neo4j));
+    let text = small_transactions(&slow(&config(&queue, Store::Neo4j)), ROWS_PER_TRANSACTION);
     let address = temporal_address();
     let mut hosts = [text.clone(), own_listen(&text)].map(|text| {
         let dir = tempfile::tempdir().expect("tempdir");

@@ -2,19 +2,28 @@
 //! again on its data folder (Neo4j recovers from its transaction log): the run's writes are
 //! retried until Neo4j answers, the run completes, and the graph equals a clean index — no
 //! duplicate, no stale node.
+//!
+//! The host reaches Neo4j through a [`SlowLink`] and writes in small transactions, so that the
+//! graph write lasts seconds on any machine and the kill lands in the middle of it.
 
 mod common;
 
 use common::indexer::{
-    Indexer, Store, config, on_graph, repo_of, start_indexing, wait_for_describe, wait_for_progress,
+    Indexer, Store, config, on_graph, repo_of, small_transactions, start_indexing,
+    wait_for_describe, wait_for_progress,
 };
 use common::neo4j::PrivateNeo4j;
+use common::slow_link::SlowLink;
 use common::{client, temporal_address, unique};
 use std::time::Duration;
 use worker_host::graph::{GraphBackend, GraphSettings, GraphStore};
 
 /// Python modules of the indexed repository: enough graph writes to kill Neo4j among them.
 const MODULES: usize = 1000;
+/// Rows per write transaction: about 220 transactions for the graph of `MODULES`.
+const ROWS_PER_TRANSACTION: usize = 50;
+/// Added to every chunk the host sends to Neo4j: at least ~10 s for the whole write.
+const LINK_DELAY: Duration = Duration::from_millis(50);
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_run_survives_neo4j_killed_mid_write() {
@@ -22,7 +31,15 @@ async fn a_run_survives_neo4j_killed_mid_write() {
     let repo = repo_of(MODULES);
     let began = std::time::Instant::now();
     let queue = unique("neokill");
-    let text = on_graph(&config(&queue, Store::Embedded), &neo4j.graph_toml());
+    let link = SlowLink::start(neo4j.address(), LINK_DELAY).await;
+    let graph_toml = format!(
+        "backend = \"neo4j\"\nuri = \"bolt://127.0.0.1:{}\"\n",
+        link.port()
+    );
+    let text = small_transactions(
+        &on_graph(&config(&queue, Store::Embedded), &graph_toml),
+        ROWS_PER_TRANSACTION,
+    );
     let dir = tempfile::tempdir().expect("tempdir");
     let address = temporal_address();
     let indexer = Indexer::start_with(dir, &queue, &text, Store::Neo4j, &address);
@@ -43,6 +60,7 @@ async fn a_run_survives_neo4j_killed_mid_write() {
     );
     eprintln!("{:?}: killing Neo4j at {at_kill}", began.elapsed());
     neo4j.kill();
+    link.speed_up();
     // The store's own error kind is the failure type of the retried attempts.
     wait_for_describe(&address, &workflow_id, "GraphUnreachable");
     eprintln!(

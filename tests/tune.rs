@@ -141,10 +141,45 @@ async fn raising_then_lowering_the_activity_limit_tunes_the_running_worker() {
     );
 }
 
-// Fails today: 1-5 of 60 workflows per run wait ~10 s for a workflow-task timeout (see
-// docs/benchmarks.md "Tuning live"); run it with `--ignored`.
 #[tokio::test]
-#[ignore = "a replaced worker still delays 1-5 of 60 workflows by a workflow-task timeout"]
+async fn a_new_grace_period_applies_to_the_running_worker() {
+    let queue = unique("grace");
+    let header = config_header("60s");
+    let host_grace = format!("{header}{}", sleep_entry("work", &queue, 2));
+    let mut host = Host::start("custom_host", &host_grace);
+    let client = client().await;
+    let id = unique("grace-wf");
+    start_sleep(&client, &queue, &id, 60_000).await;
+    host.wait_for_running_activity(&queue);
+    // The entry's own grace period: 1 s instead of the host's 60 s.
+    host.edit_config(&format!("{host_grace}shutdown_grace = \"1s\"\n"));
+    host.wait_for_generation(2, Duration::from_secs(10));
+    let log = host.log();
+    assert!(
+        log.contains("tuned=[\"work\"] replaced=[]"),
+        "a grace edit tunes the running worker; log:\n{log}"
+    );
+    // Stopped now, the running worker cancels its activity after 1 s, not 60 s.
+    let stopped = Instant::now();
+    host.signal(nix::sys::signal::Signal::SIGTERM);
+    let status = host.wait_exit(Duration::from_secs(20));
+    let log = host.log();
+    assert_eq!(status.code(), Some(3), "{log}");
+    assert!(log.contains("grace period ran out"), "{log}");
+    assert_eq!(
+        host.count_in_log("worker polling entry=work "),
+        1,
+        "one worker for the whole test; log:\n{log}"
+    );
+    println!("SIGTERM -> exit with a 1 s grace: {:?}", stopped.elapsed());
+}
+
+// Fails today: 3-4 of 60 workflows per run wait ~10 s for a workflow task the stopping worker
+// was handed as it stopped and dropped (START_TO_CLOSE), and on a loaded machine (load ~14) many
+// take 2-3 s anyway (see docs/benchmarks.md "Tuning live"); run it with `--ignored`.
+// `TEST_HOST_RUST_LOG=info,temporalio_sdk_core=debug` logs each run's workflow tasks.
+#[tokio::test]
+#[ignore = "a replaced worker still drops 3-4 of 60 workflow tasks (10 s workflow-task timeout)"]
 async fn replacing_the_worker_under_a_steady_stream_delays_no_workflow() {
     let queue = unique("swap");
     let header = config_header("30s");

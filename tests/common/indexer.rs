@@ -150,6 +150,15 @@ pub fn slow(config: &str) -> String {
     )
 }
 
+/// `config` (of the Neo4j store) committing its graph writes every `rows` rows: many small
+/// transactions, so that a test can act between them.
+pub fn small_transactions(config: &str, rows: usize) -> String {
+    config.replace(
+        "backend = \"neo4j\"\n",
+        &format!("backend = \"neo4j\"\nbatch_size = {rows}\nmax_rows_per_transaction = {rows}\n"),
+    )
+}
+
 /// `config` (of the embedded store) writing to the graph store of `graph_toml` instead.
 pub fn on_graph(config: &str, graph_toml: &str) -> String {
     config.replace("backend = \"embedded\"\n", graph_toml)

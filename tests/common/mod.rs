@@ -7,6 +7,7 @@ pub mod dev_server;
 pub mod git;
 pub mod indexer;
 pub mod neo4j;
+pub mod slow_link;
 
 use serde_json::Value as Json;
 use std::{
@@ -228,7 +229,8 @@ impl Host {
         Self::start_with_env(binary_name, dir, address, args, &[])
     }
 
-    /// Like [`Host::start_at`], with extra environment variables.
+    /// Like [`Host::start_at`], with extra environment variables. The host logs at
+    /// `TEST_HOST_RUST_LOG` when it is set (e.g. `info,temporalio_sdk_core=debug`).
     pub fn start_with_env(
         binary_name: &str,
         dir: tempfile::TempDir,
@@ -249,7 +251,8 @@ impl Host {
             .env("TEMPORAL_ADDRESS", address)
             .env(
                 "RUST_LOG",
-                "info,worker_host=debug,temporalio_sdk_core=warn",
+                std::env::var("TEST_HOST_RUST_LOG")
+                    .unwrap_or_else(|_| "info,worker_host=debug,temporalio_sdk_core=warn".into()),
             )
             .envs(env.iter().copied())
             .stdin(Stdio::null())

@@ -20,6 +20,11 @@ impl PrivateNeo4j {
         server
     }
 
+    /// The Bolt listener's address.
+    pub fn address(&self) -> std::net::SocketAddr {
+        std::net::SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
     pub fn uri(&self) -> String {
         format!("bolt://127.0.0.1:{}", self.port)
     }

@@ -105,6 +105,14 @@ impl EntryWorker for FailingWorker {
         self.inner.shutdown_handle()
     }
 
+    fn grace_handle(&self) -> Box<dyn Fn(std::time::Duration)> {
+        self.inner.grace_handle()
+    }
+
+    fn sticky_release_handle(&self) -> Box<dyn Fn()> {
+        self.inner.sticky_release_handle()
+    }
+
     fn run(self: Box<Self>) -> LocalBoxFuture<'static, Result<()>> {
         let shutdown = self.inner.shutdown_handle();
         let mut run = self.inner.run();

@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use worker_host_indexing::graph::{GraphBackend, GraphRows, GraphSettings, GraphStore, RunKey};
-use worker_host_indexing::parse::{ParseOptions, parse_repository};
+use worker_host_indexing::parse::{ParseOptions, commit_directory, parse_repository};
 
 struct Args {
     root: PathBuf,
@@ -69,8 +69,17 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: &Args) -> Result<(), String> {
+    // A plain folder is committed to a scratch repository first, outside the timing.
+    let scratch = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let repo = if git2::Repository::open(&args.root).is_ok() {
+        args.root.clone()
+    } else {
+        let repo = scratch.path().join("snapshot.git");
+        commit_directory(&args.root, &repo).map_err(|e| e.to_string())?;
+        repo
+    };
     let started = Instant::now();
-    let output = parse_repository(&args.root, &ParseOptions::default(), |_, _| {})
+    let output = parse_repository(&repo, "HEAD", &ParseOptions::default(), |_, _| {})
         .map_err(|e| e.to_string())?;
     let parse_s = started.elapsed().as_secs_f64();
     let started = Instant::now();

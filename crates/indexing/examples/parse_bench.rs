@@ -3,6 +3,8 @@
 //! `parse_repository` end to end and writes its output. For `bench/parse_nesting.sh`, `nested`
 //! parses one JavaScript file of LEVELS nested named functions (each calling itself), with the
 //! default limits (but no size limit) or, with `unbounded`, none. Each mode prints one JSON line of figures.
+//! ROOT is a git repository (its `HEAD` is parsed) or a plain folder (committed to a scratch
+//! repository first, outside the timing).
 //! Build it in release mode: debug builds are many times slower.
 //!
 //! ```sh
@@ -17,7 +19,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use rayon::prelude::*;
-use worker_host_indexing::parse::{ParseOptions, parse_repository, walk, write_output};
+use worker_host_indexing::parse::{
+    ParseOptions, commit_directory, parse_repository, walk, write_output,
+};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -56,10 +60,28 @@ fn main() -> ExitCode {
     }
 }
 
+/// The repository to parse: `root` itself when it is one, else a snapshot of the folder in a
+/// scratch repository (which lives as long as the returned guard).
+fn repository(root: &Path) -> Result<(PathBuf, Option<tempfile::TempDir>), String> {
+    if git2::Repository::open(root).is_ok() {
+        return Ok((root.to_owned(), None));
+    }
+    let scratch = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let repo = scratch.path().join("snapshot.git");
+    commit_directory(root, &repo).map_err(|e| e.to_string())?;
+    Ok((repo, Some(scratch)))
+}
+
 fn bare(root: &Path, options: &ParseOptions) -> Result<(), String> {
-    let root = root.canonicalize().map_err(|e| e.to_string())?;
+    let (root, _scratch) = repository(root)?;
     let started = Instant::now();
-    let walked = walk::walk(&root, options);
+    let repo = git2::Repository::open(&root).map_err(|e| e.to_string())?;
+    let tree = repo
+        .head()
+        .and_then(|head| head.peel_to_tree())
+        .map_err(|e| e.to_string())?;
+    let walked = walk::walk(&repo, &tree, options);
+    let blobs = walk::BlobReader::new(&repo);
     let walked_secs = started.elapsed().as_secs_f64();
     let bytes = AtomicU64::new(0);
     let files = AtomicU64::new(0);
@@ -71,7 +93,7 @@ fn bare(root: &Path, options: &ParseOptions) -> Result<(), String> {
         walked.candidates.par_iter().for_each_init(
             tree_sitter::Parser::new,
             |parser, candidate| {
-                let Ok(source) = walk::read_source(candidate, options.max_file_bytes) else {
+                let Ok(source) = blobs.read_source(candidate) else {
                     return;
                 };
                 if parser.set_language(&candidate.spec.grammar()).is_err() {
@@ -95,8 +117,9 @@ fn bare(root: &Path, options: &ParseOptions) -> Result<(), String> {
 }
 
 fn full(root: &Path, options: &ParseOptions, output: Option<PathBuf>) -> Result<(), String> {
+    let (root, _scratch) = repository(root)?;
     let started = Instant::now();
-    let parsed = parse_repository(root, options, |_, _| {}).map_err(|e| e.to_string())?;
+    let parsed = parse_repository(&root, "HEAD", options, |_, _| {}).map_err(|e| e.to_string())?;
     let secs = started.elapsed().as_secs_f64();
     let mut output_bytes = 0;
     let mut write_secs = 0.0;
@@ -161,10 +184,14 @@ fn nested(levels: usize, mut options: ParseOptions, limits: Option<&str>) -> Res
         .collect();
     let text = opens + &"}\n".repeat(levels);
     let bytes = text.len();
-    std::fs::write(dir.path().join("deep.js"), text).map_err(|e| e.to_string())?;
+    let folder = dir.path().join("files");
+    std::fs::create_dir(&folder).map_err(|e| e.to_string())?;
+    std::fs::write(folder.join("deep.js"), text).map_err(|e| e.to_string())?;
+    let repo = dir.path().join("snapshot.git");
+    commit_directory(&folder, &repo).map_err(|e| e.to_string())?;
     let rss_before = status_kib("VmRSS");
     let started = Instant::now();
-    let parsed = parse_repository(dir.path(), &options, |_, _| {}).map_err(|e| e.to_string())?;
+    let parsed = parse_repository(&repo, "HEAD", &options, |_, _| {}).map_err(|e| e.to_string())?;
     let secs = started.elapsed().as_secs_f64();
     let outcome = match (parsed.files.first(), parsed.skipped_files.first()) {
         (Some(file), _) => format!("indexed {} definitions", file.definitions.len()),

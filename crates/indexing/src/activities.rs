@@ -1,6 +1,7 @@
-//! The six activities of `RepoIndexingWorkflow`. `clone_repo_activity` runs on the shared queue
-//! and answers with the host-local queues of its host; the other five run there, next to the
-//! clone and the parse output, which never leave the host.
+//! The six activities of `RepoIndexingWorkflow`. `clone_repo_activity` runs on the shared queue,
+//! fetches the commit into this host's mirror of the repository and answers with the
+//! host-local queues of its host; the other five run there, next to the mirror and the parse
+//! output, which never leave the host.
 
 use crate::{
     clone::{CloneRequest, clone_repository},
@@ -16,13 +17,18 @@ use crate::{
         MetadataInput, ParseInput, ParseResult, PersistInput, PersistResult, ProgressCounter,
     },
     metrics::IndexingMetrics,
-    parse::{ParseOptions, parse_repository_reusing, read_output, write_output},
+    parse::{ParseOptions, parse_repository_reusing, read_output_edges, write_output},
     progress::{Counters, blocking, heartbeating, with_progress},
     settings::IndexingSettings,
     store_cache::StoreCache,
-    workspace::{RunFolder, create_private_dir},
+    workspace::{RunFolder, create_private_dir, mirror_of},
 };
-use std::{collections::BTreeMap, path::PathBuf, sync::Arc};
+use std::{
+    collections::BTreeMap,
+    os::unix::ffi::{OsStrExt, OsStringExt},
+    path::{Path, PathBuf},
+    sync::Arc,
+};
 use temporalio_macros::activities;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 use worker_host_core::services::HostServices;
@@ -59,7 +65,8 @@ struct RunPlace {
 #[derive(Clone, Copy)]
 enum Needs {
     Nothing,
-    Clone,
+    /// The name of the mirror that holds the run's commit.
+    Mirror,
     /// The parse output, or an incremental run's [`DeltaFile`].
     ParseOutput,
 }
@@ -113,10 +120,9 @@ impl IndexingActivities {
         let folder = Self::folder(&config, run_key)?;
         let missing = match needs {
             Needs::Nothing => None,
-            Needs::Clone => (!folder.repo().is_dir()).then_some("clone"),
-            Needs::ParseOutput => (!folder.parse_output().is_file()
-                && !DeltaFile::path(folder.root()).is_file())
-            .then_some("parse output"),
+            Needs::Mirror => (!folder.mirror_link().is_file()).then_some("clone"),
+            Needs::ParseOutput => (!folder.parse_output().is_file() && !folder.delta().is_file())
+                .then_some("parse output"),
         };
         if let Some(what) = missing {
             return Err(fatal(
@@ -173,6 +179,28 @@ impl IndexingActivities {
         self.memory.last(repo_id, &cached, cache).await
     }
 
+    /// The mirror named in the run's folder, once it is known to hold `commit`: a mirror made
+    /// again since the clone (it was damaged, or grew too many packs) may have lost it, and
+    /// then the run starts over from the clone.
+    fn mirror_with(&self, folder: &RunFolder, commit: &str) -> Result<PathBuf, ActivityError> {
+        let link = folder.mirror_link();
+        let mirror = std::fs::read(&link)
+            .map(|bytes| PathBuf::from(std::ffi::OsString::from_vec(bytes)))
+            .map_err(|e| transient(IO, format!("cannot read {}: {e}", link.display())))?;
+        if holds_commit(&mirror, commit) {
+            return Ok(mirror);
+        }
+        Err(fatal(
+            CLONE_MISSING,
+            format!(
+                "the mirror {} on host {} no longer holds commit {commit}; the run starts over \
+                 from the clone",
+                mirror.display(),
+                self.services.host_id()
+            ),
+        ))
+    }
+
     /// The store's last indexed commit of `repo_id`, if the store answers within
     /// [`STORE_LOOKUP_PATIENCE`]: without it the run is a full one, which is always correct.
     async fn last_indexed_commit(&self, repo_id: &str) -> Option<String> {
@@ -192,7 +220,8 @@ impl IndexingActivities {
 
 #[activities]
 impl IndexingActivities {
-    /// Clone the repository into the run's folder; return the commit and this host's queues.
+    /// Fetch the repository into this host's mirror of it and name the mirror in the run's
+    /// folder; return the commit and this host's queues.
     #[activity(name = "clone_repo_activity")]
     pub async fn clone_repo_activity(
         self: Arc<Self>,
@@ -209,7 +238,8 @@ impl IndexingActivities {
             reference: input.reference,
         };
         let root = folder.root().to_owned();
-        let dest = folder.repo();
+        let link = folder.mirror_link();
+        let mirror = mirror_of(&config.data_dir, &request.url);
         let counters = Counters::default();
         let work = blocking({
             let counters = counters.clone();
@@ -222,14 +252,17 @@ impl IndexingActivities {
                 }
                 create_private_dir(&root)
                     .map_err(|e| transient(IO, format!("cannot create {}: {e}", root.display())))?;
-                clone_repository(&request, &dest, &limits, |p| {
+                let outcome = clone_repository(&request, &mirror, &limits, |p| {
                     counters.set(p.done, p.total);
                     !counters.stop_requested()
                 })
                 .map_err(|e| {
                     let _ = std::fs::remove_dir_all(&root);
                     of_clone(&e)
-                })
+                })?;
+                std::fs::write(&link, outcome.path.as_os_str().as_bytes())
+                    .map_err(|e| transient(IO, format!("cannot write {}: {e}", link.display())))?;
+                Ok::<_, ActivityError>(outcome)
             }
         });
         let outcome =
@@ -247,9 +280,10 @@ impl IndexingActivities {
         })
     }
 
-    /// Parse the clone on every core. Files unchanged since the last indexed commit reuse the
-    /// facts this host kept of it, and then only the rows that changed go to the run's folder
-    /// (a [`DeltaFile`]); otherwise the whole parse output does (see [`crate::incremental`]).
+    /// Parse the run's commit, read from the mirror, on every core. Files unchanged since the
+    /// last indexed commit reuse the facts this host kept of it, without their blobs being
+    /// read, and then only the rows that changed go to the run's folder (a [`DeltaFile`]);
+    /// otherwise the whole parse output does (see [`crate::incremental`]).
     #[activity(name = "parse_repo_activity")]
     pub async fn parse_repo_activity(
         self: Arc<Self>,
@@ -260,8 +294,8 @@ impl IndexingActivities {
             config,
             folder,
             cache,
-        } = self.run_place(&input.run_key, &input.repo_id, Needs::Clone)?;
-        let repo = folder.repo();
+        } = self.run_place(&input.run_key, &input.repo_id, Needs::Mirror)?;
+        let repo = self.mirror_with(&folder, &input.commit)?;
         let last = match input.full {
             true => None,
             false => self.last_run(&input.repo_id, &cache).await,
@@ -277,9 +311,11 @@ impl IndexingActivities {
         let work = blocking({
             let counters = counters.clone();
             move || -> Result<ParseResult, String> {
-                let blobs = tree_blobs(&repo).map_err(|e| format!("cannot list the clone: {e}"))?;
+                let blobs = tree_blobs(&repo, &input.commit)
+                    .map_err(|e| format!("cannot list the commit's tree: {e}"))?;
                 let parsed = parse_repository_reusing(
                     &repo,
+                    &input.commit,
                     &options,
                     |path| last.as_ref()?.facts.reusable(path, &blobs),
                     |done, total| counters.set(done as u64, total as u64),
@@ -307,7 +343,7 @@ impl IndexingActivities {
                 });
                 match changed {
                     Some((base, delta)) => {
-                        let path = DeltaFile::path(folder.root());
+                        let path = folder.delta();
                         let file = DeltaFile {
                             rows: delta.rows,
                             affected_files: delta.affected_files.into_iter().collect(),
@@ -360,7 +396,7 @@ impl IndexingActivities {
         let RunPlace { folder, .. } =
             self.run_place(&input.run_key, &input.repo_id, Needs::ParseOutput)?;
         let path = folder.parse_output();
-        let delta_path = DeltaFile::path(folder.root());
+        let delta_path = folder.delta();
         let incremental = input.base_commit.is_some() && delta_path.is_file();
         let memory = Arc::clone(&self.memory);
         let run_key = input.run_key.clone();
@@ -369,7 +405,7 @@ impl IndexingActivities {
                 let delta = DeltaFile::read(&delta_path)?;
                 return Ok((delta.rows, Some(delta.affected_files)));
             }
-            let rows = GraphRows::from_parse(&read_output(&path).map_err(|e| e.to_string())?);
+            let rows = GraphRows::from_parse(&read_output_edges(&path).map_err(|e| e.to_string())?);
             memory.set_digest(&run_key, RowsDigest::of(&rows));
             Ok((rows, None))
         })
@@ -423,7 +459,8 @@ impl IndexingActivities {
         Ok(report.into())
     }
 
-    /// Remove the run's folder (clone and parse output). Returns whether there was one.
+    /// Remove the run's folder (its outputs; the mirror stays for the next run). Returns
+    /// whether there was one.
     #[activity(name = "cleanup_repo_activity")]
     pub async fn cleanup_repo_activity(
         self: Arc<Self>,
@@ -444,4 +481,12 @@ impl IndexingActivities {
         });
         heartbeating(&ctx, work).await??
     }
+}
+
+/// Whether the repository at `repo` holds commit `commit` (a full id).
+fn holds_commit(repo: &Path, commit: &str) -> bool {
+    let Ok(oid) = git2::Oid::from_str(commit) else {
+        return false;
+    };
+    git2::Repository::open_bare(repo).is_ok_and(|r| r.find_commit(oid).is_ok())
 }

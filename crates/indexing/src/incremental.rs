@@ -177,10 +177,11 @@ pub fn read_facts(path: &Path) -> Option<CachedFacts> {
     })
 }
 
-/// Path → blob id of every file in the `HEAD` tree of the repository at `repo`.
-pub fn tree_blobs(repo: &Path) -> Result<HashMap<String, String>, git2::Error> {
+/// Path → blob id of every file in the tree of `commit` in the repository at `repo` (read from
+/// tree objects only: no blob is read).
+pub fn tree_blobs(repo: &Path, commit: &str) -> Result<HashMap<String, String>, git2::Error> {
     let repository = git2::Repository::open(repo)?;
-    let tree = repository.head()?.peel_to_tree()?;
+    let tree = repository.revparse_single(commit)?.peel_to_tree()?;
     let mut blobs = HashMap::new();
     tree.walk(git2::TreeWalkMode::PreOrder, |dir, entry| {
         if entry.kind() == Some(git2::ObjectType::Blob) {
@@ -316,11 +317,6 @@ pub struct DeltaFile {
 }
 
 impl DeltaFile {
-    /// Where a run keeps it, in its folder.
-    pub fn path(run_folder: &Path) -> PathBuf {
-        run_folder.join("rows.delta.json")
-    }
-
     /// Write it as JSON.
     pub fn write(&self, path: &Path) -> std::io::Result<()> {
         let mut out = BufWriter::new(File::create(path)?);

@@ -14,12 +14,15 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::{path::Path, time::Duration};
 use temporalio_client::{
     Client, WorkflowGetResultOptions, WorkflowHandle, WorkflowIdConflictPolicy,
-    WorkflowQueryOptions, WorkflowStartOptions, errors::WorkflowGetResultError,
+    WorkflowQueryOptions, WorkflowStartOptions, errors::WorkflowGetResultError, tonic,
 };
 use worker_host_core::{Registry, config, temporal};
 
 /// How often the progress bar asks the workflow.
 const POLL_EVERY: Duration = Duration::from_millis(500);
+/// How long the wait for the result outlasts a server that does not answer (an overloaded or
+/// restarting server, a dropped connection): the workflow runs on regardless.
+const UNAVAILABLE_FOR_AT_MOST: Duration = Duration::from_secs(300);
 
 /// What `worker-host index` was asked.
 #[derive(Debug, Clone, clap::Args)]
@@ -117,24 +120,70 @@ async fn follow(handle: &WorkflowHandle<Client, RepoIndexingWorkflow>) -> Result
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> "),
     );
-    let result = handle.get_result(WorkflowGetResultOptions::default());
-    tokio::pin!(result);
     let mut tick = tokio::time::interval(POLL_EVERY);
+    let mut unavailable_since = None;
     let outcome = loop {
+        let asked = tokio::time::Instant::now();
+        let result = handle.get_result(WorkflowGetResultOptions::default());
+        tokio::pin!(result);
+        let outcome = wait_showing_progress(handle, &bar, &mut tick, result).await;
+        match outcome {
+            Err(WorkflowGetResultError::Rpc(status)) if is_transient(&status) => {
+                // A wait that lasted is a new outage, not the same one going on.
+                if asked.elapsed() > UNAVAILABLE_FOR_AT_MOST / 10 {
+                    unavailable_since = None;
+                }
+                let since = *unavailable_since.get_or_insert(asked);
+                if since.elapsed() > UNAVAILABLE_FOR_AT_MOST {
+                    break Err(WorkflowGetResultError::Rpc(status));
+                }
+                bar.suspend(|| {
+                    eprintln!(
+                        "Temporal did not answer ({}); waiting for the result again",
+                        status.message()
+                    )
+                });
+                tokio::time::sleep(POLL_EVERY).await;
+            }
+            other => break other,
+        }
+    };
+    bar.finish_and_clear();
+    outcome.map_err(|e| anyhow::anyhow!("indexing failed: {}", failure_message(&e)))
+}
+
+/// A server that is overloaded, restarting or unreachable: the wait is worth repeating.
+fn is_transient(status: &tonic::Status) -> bool {
+    use tonic::Code;
+    matches!(
+        status.code(),
+        Code::Unavailable | Code::DeadlineExceeded | Code::ResourceExhausted | Code::Aborted
+    )
+}
+
+/// Waits for `result`, showing the workflow's progress meanwhile.
+async fn wait_showing_progress<F>(
+    handle: &WorkflowHandle<Client, RepoIndexingWorkflow>,
+    bar: &ProgressBar,
+    tick: &mut tokio::time::Interval,
+    mut result: std::pin::Pin<&mut F>,
+) -> F::Output
+where
+    F: std::future::Future,
+{
+    loop {
         tokio::select! {
-            r = &mut result => break r,
+            r = &mut result => return r,
             _ = tick.tick() => {
                 if let Ok(p) = handle
                     .query(RepoIndexingWorkflow::progress, (), WorkflowQueryOptions::default())
                     .await
                 {
-                    show(&bar, &p);
+                    show(bar, &p);
                 }
             }
         }
-    };
-    bar.finish_and_clear();
-    outcome.map_err(|e| anyhow::anyhow!("indexing failed: {}", failure_message(&e)))
+    }
 }
 
 fn show(bar: &ProgressBar, p: &IndexProgress) {

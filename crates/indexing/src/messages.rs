@@ -2,8 +2,9 @@
 //! ([`crate::request`]): plain JSON of the workflow's own types, so that any Temporal client
 //! can read the result and the progress, and so that neither the graph store's nor the
 //! parser's structs end up in workflow history (the activities convert at their boundary,
-//! [`crate::boundary`]). Big data never travels here: the clone and the parse output stay in
-//! the run's folder on the host that made them, and activities pass their paths and counts.
+//! [`crate::boundary`]). Big data never travels here: the fetched commit stays in the host's
+//! mirror and the parse output in the run's folder on the host that made them, and activities
+//! pass their paths and counts.
 //!
 //! Versions: the result and the progress carry `version` ([`VERSION`]). New fields keep the
 //! version; removing a field or changing its meaning bumps it.
@@ -50,7 +51,7 @@ pub struct CloneInput {
 pub struct CloneResult {
     #[serde(flatten)]
     pub checkout: Checkout,
-    /// The work tree on the host.
+    /// The host's mirror (a bare repository) that holds the commit; nothing is checked out.
     pub path: String,
     /// Where each later activity of the run goes: the host-local queue of this host that runs
     /// it.

@@ -1,11 +1,17 @@
-//! The folder of one run on the host that holds its clone: `<workspace>/<run key>/` with the
-//! work tree in `repo/` and the parse output in `graph.jsonl`. The run key names one attempt of
-//! one run, so a run that starts over never meets the files of its earlier attempt.
+//! The files of the indexing work on a host, under its data dir:
+//! - `mirrors/<name>.git`: one bare mirror per repository, fetched into by every run of it
+//!   ([`crate::clone`]; `<name>.git.lock` serialises the fetches);
+//! - `<workspace>/<run key>/`: one run's outputs — the parse output `graph.jsonl` (or, for an
+//!   incremental run, the rows that changed, `rows.delta.json`), and `mirror`, the path of the
+//!   mirror that holds the run's commit. No checkout: the parse reads the commit from the mirror. The run key names
+//!   one attempt of one run, so a run that starts over never meets the files of its earlier
+//!   attempt;
+//! - `index-cache/`: the last finished run of each repository ([`crate::incremental`]).
 //!
 //! Folders are created readable by this user only (0700). Housekeeping ([`spawn_housekeeping`],
-//! [`sweep`]) removes the folders of runs that are gone — untouched for longer than
-//! `[indexing] sweep_after` — and trims the index cache to `max_index_cache_bytes`, the
-//! repository cached longest ago first.
+//! [`sweep`], [`sweep_mirrors`]) removes the folders of runs that are gone and the mirrors no
+//! run used — both untouched for longer than `[indexing] sweep_after` — and trims the index
+//! cache to `max_index_cache_bytes`, the repository cached longest ago first.
 
 use std::{
     fs, io,
@@ -17,10 +23,16 @@ use std::{
 
 use worker_host_core::services::HostServices;
 
+use crate::clone::{
+    mirror::{MARKER, MirrorLock, lock_path},
+    redact_url,
+};
 use crate::settings::IndexingSettings;
 
 /// The index cache's folder under the data dir (see [`crate::incremental::CacheDir`]).
 pub const INDEX_CACHE: &str = "index-cache";
+/// The mirrors' folder under the data dir.
+pub const MIRRORS: &str = "mirrors";
 /// How often housekeeping runs after the sweep at start.
 const SWEEP_EVERY: Duration = Duration::from_secs(15 * 60);
 
@@ -54,9 +66,9 @@ impl RunFolder {
         &self.root
     }
 
-    /// The work tree of the clone.
-    pub fn repo(&self) -> PathBuf {
-        self.root.join("repo")
+    /// The file that names the mirror holding the run's commit.
+    pub fn mirror_link(&self) -> PathBuf {
+        self.root.join("mirror")
     }
 
     /// The parse output.
@@ -64,15 +76,30 @@ impl RunFolder {
         self.root.join("graph.jsonl")
     }
 
-    /// The digest of the run's graph rows, for the next run's comparison.
-    pub fn digest(&self) -> PathBuf {
-        self.root.join("rows.digest.json")
+    /// An incremental run's rows that changed ([`crate::incremental::DeltaFile`]), written
+    /// instead of the parse output.
+    pub fn delta(&self) -> PathBuf {
+        self.root.join("rows.delta.json")
     }
+}
 
-    /// The unresolved facts and blob ids, for the next run's reuse.
-    pub fn facts(&self) -> PathBuf {
-        self.root.join("facts.jsonl")
-    }
+/// The mirror of the repository at `url` under `data_dir`: `mirrors/<end of the URL>-<hash>.git`
+/// (the URL without userinfo names it, so every credential shares one mirror).
+pub fn mirror_of(data_dir: &Path, url: &str) -> PathBuf {
+    let url = redact_url(url);
+    let url = url.trim_end_matches('/').trim_end_matches(".git");
+    let mut hasher = std::hash::DefaultHasher::new();
+    std::hash::Hash::hash(url, &mut hasher);
+    let tail: Vec<char> = url.chars().rev().take(48).collect();
+    let readable: String = tail
+        .into_iter()
+        .rev()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    let hash = std::hash::Hasher::finish(&hasher);
+    data_dir
+        .join(MIRRORS)
+        .join(format!("{readable}-{hash:016x}.git"))
 }
 
 /// The run key of attempt `attempt` of the workflow run `run_id`.
@@ -121,6 +148,8 @@ pub struct SweepReport {
     pub cache_entries: usize,
     /// Bytes the index cache holds after the sweep.
     pub cache_bytes: u64,
+    /// Mirrors removed.
+    pub mirrors: usize,
 }
 
 /// Removes the run folders of `workspace` untouched for longer than `sweep_after` (the newest
@@ -172,24 +201,71 @@ pub fn sweep(
     report
 }
 
-/// One round of housekeeping for `settings`: the workspace and index cache are made private,
-/// then swept.
+/// Removes the mirrors under `mirrors` that no fetch used for longer than `unused_for` (the
+/// time of their marker), and lock files left without a mirror as long. A mirror being
+/// fetched into (its lock is held) stays. Returns how many mirrors went.
+pub fn sweep_mirrors(mirrors: &Path, unused_for: Duration, now: SystemTime) -> usize {
+    let old = |touched: SystemTime| {
+        now.duration_since(touched)
+            .is_ok_and(|age| age > unused_for)
+    };
+    let Ok(entries) = fs::read_dir(mirrors) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let (mirror, touched) = match name.strip_suffix(".lock") {
+            Some(mirror) if !mirrors.join(mirror).exists() => {
+                (mirrors.join(mirror), modified(&path))
+            }
+            Some(_) => continue,
+            None if name.ends_with(".git") && path.join(MARKER).is_file() => {
+                (path.clone(), modified(&path.join(MARKER)))
+            }
+            None => continue,
+        };
+        if !old(touched) {
+            continue;
+        }
+        let Ok(Some(_lock)) = MirrorLock::try_take(&mirror) else {
+            continue; // in use
+        };
+        if mirror.exists() {
+            if !remove(&mirror) {
+                continue;
+            }
+            removed += 1;
+        }
+        // Removed while held: a fetch waiting on it notices and takes a new one.
+        if let Err(e) = fs::remove_file(lock_path(&mirror)) {
+            tracing::debug!(error = %e, "cannot remove a mirror's lock file");
+        }
+    }
+    removed
+}
+
+/// One round of housekeeping for `settings`: the workspace, index cache and mirrors are made
+/// private, then swept.
 pub fn housekeep(settings: &IndexingSettings, data_dir: &Path) -> SweepReport {
     let workspace = settings.workspace(data_dir);
     let index_cache = data_dir.join(INDEX_CACHE);
-    for folder in [&workspace, &index_cache] {
+    let mirrors = data_dir.join(MIRRORS);
+    for folder in [&workspace, &index_cache, &mirrors] {
         if let Err(e) = create_private_dir(folder) {
             tracing::warn!(folder = %folder.display(), error = %e, "cannot make a folder private");
         }
     }
-    let report = sweep(
+    let mut report = sweep(
         &workspace,
         &index_cache,
         settings.sweep_after,
         settings.max_index_cache_bytes,
         SystemTime::now(),
     );
-    if report.run_folders + report.cache_entries > 0 {
+    report.mirrors = sweep_mirrors(&mirrors, settings.sweep_after, SystemTime::now());
+    if report.run_folders + report.cache_entries + report.mirrors > 0 {
         tracing::info!(?report, "housekeeping removed old files");
     }
     report

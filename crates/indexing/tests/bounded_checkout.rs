@@ -1,6 +1,7 @@
-//! A small pack cannot expand into a huge checkout: the work tree's bytes, entries and path
-//! depth are checked against the limits before anything is written, and a repository over one
-//! fails with a non-retryable `TooLarge` naming it, leaving nothing behind. Repositories are
+//! A small pack cannot expand into a huge tree: the bytes, entries and path depth of the
+//! fetched commit's tree are checked against the limits before any file is read (nothing is
+//! checked out), and a repository over one fails with a non-retryable `TooLarge` naming it,
+//! leaving nothing behind. Repositories are
 //! built on disk with git2 and fetched over libgit2's local transport.
 
 use std::{
@@ -9,9 +10,7 @@ use std::{
 };
 
 use git2::{Oid, Repository, RepositoryInitOptions, Signature};
-use worker_host_indexing::clone::{
-    CloneError, CloneLimits, CloneRequest, Limit, Stage, clone_repository,
-};
+use worker_host_indexing::clone::{CloneError, CloneLimits, CloneRequest, Limit, clone_repository};
 
 fn bare(dir: &Path) -> Repository {
     Repository::init_opts(
@@ -79,7 +78,6 @@ struct Attempt {
     result: Result<(), CloneError>,
     /// The most bytes seen under the destination while the clone ran.
     peak_bytes: u64,
-    checked_out: bool,
     dest: PathBuf,
 }
 
@@ -89,10 +87,9 @@ fn attempt(source: &Path, out: &Path, limits: &CloneLimits) -> Attempt {
         url: source.to_str().expect("utf-8").to_owned(),
         reference: None,
     };
-    let (mut peak_bytes, mut checked_out) = (0, false);
-    let result = clone_repository(&request, &dest, limits, |p| {
+    let mut peak_bytes = 0;
+    let result = clone_repository(&request, &dest, limits, |_| {
         peak_bytes = peak_bytes.max(bytes_under(&dest));
-        checked_out |= p.stage == Stage::CheckingOut;
         true
     })
     .map(|_| ());
@@ -100,17 +97,16 @@ fn attempt(source: &Path, out: &Path, limits: &CloneLimits) -> Attempt {
     Attempt {
         result,
         peak_bytes,
-        checked_out,
         dest,
     }
 }
 
 #[test]
-fn one_blob_at_thousands_of_paths_is_refused_before_the_checkout() {
+fn one_blob_at_thousands_of_paths_is_refused_before_any_file_is_read() {
     let dir = tempfile::tempdir().expect("tempdir");
     let source = dir.path().join("bomb.git");
     let repo = bare(&source);
-    // 3,000 paths of one 1 MiB blob: ~3 GiB of work tree from a pack of a few KiB.
+    // 3,000 paths of one 1 MiB blob: ~3 GiB of files from a pack of a few KiB.
     let paths: Vec<String> = (0..3000).map(|i| format!("d{}/f{i}.txt", i % 30)).collect();
     commit_paths(&repo, &paths, &vec![b'a'; 1 << 20]);
 
@@ -135,7 +131,6 @@ fn one_blob_at_thousands_of_paths_is_refused_before_the_checkout() {
     assert!(*found > limit);
     assert!(err.to_string().contains("max_repo_bytes"), "{err}");
     assert!(!err.is_retryable());
-    assert!(!run.checked_out, "the checkout never started");
     assert!(
         run.peak_bytes < 1 << 20,
         "{} bytes were written for a {limit}-byte limit",
@@ -171,13 +166,12 @@ fn too_many_entries_or_too_deep_a_path_is_refused() {
             "{err}"
         );
         assert!(err.to_string().contains(key), "{err}");
-        assert!(!run.checked_out && !run.dest.exists());
+        assert!(!run.dest.exists());
 
         // Within the default limits the same repository clones.
         let out = tempfile::tempdir().expect("tempdir");
         let run = attempt(source, out.path(), &limits());
         assert!(run.result.is_ok(), "{:?}", run.result.err());
-        assert!(run.checked_out);
     }
 }
 
@@ -188,13 +182,13 @@ fn created_folders_are_private() {
     let source = dir.path().join("small.git");
     commit_paths(&bare(&source), &["a.txt".to_owned()], b"x\n");
     let out = tempfile::tempdir().expect("tempdir");
-    let dest = out.path().join("runs/run.1/repo");
+    let dest = out.path().join("mirrors/small.git");
     let request = CloneRequest {
         url: source.to_str().expect("utf-8").to_owned(),
         reference: None,
     };
     clone_repository(&request, &dest, &limits(), |_| true).expect("clone");
-    for folder in ["runs", "runs/run.1", "runs/run.1/repo"] {
+    for folder in ["mirrors", "mirrors/small.git"] {
         let mode = fs::metadata(out.path().join(folder))
             .expect("metadata")
             .permissions()

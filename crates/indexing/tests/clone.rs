@@ -1,6 +1,7 @@
 //! The clone library against repositories this test builds on disk (with git2): every kind of
 //! ref, local paths and `file://` URLs, refused sources, the size limit, an empty repository,
-//! an abort, and redaction. The smart protocol (where shallow fetches happen) is served by
+//! an abort, and redaction. A clone fetches into a bare mirror (no checkout): files are read
+//! from the fetched commit. The smart protocol (where shallow fetches happen) is served by
 //! `git http-backend` behind a small HTTP server on 127.0.0.1; no other host is contacted.
 
 use std::{
@@ -129,12 +130,13 @@ fn file_url(f: &Fixture) -> String {
     format!("file://{}", path_url(f))
 }
 
-/// The clone's HEAD: `Some(branch)`, or `None` when detached.
-fn head_branch(dest: &Path) -> Option<String> {
-    let repo = Repository::open(dest).expect("open clone");
-    let detached = repo.head_detached().expect("head");
-    let head = repo.head().expect("head");
-    (!detached).then(|| head.shorthand().expect("utf-8").to_owned())
+/// The content of `path` in the fetched commit, read from the mirror.
+fn file_at(outcome: &CloneOutcome, path: &str) -> Option<Vec<u8>> {
+    let repo = Repository::open_bare(&outcome.path).expect("open the mirror");
+    let oid = Oid::from_str(&outcome.commit_sha).expect("commit id");
+    let tree = repo.find_commit(oid).expect("commit").tree().expect("tree");
+    let entry = tree.get_path(Path::new(path)).ok()?;
+    Some(repo.find_blob(entry.id()).expect("blob").content().to_vec())
 }
 
 #[test]
@@ -158,11 +160,11 @@ fn default_branch_via_a_local_path_and_a_file_url() {
         // libgit2's local transport refuses depth: local clones are full (documented).
         assert!(!outcome.shallow);
         assert_eq!(
-            fs::read_to_string(dest.join("README.md")).expect("file"),
-            "one\n"
+            file_at(&outcome, "README.md").as_deref(),
+            Some(&b"one\n"[..])
         );
-        assert!(dest.join("second.txt").is_file());
-        assert_eq!(head_branch(&dest).as_deref(), Some("main"));
+        assert!(file_at(&outcome, "second.txt").is_some());
+        assert!(!dest.join("README.md").exists(), "nothing is checked out");
     }
 }
 
@@ -173,32 +175,34 @@ fn branch_tag_and_commit_ids_resolve_to_their_commits() {
     let first = f.first.to_string();
     let main = f.main.to_string();
     let cases = [
-        (Some("HEAD"), f.main, Some("main")),
-        (Some("feature"), f.feature, Some("feature")),
-        (Some("refs/heads/feature"), f.feature, Some("feature")),
-        (Some("v1"), f.first, None),
-        (Some("refs/tags/v1"), f.first, None),
-        (Some(first.as_str()), f.first, None),
-        (Some(&first[..7]), f.first, None),
-        (Some(base.as_str()), f.base, None),
-        (Some(&base[..6]), f.base, None),
-        (Some(&main[..10]), f.main, None),
-        (Some(main.as_str()), f.main, None),
+        (Some("HEAD"), f.main),
+        (Some("feature"), f.feature),
+        (Some("refs/heads/feature"), f.feature),
+        (Some("v1"), f.first),
+        (Some("refs/tags/v1"), f.first),
+        (Some(first.as_str()), f.first),
+        (Some(&first[..7]), f.first),
+        (Some(base.as_str()), f.base),
+        (Some(&base[..6]), f.base),
+        (Some(&main[..10]), f.main),
+        (Some(main.as_str()), f.main),
     ];
-    for (reference, commit, branch) in cases {
+    for (reference, commit) in cases {
         let out = tempfile::tempdir().expect("tempdir");
-        let outcome = clone(&file_url(&f), reference, out.path()).expect("clone");
+        let outcome = clone(&file_url(&f), reference, &out.path().join("m")).expect("clone");
         assert_eq!(outcome.commit_sha, commit.to_string(), "{reference:?}");
         assert_eq!(outcome.default_branch.as_deref(), Some("main"));
-        assert_eq!(head_branch(out.path()).as_deref(), branch, "{reference:?}");
         let has_second = commit == f.main;
         assert_eq!(
-            out.path().join("second.txt").exists(),
+            file_at(&outcome, "second.txt").is_some(),
             has_second,
             "{reference:?}"
         );
-        assert_eq!(out.path().join("feature.txt").exists(), commit == f.feature);
-        assert_eq!(out.path().join("README.md").exists(), commit != f.base);
+        assert_eq!(
+            file_at(&outcome, "feature.txt").is_some(),
+            commit == f.feature
+        );
+        assert_eq!(file_at(&outcome, "README.md").is_some(), commit != f.base);
     }
 }
 
@@ -285,7 +289,7 @@ fn too_large_stops_the_transfer_and_cleans_up() {
     commit(&repo, "refs/heads/main", &[], &[("big.bin", &big)]);
     let url = source.to_str().expect("utf-8");
 
-    // An absent destination is removed; an existing empty one is emptied.
+    // An absent mirror is removed; an existing empty folder is emptied.
     let absent = dir.path().join("absent/clone");
     let empty = dir.path().join("empty");
     fs::create_dir(&empty).expect("mkdir");
@@ -322,7 +326,7 @@ fn too_large_stops_the_transfer_and_cleans_up() {
     let dest = dir.path().join("fits");
     let outcome = clone_repository(&request(url, None), &dest, &fits, |_| true).expect("fits");
     assert!(outcome.bytes_received > 4 << 20);
-    assert_eq!(fs::read(dest.join("big.bin")).expect("file"), big);
+    assert_eq!(file_at(&outcome, "big.bin"), Some(big));
 }
 
 #[test]
@@ -376,15 +380,17 @@ fn the_progress_callback_can_abort() {
 fn a_non_empty_destination_is_refused_and_left_alone() {
     let f = fixture();
     let out = tempfile::tempdir().expect("tempdir");
-    fs::write(out.path().join("keep.txt"), "mine").expect("write");
-    let err = clone(path_url(&f), None, out.path()).expect_err("not empty");
+    let mine = out.path().join("mine");
+    fs::create_dir(&mine).expect("mkdir");
+    fs::write(mine.join("keep.txt"), "mine").expect("write");
+    let err = clone(path_url(&f), None, &mine).expect_err("not empty");
     assert_eq!(err.kind(), "DestinationNotEmpty");
     assert!(!err.is_retryable());
     assert_eq!(
-        fs::read_to_string(out.path().join("keep.txt")).expect("kept"),
+        fs::read_to_string(mine.join("keep.txt")).expect("kept"),
         "mine"
     );
-    assert_eq!(fs::read_dir(out.path()).expect("read").count(), 1);
+    assert_eq!(fs::read_dir(&mine).expect("read").count(), 1);
 }
 
 /// A loopback port with nothing listening: bind a free one, then close it.
@@ -610,11 +616,12 @@ fn read_chunked(reader: &mut impl BufRead) -> io::Result<Vec<u8>> {
     }
 }
 
-/// Commits reachable from the clone's HEAD.
-fn history_len(dest: &Path) -> usize {
-    let repo = Repository::open(dest).expect("open clone");
+/// Commits reachable from the fetched commit, in the mirror.
+fn history_len(outcome: &CloneOutcome) -> usize {
+    let repo = Repository::open_bare(&outcome.path).expect("open the mirror");
     let mut walk = repo.revwalk().expect("revwalk");
-    walk.push_head().expect("push head");
+    walk.push(Oid::from_str(&outcome.commit_sha).expect("id"))
+        .expect("push");
     walk.count()
 }
 
@@ -639,7 +646,7 @@ fn smart_http_fetches_a_branch_or_tag_at_depth_one() {
         let out = tempfile::tempdir().expect("tempdir");
         let outcome = clone_repository(
             &request(&url, reference),
-            out.path(),
+            &out.path().join("m"),
             &http_limits(),
             |_| true,
         )
@@ -647,7 +654,7 @@ fn smart_http_fetches_a_branch_or_tag_at_depth_one() {
         assert_eq!(outcome.commit_sha, commit.to_string(), "{reference:?}");
         assert_eq!(outcome.default_branch.as_deref(), Some("main"));
         assert!(outcome.shallow, "{reference:?}: a depth-1 fetch");
-        assert_eq!(history_len(out.path()), 1, "{reference:?}");
+        assert_eq!(history_len(&outcome), 1, "{reference:?}");
     }
 }
 
@@ -667,14 +674,14 @@ fn smart_http_fetches_a_commit_by_id_or_falls_back_to_a_full_fetch() {
     let out = tempfile::tempdir().expect("tempdir");
     let outcome = clone_repository(
         &request(&server.url("source.git"), Some(&base)),
-        out.path(),
+        &out.path().join("m"),
         &http_limits(),
         |_| true,
     )
     .expect("clone by id");
     assert_eq!(outcome.commit_sha, base);
     assert!(outcome.shallow);
-    assert_eq!(history_len(out.path()), 1);
+    assert_eq!(history_len(&outcome), 1);
     drop(server);
 
     // The server refuses ids that are not tips (git's default): every branch and tag, in full.
@@ -683,19 +690,18 @@ fn smart_http_fetches_a_commit_by_id_or_falls_back_to_a_full_fetch() {
         let out = tempfile::tempdir().expect("tempdir");
         let outcome = clone_repository(
             &request(&server.url("source.git"), Some(reference)),
-            out.path(),
+            &out.path().join("m"),
             &http_limits(),
             |_| true,
         )
         .expect("clone by id, full");
         assert_eq!(outcome.commit_sha, base, "{reference}");
         assert!(!outcome.shallow, "{reference}");
-        assert_eq!(head_branch(out.path()), None);
     }
     let out = tempfile::tempdir().expect("tempdir");
     let err = clone_repository(
         &request(&server.url("source.git"), Some(&"0".repeat(40))),
-        out.path(),
+        &out.path().join("m"),
         &http_limits(),
         |_| true,
     )
@@ -725,8 +731,13 @@ fn a_user_name_in_the_url_is_written_nowhere_in_the_clone() {
         .url("source.git")
         .replace("http://", "http://t0ken-as-user@");
     let out = tempfile::tempdir().expect("tempdir");
-    let outcome = clone_repository(&request(&url, None), out.path(), &http_limits(), |_| true)
-        .expect("clone");
+    let outcome = clone_repository(
+        &request(&url, None),
+        &out.path().join("m"),
+        &http_limits(),
+        |_| true,
+    )
+    .expect("clone");
     assert_eq!(outcome.commit_sha, f.main.to_string());
     assert!(!format!("{outcome:?}").contains("t0ken-as-user"));
     for file in files_under(out.path()) {
@@ -808,12 +819,9 @@ fn a_local_source_lends_its_objects() {
         clone_repository(&request(path_url(&f), None), &dest, &limits, |_| true).expect("clone");
     assert_eq!(outcome.commit_sha, f.main.to_string());
     assert_eq!(outcome.bytes_received, 0, "nothing is transferred");
+    // A new handle on the mirror (as the parse opens it) reads the borrowed objects.
     assert_eq!(
-        fs::read_to_string(dest.join("README.md")).expect("file"),
-        "one\n"
+        file_at(&outcome, "README.md").as_deref(),
+        Some(&b"one\n"[..])
     );
-    // A new handle on the clone (as a later activity opens it) reads the borrowed objects.
-    let repo = git2::Repository::open(&dest).expect("open the clone");
-    let head = repo.head().expect("head").peel_to_commit().expect("commit");
-    assert_eq!(head.id(), f.main);
 }

@@ -10,7 +10,7 @@ use worker_host_indexing::graph::{
     CleanupScope, GraphBackend, GraphDump, GraphError, GraphRows, GraphSettings, GraphStore,
     IndexRunRecord, LanguageCount, RepositoryRecord, RunKey, RunStatus, Value,
 };
-use worker_host_indexing::parse::{ParseOptions, parse_repository};
+use worker_host_indexing::parse::{ParseOptions, commit_directory, parse_repository};
 
 /// The first version of the sample repository: Python with a package, inheritance, a nested
 /// class, methods, cross-file calls and imports of external modules, and a Go file.
@@ -53,12 +53,16 @@ fn v2() -> Vec<(&'static str, String)> {
 
 fn parse(files: &[(&str, String)]) -> GraphRows {
     let dir = tempfile::tempdir().expect("temp dir");
+    let folder = dir.path().join("files");
     for (path, text) in files {
-        let full = dir.path().join(path);
+        let full = folder.join(path);
         std::fs::create_dir_all(full.parent().expect("parent")).expect("mkdir");
         std::fs::write(full, text).expect("write");
     }
-    let output = parse_repository(dir.path(), &ParseOptions::default(), |_, _| {}).expect("parse");
+    let repo = dir.path().join("snapshot.git");
+    commit_directory(&folder, &repo).expect("commit");
+    let output =
+        parse_repository(&repo, "HEAD", &ParseOptions::default(), |_, _| {}).expect("parse");
     GraphRows::from_parse(&output)
 }
 
@@ -177,10 +181,10 @@ async fn persist_then_query_counts_nodes_and_edges(backend: GraphBackend) {
         .node("Class", "pkg/models.py::Model")
         .expect("class Model");
     assert_eq!(model.file.as_deref(), Some("pkg/models.py"));
-    assert_eq!(model.props["name"], Value::from("Model"));
-    assert_eq!(model.props["start_line"], Value::Int(5));
+    assert_eq!(model.props.get("name"), Some(&Value::from("Model")));
+    assert_eq!(model.props.get("start_line"), Some(&Value::Int(5)));
     let file = dump.node("File", "pkg/models.py").expect("file node");
-    assert_eq!(file.props["language"], Value::from("python"));
+    assert_eq!(file.props.get("language"), Some(&Value::from("python")));
     assert!(
         dump.node("Method", "cmd/main.go::Server.Handle").is_some(),
         "{dump:#?}"
@@ -211,12 +215,15 @@ async fn persist_then_query_counts_nodes_and_edges(backend: GraphBackend) {
     let call = dump
         .relationship("CALLS", "pkg/models.py::Model.save", "pkg/util.py::helper")
         .expect("save calls helper");
-    assert_eq!(call.props["lines"], Value::Ints(vec![10, 12]));
+    assert_eq!(call.props.get("lines"), Some(&Value::Ints(vec![10, 12])));
     assert_eq!(call.file.as_deref(), Some("pkg/models.py"));
     let import = dump
         .relationship("IMPORTS", "pkg/models.py", "pkg/util.py::helper")
         .expect("import of helper");
-    assert_eq!(import.props["names"], Value::Strs(vec!["helper".into()]));
+    assert_eq!(
+        import.props.get("names"),
+        Some(&Value::Strs(vec!["helper".into()]))
+    );
     assert!(
         dump.relationships.iter().any(|r| r.rel_type == "IMPORTS"
             && r.src_key == "pkg/models.py"

@@ -1,6 +1,7 @@
 //! Housekeeping of a host's files: the folders of runs that are gone (untouched for longer than
 //! `sweep_after`) are removed and fresh ones kept; the index cache is trimmed to its cap, the
-//! repository cached longest ago first; the workspace and cache are made private (0700).
+//! repository cached longest ago first; the workspace, cache and mirrors are made private
+//! (0700). The mirrors' sweep is in `mirror.rs`.
 
 use std::{
     fs,
@@ -11,7 +12,7 @@ use std::{
 
 use worker_host_indexing::{
     settings::IndexingSettings,
-    workspace::{INDEX_CACHE, RunFolder, housekeep, run_key, sweep},
+    workspace::{INDEX_CACHE, MIRRORS, RunFolder, housekeep, run_key, sweep},
 };
 
 const HOUR: Duration = Duration::from_secs(3600);
@@ -24,15 +25,14 @@ fn age(path: &Path, age: Duration) {
         .unwrap_or_else(|e| panic!("set mtime of {}: {e}", path.display()));
 }
 
-/// A run folder with a clone and a parse output, all last changed `ago`.
+/// A run folder naming its mirror, with a parse output, all last changed `ago`.
 fn run_folder(workspace: &Path, run_id: &str, ago: Duration) -> RunFolder {
     let folder = RunFolder::new(workspace, &run_key(run_id, 1)).expect("run key");
-    fs::create_dir_all(folder.repo()).expect("mkdir");
-    fs::write(folder.repo().join("a.py"), "x = 1\n").expect("write");
+    fs::create_dir_all(folder.root()).expect("mkdir");
+    fs::write(folder.mirror_link(), "/data/mirrors/r.git").expect("write");
     fs::write(folder.parse_output(), "{}\n").expect("write");
     for path in [
-        folder.repo().join("a.py"),
-        folder.repo(),
+        folder.mirror_link(),
         folder.parse_output(),
         folder.root().to_owned(),
     ] {
@@ -73,7 +73,7 @@ fn old_run_folders_go_and_fresh_ones_stay() {
     );
     assert_eq!(report.run_folders, 1, "{report:?}");
     assert!(!old.root().exists());
-    assert!(fresh.repo().join("a.py").exists());
+    assert!(fresh.mirror_link().exists());
     assert!(busy.parse_output().exists());
     assert!(other.exists());
 }
@@ -127,7 +127,11 @@ fn housekeeping_makes_the_workspace_and_cache_private() {
     let report = housekeep(&settings, data_dir);
     assert_eq!(report.run_folders, 1);
     assert!(!old.root().exists());
-    for folder in [workspace, data_dir.join(INDEX_CACHE)] {
+    for folder in [
+        workspace,
+        data_dir.join(INDEX_CACHE),
+        data_dir.join(MIRRORS),
+    ] {
         let mode = fs::metadata(&folder)
             .expect("metadata")
             .permissions()

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use worker_host_indexing::parse::{ParseOptions, SkipReason, parse_repository};
+use worker_host_indexing::parse::{ParseOptions, SkipReason, commit_directory, parse_repository};
 
 /// Peak RSS allowed for the whole test process.
 const MAX_PEAK_RSS_KIB: u64 = 512 * 1024;
@@ -103,10 +103,14 @@ fn deeply_nested_files_cost_bounded_time_and_memory() {
             text.len()
         );
         let dir = tempfile::tempdir().expect("temp dir");
-        std::fs::write(dir.path().join(path), &text).expect("write");
+        let files = dir.path().join("files");
+        std::fs::create_dir(&files).expect("mkdir");
+        std::fs::write(files.join(path), &text).expect("write");
         drop(text);
+        let repo = dir.path().join("snapshot.git");
+        commit_directory(&files, &repo).expect("commit");
         let started = Instant::now();
-        let output = parse_repository(dir.path(), &options, |_, _| {}).expect("parse");
+        let output = parse_repository(&repo, "HEAD", &options, |_, _| {}).expect("parse");
         let took = started.elapsed();
         let outcome = outcome(&output, path);
         eprintln!(

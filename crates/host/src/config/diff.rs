@@ -30,8 +30,8 @@ pub struct ConfigDiff {
 
 impl ConfigDiff {
     /// What turns `old` into `new`. An entry is tuned when only keys its worker takes in place
-    /// differ, and changed when any other key differs, including its effective grace period
-    /// when `[host] shutdown_grace` changed.
+    /// differ (including its effective grace period when `[host] shutdown_grace` changed), and
+    /// changed when any other key differs.
     pub fn between(old: &HostConfig, new: &HostConfig) -> Self {
         let grace = |c: &HostConfig, e: &WorkerEntry| -> Duration { e.grace(&c.host) };
         let mut diff = ConfigDiff {
@@ -44,10 +44,8 @@ impl ConfigDiff {
         for e in &new.workers {
             match old.workers.iter().find(|o| o.name == e.name) {
                 None => diff.added.push(e.clone()),
-                Some(o) if o.with_tuning_of(e) != *e || grace(old, o) != grace(new, e) => {
-                    diff.changed.push(e.clone())
-                }
-                Some(o) if o != e => diff.tuned.push(e.clone()),
+                Some(o) if o.with_tuning_of(e) != *e => diff.changed.push(e.clone()),
+                Some(o) if o != e || grace(old, o) != grace(new, e) => diff.tuned.push(e.clone()),
                 Some(_) => diff.unchanged.push(e.name.clone()),
             }
         }
@@ -104,7 +102,7 @@ mod tests {
     }
 
     #[test]
-    fn limits_alone_tune_and_anything_else_replaces() {
+    fn limits_and_grace_alone_tune_and_anything_else_replaces() {
         let old = config(entry());
         let limits = config(WorkerEntry {
             max_concurrent_activities: Limit::new(11),
@@ -130,9 +128,18 @@ mod tests {
         let mut grace = old.clone();
         grace.host.shutdown_grace = Duration::from_secs(1);
         let diff = ConfigDiff::between(&old, &grace);
+        assert_eq!(diff.tuned, grace.workers, "an inherited grace period tunes");
+        assert!(diff.changed.is_empty());
+
+        let own_grace = config(WorkerEntry {
+            shutdown_grace: Some(Duration::from_secs(2)),
+            ..entry()
+        });
+        let diff = ConfigDiff::between(&old, &own_grace);
         assert_eq!(
-            diff.changed, grace.workers,
-            "an inherited grace period replaces"
+            diff.tuned, own_grace.workers,
+            "an entry's grace period tunes"
         );
+        assert!(diff.changed.is_empty());
     }
 }

@@ -304,11 +304,12 @@ impl WorkerEntry {
     }
     /// This entry with `other`'s in-place keys: the limits and the activity rate, which the
     /// entry's own slot suppliers take without a new worker (for an entry with resource-based
-    /// `slots`, only `max_concurrent_workflow_tasks`). Equal to `other` when nothing else
-    /// differs.
+    /// `slots`, only `max_concurrent_workflow_tasks`), and `shutdown_grace`, which the running
+    /// worker takes until it stops. Equal to `other` when nothing else differs.
     pub fn with_tuning_of(&self, other: &WorkerEntry) -> WorkerEntry {
         let mut tuned = WorkerEntry {
             max_concurrent_workflow_tasks: other.max_concurrent_workflow_tasks,
+            shutdown_grace: other.shutdown_grace,
             ..self.clone()
         };
         if self.slots.is_none() {

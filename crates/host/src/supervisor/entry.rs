@@ -9,7 +9,11 @@ use super::{
 };
 use crate::{config::WorkerEntry, status::EntryState};
 use anyhow::Result;
-use std::{cell::RefCell, rc::Rc, time::Duration};
+use std::{
+    cell::{Cell, RefCell},
+    rc::Rc,
+    time::Duration,
+};
 use tokio::{task::JoinHandle, time::Instant};
 use tokio_util::sync::CancellationToken;
 
@@ -17,22 +21,45 @@ use tokio_util::sync::CancellationToken;
 /// activities before the host stops waiting for it.
 pub const DRAIN_SLACK: Duration = Duration::from_secs(10);
 
-type ShutdownFn = Box<dyn Fn()>;
+type ActionFn = Box<dyn Fn()>;
+type GraceFn = Box<dyn Fn(Duration)>;
 
 /// Shared between the entry's task and its handle.
-#[derive(Default)]
 struct Control {
     stop: CancellationToken,
     /// Cancelled when the entry's first worker starts polling.
     polling: CancellationToken,
-    shutdown: RefCell<Option<ShutdownFn>>,
+    shutdown: RefCell<Option<ActionFn>>,
+    release_sticky: RefCell<Option<ActionFn>>,
+    /// The entry's grace period now: a running worker takes a new one in place.
+    grace: Cell<Duration>,
+    set_grace: RefCell<Option<GraceFn>>,
 }
 
 impl Control {
+    fn new(grace: Duration) -> Self {
+        Self {
+            stop: CancellationToken::new(),
+            polling: CancellationToken::new(),
+            shutdown: RefCell::default(),
+            release_sticky: RefCell::default(),
+            grace: Cell::new(grace),
+            set_grace: RefCell::default(),
+        }
+    }
+
     fn stop(&self) {
         self.stop.cancel();
         if let Some(shutdown) = self.shutdown.borrow().as_ref() {
             shutdown();
+        }
+    }
+
+    /// Give the running worker (and any later one) `grace`.
+    fn set_grace(&self, grace: Duration) {
+        self.grace.set(grace);
+        if let Some(set) = self.set_grace.borrow().as_ref() {
+            set(grace);
         }
     }
 }
@@ -41,7 +68,6 @@ impl Control {
 pub struct EntryHandle {
     /// The config the worker was built from.
     pub entry: WorkerEntry,
-    grace: Duration,
     control: Rc<Control>,
     ledger: Ledger,
     slots: EntrySlots,
@@ -63,7 +89,7 @@ impl EntryHandle {
         backoff: RestartBackoff,
     ) -> Result<Self> {
         let ledger = Ledger::default();
-        let control = Rc::new(Control::default());
+        let control = Rc::new(Control::new(grace));
         slots.tune(&entry);
         factory
             .status()
@@ -93,7 +119,6 @@ impl EntryHandle {
         let task = tokio::task::spawn_local(supervise(rebuild, control.clone(), first, backoff));
         Ok(Self {
             entry,
-            grace,
             control,
             ledger,
             slots,
@@ -118,10 +143,14 @@ impl EntryHandle {
         self.slots.clone()
     }
 
-    /// Put `entry`'s limits in force on the running worker, in place (only the keys of
-    /// [`WorkerEntry::with_tuning_of`] may differ from the running entry's).
-    pub fn tune(&mut self, entry: WorkerEntry) {
+    /// Put `entry`'s limits and `grace` in force on the running worker, in place (only the keys
+    /// of [`WorkerEntry::with_tuning_of`] may differ from the running entry's). A worker already
+    /// stopping keeps the grace period it stopped with.
+    pub fn tune(&mut self, entry: WorkerEntry, grace: Duration) {
         self.slots.tune(&entry);
+        if !self.control.stop.is_cancelled() {
+            self.control.set_grace(grace);
+        }
         self.entry = entry;
     }
 
@@ -130,6 +159,14 @@ impl EntryHandle {
         let polling = self.control.polling.clone();
         async move {
             let _ = tokio::time::timeout(patience, polling.cancelled()).await;
+        }
+    }
+
+    /// Send the next task of each workflow to the normal queue instead of this worker's sticky
+    /// queue (it still polls both): the first step of a replacement.
+    pub fn release_sticky(&self) {
+        if let Some(release) = self.control.release_sticky.borrow().as_ref() {
+            release();
         }
     }
 
@@ -148,7 +185,8 @@ impl EntryHandle {
     /// [`DRAIN_SLACK`]; what still runs then is abandoned and reported.
     pub async fn finish(self) -> (WorkerEntry, DrainReport) {
         let mut task = self.task;
-        let waited = tokio::time::timeout(self.grace + DRAIN_SLACK, &mut task).await;
+        let grace = self.control.grace.get();
+        let waited = tokio::time::timeout(grace + DRAIN_SLACK, &mut task).await;
         if waited.is_err() {
             task.abort();
         }
@@ -181,7 +219,11 @@ async fn supervise(
         let built = next.take().unwrap_or_else(|| rebuild.build());
         match built {
             Ok(worker) => {
+                let set_grace = worker.grace_handle();
+                set_grace(control.grace.get());
+                *control.set_grace.borrow_mut() = Some(set_grace);
                 *control.shutdown.borrow_mut() = Some(worker.shutdown_handle());
+                *control.release_sticky.borrow_mut() = Some(worker.sticky_release_handle());
                 if control.stop.is_cancelled() {
                     control.stop();
                 }
@@ -196,6 +238,8 @@ async fn supervise(
                 control.polling.cancel();
                 let result = run.await;
                 control.shutdown.borrow_mut().take();
+                control.set_grace.borrow_mut().take();
+                control.release_sticky.borrow_mut().take();
                 if control.stop.is_cancelled() {
                     if let Err(e) = result {
                         tracing::warn!(entry = %entry.name, error = %e, "worker reported an error while stopping");

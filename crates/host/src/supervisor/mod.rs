@@ -27,8 +27,9 @@ use tokio::task::JoinHandle;
 pub use worker_factory::{EntryWorker, SdkWorkerFactory, WorkerFactory, WorkerSpec};
 
 /// How long a replaced worker keeps polling after its successor started polling, so that the
-/// entry's queue is never without a poller (make-before-break).
-const POLL_OVERLAP: Duration = Duration::from_millis(200);
+/// entry's queue is never without a poller (make-before-break), and so that it takes the tasks
+/// already put on its sticky queue before it stops.
+const POLL_OVERLAP: Duration = Duration::from_millis(500);
 /// How long a replaced worker waits at most for its successor to poll before it stops anyway.
 const SUCCESSOR_PATIENCE: Duration = Duration::from_secs(5);
 
@@ -103,7 +104,8 @@ impl Supervisor {
         }
     }
 
-    /// Move to `new`: start added entries, tune entries whose limits alone changed (in place),
+    /// Move to `new`: start added entries, tune entries whose limits or grace period alone
+    /// changed (in place),
     /// replace the other changed ones (the new worker polls, then the old one stops polling and
     /// drains), stop removed ones, leave the rest alone. Start-up is the move from
     /// nothing (generation 0), where every key takes effect.
@@ -167,7 +169,7 @@ impl Supervisor {
         let mut running = new.clone();
         for entry in &diff.tuned {
             if let Some(handle) = self.entries.get_mut(&entry.name) {
-                handle.tune(entry.clone());
+                handle.tune(entry.clone(), entry.grace(&new.host));
                 applied.tuned.push(entry.name.clone());
             }
         }
@@ -236,10 +238,15 @@ impl Supervisor {
     }
 
     /// Stop an entry's polling and let it drain in the background, logging the outcome. A
-    /// replaced worker stops polling only [`POLL_OVERLAP`] after its `successor` polls.
+    /// replaced worker first releases its sticky queue (its workflows' next tasks go to the
+    /// normal queue, which its `successor` polls too), and stops polling only [`POLL_OVERLAP`]
+    /// after its successor polls: a task put on its sticky queue just as it stopped would wait
+    /// there for the sticky schedule-to-start timeout.
     fn retire(&mut self, old: EntryHandle, successor: Option<LocalBoxFuture<'static, ()>>) {
         if successor.is_none() {
             old.begin_stop();
+        } else {
+            old.release_sticky();
         }
         // Finished drains were logged already; only those still running matter to a shutdown.
         self.draining.retain(|task| !task.is_finished());

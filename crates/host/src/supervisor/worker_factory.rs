@@ -27,7 +27,7 @@ use temporalio_sdk::{
 use temporalio_sdk_core::{
     CoreRuntime, FixedSizeSlotSupplier, ResourceBasedSlotsOptions, ResourceBasedTunerConfig,
     ResourceController, ResourceSlotOptions, SlotSupplierOptions, TunerBuilder, TunerHolderOptions,
-    WorkerTuner, init_worker,
+    Worker as CoreWorker, WorkerTuner, init_worker,
 };
 
 /// Nexus is never enabled by the host; its slot supplier is still required by the tuner.
@@ -35,6 +35,13 @@ const NEXUS_SLOTS: usize = 1;
 /// Least time between two resource-based slots above `min` (SDK core's default for
 /// activities): lets resource use show before more slots are handed out.
 const RESOURCE_RAMP: Duration = Duration::from_millis(50);
+
+/// How long a workflow task may wait on a worker's sticky queue before the server moves it to
+/// the entry's normal queue (SDK core's default: 10 s). A task the server puts on the sticky
+/// queue of a worker that is being replaced, just before it stops, is taken by no one until then;
+/// with 1 s it goes to the successor about 1 s later. A busy worker that takes longer than this
+/// to pick up a sticky task gets it from the normal queue instead, with the whole history.
+const STICKY_SCHEDULE_TO_START: Duration = Duration::from_secs(1);
 
 /// The one resource controller of the host, with the targets it was made for.
 type SharedController = ((f64, f64), Arc<ResourceController>);
@@ -68,16 +75,41 @@ pub trait WorkerFactory {
 pub trait EntryWorker {
     /// Stops polling; in-flight work drains (callable while [`EntryWorker::run`] runs).
     fn shutdown_handle(&self) -> Box<dyn Fn()>;
+    /// Sets how long in-flight activities get after the stop before they are cancelled
+    /// (callable until the stop). A worker without activities may ignore it.
+    fn grace_handle(&self) -> Box<dyn Fn(Duration)> {
+        Box::new(|_| {})
+    }
+    /// Stops keeping workflows on this worker's sticky queue, so that their next tasks go to
+    /// the normal queue (callable while [`EntryWorker::run`] runs). A worker without workflows
+    /// may ignore it.
+    fn sticky_release_handle(&self) -> Box<dyn Fn()> {
+        Box::new(|| {})
+    }
     /// Poll and run tasks until stopped (`Ok`) or failed.
     fn run(self: Box<Self>) -> LocalBoxFuture<'static, Result<()>>;
 }
 
-impl EntryWorker for Worker {
+/// An SDK worker with its core worker, whose grace period can change until it stops.
+struct SdkWorker {
+    worker: Worker,
+    core: Arc<CoreWorker>,
+}
+
+impl EntryWorker for SdkWorker {
     fn shutdown_handle(&self) -> Box<dyn Fn()> {
-        Box::new(Worker::shutdown_handle(self))
+        Box::new(self.worker.shutdown_handle())
+    }
+    fn grace_handle(&self) -> Box<dyn Fn(Duration)> {
+        let core = self.core.clone();
+        Box::new(move |grace| core.set_activity_graceful_shutdown_period(Some(grace)))
+    }
+    fn sticky_release_handle(&self) -> Box<dyn Fn()> {
+        let core = self.core.clone();
+        Box::new(move || core.release_sticky_queue())
     }
     fn run(mut self: Box<Self>) -> LocalBoxFuture<'static, Result<()>> {
-        Box::pin(async move { Ok(Worker::run(&mut self).await?) })
+        Box::pin(async move { Ok(self.worker.run().await?) })
     }
 }
 
@@ -217,6 +249,7 @@ impl WorkerFactory for SdkWorkerFactory {
                 entry.max_task_queue_activities_per_second.map(Rate::get),
             )
             .graceful_shutdown_period(*grace)
+            .sticky_queue_schedule_to_start_timeout(STICKY_SCHEDULE_TO_START)
             .client_identity_override(format!("{}/{}", self.identity, entry.name))
             .maybe_deployment_options(
                 self.deployment
@@ -244,12 +277,13 @@ impl WorkerFactory for SdkWorkerFactory {
         core_config.tuner = Some(self.tuner(entry, slots).with_context(cannot)?);
         // A replacement polls while its predecessor still runs (make-before-break).
         core_config.skip_client_worker_set_check = true;
-        let core = init_worker(&self.runtime, core_config, client.connection().clone())
+        let core = Arc::new(
+            init_worker(&self.runtime, core_config, client.connection().clone())
+                .with_context(cannot)?,
+        );
+        let worker = Worker::new_from_core_options(core.clone(), client.options().clone(), options)
             .with_context(cannot)?;
-        let worker =
-            Worker::new_from_core_options(Arc::new(core), client.options().clone(), options)
-                .with_context(cannot)?;
-        Ok(Box::new(worker))
+        Ok(Box::new(SdkWorker { worker, core }))
     }
 }
 

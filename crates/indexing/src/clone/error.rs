@@ -29,8 +29,8 @@ pub enum CloneError {
         /// Which kinds are accepted.
         reason: String,
     },
-    /// The destination exists and is not an empty directory.
-    #[error("clone destination {} is not an empty directory", path.display())]
+    /// The mirror's folder holds something else (it is never removed).
+    #[error("mirror {} is neither empty nor a mirror made by this host", path.display())]
     DestinationNotEmpty {
         /// The destination given.
         path: PathBuf,
@@ -77,7 +77,7 @@ pub enum CloneError {
         detail: String,
     },
     /// The repository is over one of [`super::CloneLimits`]: too many bytes over the wire, or
-    /// a work tree too large, too many entries or too deep — found before it is written.
+    /// a commit's tree too large, too many entries or too deep — found before a file is read.
     #[error(
         "{url} is too large: {} {found}, over the limit of {limit} (`[indexing] {}`)",
         .exceeded.what(),
@@ -190,11 +190,11 @@ impl CloneError {
 pub enum Limit {
     /// Bytes received over the wire.
     ReceivedBytes,
-    /// Bytes of the files the checkout would write.
+    /// Bytes of the files of the commit's tree.
     TreeBytes,
-    /// Entries (files, folders, links) of the work tree.
+    /// Entries (files, folders, links) of the commit's tree.
     TreeEntries,
-    /// Folders from the top of the work tree down to its deepest entry.
+    /// Folders from the top of the commit's tree down to its deepest entry.
     PathDepth,
 }
 
@@ -203,8 +203,8 @@ impl Limit {
     pub fn what(self) -> &'static str {
         match self {
             Self::ReceivedBytes => "bytes received",
-            Self::TreeBytes => "bytes in the files of its work tree",
-            Self::TreeEntries => "entries in its work tree",
+            Self::TreeBytes => "bytes in the files of its tree",
+            Self::TreeEntries => "entries in its tree",
             Self::PathDepth => "levels in its deepest path",
         }
     }
@@ -227,7 +227,7 @@ pub(crate) enum Phase {
     Connect,
     /// Downloading objects.
     Fetch,
-    /// Writing the local repository: its creation, refs and work tree.
+    /// Reading or writing the mirror: its creation, refs and objects.
     Write,
 }
 

@@ -1,7 +1,7 @@
-//! What a checkout would write, measured before it writes anything: the bytes of every file,
-//! the number of entries and the depth of the deepest path of a commit's tree, read from tree
-//! objects and object headers (no file content is inflated). A pack of one small blob that
-//! appears at thousands of paths is refused here, not after gigabytes are on disk.
+//! The footprint of a commit's tree, measured before any file is read: the bytes of every
+//! file, the number of entries and the depth of the deepest path, read from tree objects and
+//! object headers (no file content is inflated). A pack of one small blob that appears at
+//! thousands of paths is refused here, not after the parse has read gigabytes.
 
 use std::collections::HashMap;
 
@@ -14,7 +14,7 @@ use super::{CloneLimits, error::Limit};
 pub(crate) type Exceeded = (Limit, u64, u64);
 
 /// Walks `tree` and stops at the first of `limits` it passes. Symlinks count their target's
-/// length, submodules one entry and no bytes (the checkout writes an empty folder).
+/// length, submodules one entry and no bytes.
 pub(crate) fn check(
     repo: &Repository,
     tree: &Tree<'_>,

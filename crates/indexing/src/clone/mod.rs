@@ -1,12 +1,15 @@
-//! Cloning a repository to index it: one blocking call, [`clone_repository`], that fetches a
-//! branch, tag or commit of an https, ssh (or, when allowed, local) repository into an empty
-//! directory and checks it out, with a size limit, credentials from the environment, and a
-//! progress callback that can heartbeat and abort.
+//! Fetching a repository to index it: one blocking call, [`clone_repository`], that fetches a
+//! branch, tag or commit of an https, ssh (or, when allowed, local) repository into the host's
+//! bare mirror of that repository ([`mirror`]: made on first use, fetched into afterwards, one
+//! fetch at a time), with a size limit, credentials from the environment, and a progress
+//! callback that can heartbeat and abort. Nothing is checked out: the parse reads the commit's
+//! tree and blobs from the mirror.
 //!
 //! Hostile servers and repositories are bounded ([`CloneLimits`]): credentials go only to the
 //! listed hosts and redirects never leave the host asked for; connections have connect and
-//! read timeouts and a floor under the transfer rate; the bytes received, and — before the
-//! checkout writes anything — the bytes, entries and path depth of the work tree are limited.
+//! read timeouts and a floor under the transfer rate; the bytes received, and the bytes,
+//! entries and path depth of the commit's tree (read from tree objects and object headers)
+//! are limited.
 //!
 //! The fetch is as small as the remote allows: only the wanted ref, at depth 1 over https and
 //! ssh. libgit2's local transport (paths and `file://` URLs) cannot fetch shallowly, so local
@@ -16,14 +19,15 @@
 //!
 //! Errors are [`CloneError`]s with a stable [`CloneError::kind`] and
 //! [`CloneError::is_retryable`]; no error, log line or outcome holds a credential or the
-//! userinfo of a URL. On any failure the destination is left as it was found (absent or
-//! empty).
+//! userinfo of a URL. On any failure a mirror made by the call is removed; an older one keeps
+//! what it held. A mirror that turns out damaged (it cannot be opened, or a local git
+//! operation on it fails) is removed and made again, once.
 
 mod credentials;
-mod destination;
 mod error;
 mod footprint;
 mod host;
+pub mod mirror;
 mod pace;
 mod redact;
 mod refs;
@@ -39,7 +43,7 @@ use std::{
 
 use git2::{
     AutotagOption, Commit, Direction, ErrorCode, FetchOptions, Remote, RemoteCallbacks,
-    RemoteRedirect, Repository, build::CheckoutBuilder,
+    RemoteRedirect, Repository,
 };
 use serde::{Deserialize, Serialize};
 
@@ -50,8 +54,8 @@ pub use redact::redact_userinfo as redact_url;
 pub use source::{Source, Transport};
 
 use credentials::{Credentials, Negotiator};
-use destination::Destination;
 use error::{Phase, from_git};
+use mirror::Mirror;
 use pace::Pace;
 use refs::{EVERYTHING, Head, WANTED_REF, Wanted};
 
@@ -84,11 +88,13 @@ impl fmt::Debug for CloneRequest {
 pub struct CloneLimits {
     /// Bytes that may come over the wire, over all fetch attempts (the transfer stops with
     /// [`CloneError::TooLarge`] at the first progress report past it), and bytes the files of
-    /// the work tree may hold (checked before the checkout writes anything). Default 1 GiB.
+    /// the commit's tree may hold (read from object headers, before any file is read).
+    /// Default 1 GiB.
     pub max_bytes: u64,
-    /// Entries (files, folders, links, submodules) the work tree may hold. Default 1,000,000.
+    /// Entries (files, folders, links, submodules) the commit's tree may hold. Default
+    /// 1,000,000.
     pub max_tree_entries: u64,
-    /// Levels of the deepest path of the work tree (`a/b/c` is 3). Default 64.
+    /// Levels of the deepest path of the commit's tree (`a/b/c` is 3). Default 64.
     pub max_path_depth: u32,
     /// How long connecting to a server may take. Default 30 s.
     pub connect_timeout: Duration,
@@ -108,7 +114,7 @@ pub struct CloneLimits {
     /// Accept plain `http://` URLs (no TLS; the token is never sent over them). Default
     /// `false`.
     pub allow_http: bool,
-    /// A local source lends its objects to the clone (git alternates) instead of sending them:
+    /// A local source lends its objects to the mirror (git alternates) instead of sending them:
     /// nothing is transferred (and `max_bytes` does not apply), which saves the seconds libgit2
     /// spends compressing a pack of a large tree. Default `true`.
     pub borrow_local_objects: bool,
@@ -132,29 +138,31 @@ impl Default for CloneLimits {
     }
 }
 
-/// A finished clone. The work tree is checked out on a local branch (for a branch request)
-/// or at a detached `HEAD`. The clone has no configured remote: fetched branches are under
-/// `refs/remotes/origin/`, but nothing of the URL is written under `.git` (a URL's user name
-/// can be a token).
+/// A finished fetch. The mirror holds the commit; it has no configured remote: fetched
+/// branches are under `refs/remotes/origin/`, tags under `refs/tags/`, but nothing of the URL
+/// is written in the mirror (a URL's user name can be a token).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CloneOutcome {
-    /// The checked-out commit: 40 lowercase hex digits.
+    /// The commit asked for: 40 lowercase hex digits.
     pub commit_sha: String,
     /// The remote's default branch (what its `HEAD` points to), when it advertises one.
     pub default_branch: Option<String>,
-    /// The absolute path of the work tree (the destination).
+    /// The absolute path of the mirror (a bare repository).
     pub path: PathBuf,
     /// Bytes received over all fetch attempts.
     pub bytes_received: u64,
     /// Objects received by the fetch that succeeded.
     pub objects: u64,
-    /// Whether the clone holds only part of the history (a depth-1 fetch).
+    /// Whether the mirror holds only part of the history (a depth-1 fetch).
     pub shallow: bool,
 }
 
 /// What the clone is doing, for [`Progress`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
+    /// Another fetch into the same mirror is under way: this one waits for it. `done` and
+    /// `total` are 0.
+    Waiting,
     /// The remote is preparing the pack (counting and compressing objects); `done` and
     /// `total` are 0.
     Preparing,
@@ -162,9 +170,6 @@ pub enum Stage {
     Receiving,
     /// Deltas are being resolved: `done` of `total` deltas.
     Resolving,
-    /// The work tree is being written: `done` of `total` files. Returning `false` here stops
-    /// the clone once the checkout ends (libgit2 cannot stop a checkout midway).
-    CheckingOut,
 }
 
 /// One progress report.
@@ -180,36 +185,55 @@ pub struct Progress {
     pub received_bytes: u64,
 }
 
-/// Clones `request` into `dest`, which must be an empty directory or absent (missing parents
-/// are created).
+/// Fetches `request` into the mirror at `mirror`: absent or an empty folder (it is made, and
+/// missing parents are created), or a mirror an earlier call made (it is fetched into). A
+/// non-empty folder that is not such a mirror is refused ([`CloneError::DestinationNotEmpty`]).
 ///
-/// Blocking: run it on a blocking thread (`tokio::task::spawn_blocking`). `progress` is called
-/// often (many times a second while data flows) and should be cheap; returning `false` stops
-/// the clone with [`CloneError::Aborted`]. It is not called while connecting; a server that
-/// never answers is bounded by [`CloneLimits::connect_timeout`] and
-/// [`CloneLimits::read_timeout`] (libgit2 settings of the whole process: the last clone to
-/// start sets them for all).
+/// Blocking: run it on a blocking thread (`tokio::task::spawn_blocking`). One fetch at a time
+/// per mirror, across threads and processes: a second one waits, reporting
+/// [`Stage::Waiting`]. `progress` is called often (many times a second while data flows) and
+/// should be cheap; returning `false` stops the fetch with [`CloneError::Aborted`]. It is not
+/// called while connecting; a server that never answers is bounded by
+/// [`CloneLimits::connect_timeout`] and [`CloneLimits::read_timeout`] (libgit2 settings of
+/// the whole process: the last clone to start sets them for all).
 ///
-/// On failure everything written under `dest` (and any parent this call created) is
-/// removed.
+/// On failure a mirror this call made (and any parent it created) is removed. An older mirror
+/// that fails in a way only a damaged repository explains is removed and made again, once.
 pub fn clone_repository(
     request: &CloneRequest,
-    dest: &Path,
+    mirror: &Path,
     limits: &CloneLimits,
     mut progress: impl FnMut(Progress) -> bool,
 ) -> Result<CloneOutcome, CloneError> {
     let source = Source::parse(&request.url, limits)?;
     let credentials = Credentials::from_env();
-    let destination = Destination::prepare(dest)?;
-    timeouts::apply(limits.connect_timeout, limits.read_timeout)
-        .map_err(|e| from_git(&e, Phase::Connect, &source.to_string(), dest, &credentials))?;
+    let waiting = Progress {
+        stage: Stage::Waiting,
+        done: 0,
+        total: 0,
+        received_bytes: 0,
+    };
+    let Some(mut mirror) = Mirror::prepare(mirror, || progress(waiting))? else {
+        return Err(CloneError::Aborted {
+            url: source.to_string(),
+        });
+    };
+    timeouts::apply(limits.connect_timeout, limits.read_timeout).map_err(|e| {
+        from_git(
+            &e,
+            Phase::Connect,
+            &source.to_string(),
+            mirror.path(),
+            &credentials,
+        )
+    })?;
     let reference = request.reference.as_deref();
-    tracing::info!(url = %source, reference, dest = %destination.path().display(), "cloning");
+    tracing::info!(url = %source, reference, mirror = %mirror.path().display(), "fetching");
     let cloner = Cloner {
         source: &source,
         credentials: &credentials,
         limits,
-        path: destination.path(),
+        path: mirror.path().to_owned(),
         progress: RefCell::new(&mut progress),
         transfer: RefCell::default(),
         pace: RefCell::new(Pace::new(
@@ -219,15 +243,34 @@ pub fn clone_repository(
             0,
         )),
     };
-    let outcome = cloner.run(reference)?;
+    let borrow = (source.transport() == Transport::Local && limits.borrow_local_objects)
+        .then(|| PathBuf::from(source.git_url()));
+    let mut outcome = mirror
+        .open(borrow.as_deref())
+        .map_err(|e| cloner.git(&e, Phase::Write))
+        .and_then(|repo| cloner.run(&repo, reference));
+    if let Err(e @ (CloneError::Io { .. } | CloneError::Git { .. })) = &outcome
+        && !mirror.is_fresh()
+    {
+        tracing::warn!(error = %e, mirror = %mirror.path().display(), "the mirror looks damaged; making it again");
+        mirror.reset().map_err(|source| CloneError::Io {
+            path: mirror.path().to_owned(),
+            source,
+        })?;
+        outcome = mirror
+            .open(borrow.as_deref())
+            .map_err(|e| cloner.git(&e, Phase::Write))
+            .and_then(|repo| cloner.run(&repo, reference));
+    }
+    let outcome = outcome?;
     tracing::info!(
         url = %source,
         commit = %outcome.commit_sha,
         bytes = outcome.bytes_received,
         shallow = outcome.shallow,
-        "cloned"
+        "fetched"
     );
-    destination.keep();
+    mirror.keep();
     Ok(outcome)
 }
 
@@ -257,7 +300,8 @@ struct Cloner<'a> {
     source: &'a Source,
     credentials: &'a Credentials,
     limits: &'a CloneLimits,
-    path: &'a Path,
+    /// The mirror.
+    path: PathBuf,
     progress: RefCell<&'a mut dyn FnMut(Progress) -> bool>,
     transfer: RefCell<Transfer>,
     /// The rate of the fetch attempt under way.
@@ -265,56 +309,26 @@ struct Cloner<'a> {
 }
 
 impl<'a> Cloner<'a> {
-    fn run(&self, reference: Option<&str>) -> Result<CloneOutcome, CloneError> {
-        let repo = Repository::init(self.path).map_err(|e| self.git(&e, Phase::Write))?;
-        // Redirects may stay on the host (`false` is libgit2's "no offsite redirects"); the
-        // connect reads this, the fetch takes it from its options.
-        repo.config()
-            .and_then(|mut config| config.set_str("http.followRedirects", "false"))
-            .map_err(|e| self.git(&e, Phase::Write))?;
-        drop(repo);
-        if self.source.transport() == Transport::Local && self.limits.borrow_local_objects {
-            self.borrow_objects();
-        }
-        let repo = Repository::open(self.path).map_err(|e| self.git(&e, Phase::Write))?;
-        // Anonymous: the URL (which may hold a user name) is written nowhere under `.git`.
+    fn run(&self, repo: &Repository, reference: Option<&str>) -> Result<CloneOutcome, CloneError> {
+        // Anonymous: the URL (which may hold a user name) is written nowhere in the mirror.
         let mut remote = repo
             .remote_anonymous(self.source.git_url())
             .map_err(|e| self.git(&e, Phase::Connect))?;
         let heads = self.list(&mut remote)?;
         let default_branch = refs::default_branch(&heads);
-        let plan = refs::plan(&heads, reference, &self.source.to_string())?;
-        self.fetch(&mut remote, &plan.wanted)?;
-        let commit = self.resolve(&repo, &plan.wanted, reference)?;
-        self.checkout(&repo, &commit, plan.branch.as_deref())?;
+        let wanted = refs::plan(&heads, reference, &self.source.to_string())?;
+        self.fetch(&mut remote, &wanted)?;
+        let commit = self.resolve(repo, &wanted, reference)?;
+        self.check_footprint(repo, &commit)?;
         let transfer = self.transfer.borrow();
         Ok(CloneOutcome {
             commit_sha: commit.id().to_string(),
             default_branch,
-            path: self.path.to_owned(),
+            path: self.path.clone(),
             bytes_received: transfer.bytes,
             objects: transfer.objects,
             shallow: repo.is_shallow(),
         })
-    }
-
-    /// A local source lends its objects to the clone (git alternates) instead of packing them
-    /// for a fetch, which costs seconds of compression for a large tree: the fetch then finds
-    /// the wanted commits present and transfers nothing. The clone lives only as long as the
-    /// run, and reads the source's objects without ever writing them.
-    fn borrow_objects(&self) {
-        let url = self.source.git_url();
-        let path = url.strip_prefix("file://").unwrap_or(url);
-        let Ok(source) = Repository::open(path) else {
-            return; // not a repository: the fetch reports it
-        };
-        let info = self.path.join(".git").join("objects").join("info");
-        let alternates = format!("{}\n", source.path().join("objects").display());
-        if let Err(e) = std::fs::create_dir_all(&info)
-            .and_then(|()| std::fs::write(info.join("alternates"), alternates))
-        {
-            tracing::debug!(error = %e, "cannot borrow the local source's objects; fetching them");
-        }
     }
 
     /// The refs the remote advertises.
@@ -453,47 +467,14 @@ impl<'a> Cloner<'a> {
         Ok(commit)
     }
 
-    /// Points `HEAD` at `commit` (on a new local `branch`, or detached) and writes the work
-    /// tree, once its footprint is known to be within the limits. Filters (line endings,
-    /// `.gitattributes` drivers) are off: the files hold exactly the blobs' bytes.
-    fn checkout(
-        &self,
-        repo: &Repository,
-        commit: &Commit<'_>,
-        branch: Option<&str>,
-    ) -> Result<(), CloneError> {
+    /// Refuses a commit whose tree is over the limits (bytes of its files, entries, depth),
+    /// measured from tree objects and object headers before anything reads a file.
+    fn check_footprint(&self, repo: &Repository, commit: &Commit<'_>) -> Result<(), CloneError> {
         let write = |e: git2::Error| self.git(&e, Phase::Write);
         let tree = commit.tree().map_err(write)?;
-        if let Some((exceeded, limit, found)) =
-            footprint::check(repo, &tree, self.limits).map_err(write)?
-        {
-            return Err(self.too_large(exceeded, limit, found));
-        }
-        match branch {
-            Some(branch) => {
-                repo.branch(branch, commit, true).map_err(write)?;
-                repo.set_head(&format!("refs/heads/{branch}"))
-                    .map_err(write)?;
-            }
-            None => repo.set_head_detached(commit.id()).map_err(write)?,
-        }
-        let received_bytes = self.transfer.borrow().bytes;
-        let mut checkout = CheckoutBuilder::new();
-        checkout
-            .force()
-            .disable_filters(true)
-            .progress(|_path, done, total| {
-                self.report(Progress {
-                    stage: Stage::CheckingOut,
-                    done: done as u64,
-                    total: total as u64,
-                    received_bytes,
-                });
-            });
-        repo.checkout_head(Some(&mut checkout)).map_err(write)?;
-        match self.transfer.borrow().stop {
-            Some(Stop::Aborted) => Err(self.aborted()),
-            _ => Ok(()),
+        match footprint::check(repo, &tree, self.limits).map_err(write)? {
+            Some((exceeded, limit, found)) => Err(self.too_large(exceeded, limit, found)),
+            None => Ok(()),
         }
     }
 
@@ -626,7 +607,7 @@ impl<'a> Cloner<'a> {
             err,
             phase,
             &self.source.to_string(),
-            self.path,
+            &self.path,
             self.credentials,
         )
     }

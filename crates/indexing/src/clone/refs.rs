@@ -28,14 +28,6 @@ pub(crate) enum Wanted {
     Abbreviated(String),
 }
 
-/// What to fetch, and what to check out.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Plan {
-    pub wanted: Wanted,
-    /// The local branch to create and check out; `None` checks out a detached HEAD.
-    pub branch: Option<String>,
-}
-
 /// Refspecs that fetch every branch and tag.
 pub(crate) const EVERYTHING: [&str; 2] = [
     "+refs/heads/*:refs/remotes/origin/*",
@@ -60,14 +52,18 @@ pub(crate) fn default_branch(heads: &[Head]) -> Option<String> {
 }
 
 /// Plans the fetch of `reference` (`None`, empty or `HEAD`: the remote's default branch).
-pub(crate) fn plan(heads: &[Head], reference: Option<&str>, url: &str) -> Result<Plan, CloneError> {
+pub(crate) fn plan(
+    heads: &[Head],
+    reference: Option<&str>,
+    url: &str,
+) -> Result<Wanted, CloneError> {
     match reference.filter(|r| !r.is_empty() && *r != "HEAD") {
         None => default_plan(heads, url),
         Some(reference) => named_plan(heads, reference, url),
     }
 }
 
-fn default_plan(heads: &[Head], url: &str) -> Result<Plan, CloneError> {
+fn default_plan(heads: &[Head], url: &str) -> Result<Wanted, CloneError> {
     if let Some(branch) = default_branch(heads) {
         return Ok(branch_plan(&branch));
     }
@@ -87,7 +83,7 @@ fn default_plan(heads: &[Head], url: &str) -> Result<Plan, CloneError> {
     ))
 }
 
-fn named_plan(heads: &[Head], reference: &str, url: &str) -> Result<Plan, CloneError> {
+fn named_plan(heads: &[Head], reference: &str, url: &str) -> Result<Wanted, CloneError> {
     let advertised = |name: &str| heads.iter().any(|h| h.name == name);
     if reference.starts_with("refs/") {
         if !Reference::is_valid_name(reference) {
@@ -127,39 +123,32 @@ fn named_plan(heads: &[Head], reference: &str, url: &str) -> Result<Plan, CloneE
     }
 }
 
-fn commit_plan(heads: &[Head], hex: &str) -> Plan {
+fn commit_plan(heads: &[Head], hex: &str) -> Wanted {
     let mut matching = heads.iter().filter(|h| h.oid.to_string().starts_with(hex));
     let tip = matching.next();
     let unique = tip.is_some_and(|tip| matching.all(|h| h.oid == tip.oid));
-    let wanted = match tip {
+    match tip {
         // A ref's tip (or the commit an annotated tag peels to): fetch that ref, which can be
-        // shallow, and check the commit out detached.
-        Some(tip) if unique => return ref_plan(tip.name.trim_end_matches("^{}")),
+        // shallow.
+        Some(tip) if unique => ref_plan(tip.name.trim_end_matches("^{}")),
         _ if hex.len() == 40 => match Oid::from_str(hex) {
             Ok(oid) => Wanted::FullId(oid),
             Err(_) => Wanted::Abbreviated(hex.to_owned()),
         },
         _ => Wanted::Abbreviated(hex.to_owned()),
-    };
-    Plan {
-        wanted,
-        branch: None,
     }
 }
 
-fn branch_plan(branch: &str) -> Plan {
-    Plan {
-        wanted: Wanted::Ref {
-            src: format!("refs/heads/{branch}"),
-            dst: format!("refs/remotes/origin/{branch}"),
-        },
-        branch: Some(branch.to_owned()),
+fn branch_plan(branch: &str) -> Wanted {
+    Wanted::Ref {
+        src: format!("refs/heads/{branch}"),
+        dst: format!("refs/remotes/origin/{branch}"),
     }
 }
 
-/// A detached checkout of an advertised ref other than a branch (tags keep their name,
-/// `HEAD` becomes `refs/remotes/origin/HEAD`, a branch tip `refs/remotes/origin/<branch>`).
-fn ref_plan(name: &str) -> Plan {
+/// An advertised ref other than a branch (tags keep their name, `HEAD` becomes
+/// `refs/remotes/origin/HEAD`, a branch tip `refs/remotes/origin/<branch>`).
+fn ref_plan(name: &str) -> Wanted {
     let dst = if name == "HEAD" {
         "refs/remotes/origin/HEAD".to_owned()
     } else if let Some(branch) = name.strip_prefix("refs/heads/") {
@@ -167,12 +156,9 @@ fn ref_plan(name: &str) -> Plan {
     } else {
         name.to_owned()
     };
-    Plan {
-        wanted: Wanted::Ref {
-            src: name.to_owned(),
-            dst,
-        },
-        branch: None,
+    Wanted::Ref {
+        src: name.to_owned(),
+        dst,
     }
 }
 
@@ -211,8 +197,8 @@ mod tests {
         ]
     }
 
-    fn wanted_src(plan: &Plan) -> &str {
-        match &plan.wanted {
+    fn wanted_src(plan: &Wanted) -> &str {
+        match plan {
             Wanted::Ref { src, .. } => src,
             other => panic!("expected a ref, got {other:?}"),
         }
@@ -223,7 +209,6 @@ mod tests {
         assert_eq!(default_branch(&heads()).as_deref(), Some("main"));
         for reference in [None, Some(""), Some("HEAD")] {
             let p = plan(&heads(), reference, "u").expect("default");
-            assert_eq!(p.branch.as_deref(), Some("main"));
             assert_eq!(wanted_src(&p), "refs/heads/main");
         }
     }
@@ -231,29 +216,23 @@ mod tests {
     #[test]
     fn branches_tags_and_full_names() {
         let p = plan(&heads(), Some("feature"), "u").expect("branch");
-        assert_eq!(p.branch.as_deref(), Some("feature"));
+        assert_eq!(wanted_src(&p), "refs/heads/feature");
         let p = plan(&heads(), Some("v1"), "u").expect("tag");
-        assert_eq!(
-            (wanted_src(&p), p.branch.as_deref()),
-            ("refs/tags/v1", None)
-        );
+        assert_eq!(wanted_src(&p), "refs/tags/v1");
         let p = plan(&heads(), Some("refs/heads/feature"), "u").expect("full branch");
-        assert_eq!(p.branch.as_deref(), Some("feature"));
+        assert_eq!(wanted_src(&p), "refs/heads/feature");
     }
 
     #[test]
     fn commit_ids_use_an_advertised_tip_when_there_is_one() {
         let p = plan(&heads(), Some(&FEATURE[..7]), "u").expect("tip prefix");
-        assert_eq!(
-            (wanted_src(&p), p.branch.as_deref()),
-            ("refs/heads/feature", None)
-        );
+        assert_eq!(wanted_src(&p), "refs/heads/feature");
         let p = plan(&heads(), Some(TAGGED), "u").expect("peeled tag");
         assert_eq!(wanted_src(&p), "refs/tags/v1");
         let p = plan(&heads(), Some(&"ABCDEF".repeat(7)[..40]), "u").expect("full id");
-        assert!(matches!(p.wanted, Wanted::FullId(_)));
+        assert!(matches!(p, Wanted::FullId(_)));
         let p = plan(&heads(), Some("abcdef1"), "u").expect("abbreviated");
-        assert_eq!(p.wanted, Wanted::Abbreviated("abcdef1".into()));
+        assert_eq!(p, Wanted::Abbreviated("abcdef1".into()));
     }
 
     #[test]

@@ -665,7 +665,7 @@ fn bolt_map<const N: usize>(entries: [(&str, BoltType); N]) -> BoltType {
 
 fn props_to_bolt(props: &Props) -> BoltType {
     let mut map = BoltMap::with_capacity(props.len());
-    for (name, value) in props {
+    for (name, value) in props.iter() {
         let value = match value {
             Value::Bool(b) => BoltType::from(*b),
             Value::Int(i) => BoltType::from(*i),
@@ -706,7 +706,7 @@ fn props_of(row: &neo4rs::Row, column: &str) -> Result<Props, GraphError> {
                 )));
             }
         };
-        props.insert(name.value, value);
+        props.insert(name.value.into(), value);
     }
     Ok(props)
 }

@@ -231,7 +231,7 @@ impl IndexRunRecord {
 
 fn insert_opt(props: &mut Props, name: &str, value: &Option<String>) {
     if let Some(value) = value {
-        props.insert(name.to_owned(), Value::from(value.as_str()));
+        props.insert(name.to_owned().into(), Value::from(value.as_str()));
     }
 }
 

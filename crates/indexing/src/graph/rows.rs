@@ -261,11 +261,11 @@ impl<'a> Builder<'a> {
 
     fn build(mut self, output: &'a ParseOutput) -> GraphRows {
         for file in &output.files {
-            let props = Props::from([
-                ("language".to_owned(), Value::from(language_name(file))),
-                ("lines".to_owned(), Value::from(file.lines)),
-                ("bytes".to_owned(), Value::from(file.bytes)),
-                ("has_errors".to_owned(), Value::from(file.has_errors)),
+            let props = Props::from_iter([
+                ("language".into(), Value::from(language_name(file))),
+                ("lines".into(), Value::from(file.lines)),
+                ("bytes".into(), Value::from(file.bytes)),
+                ("has_errors".into(), Value::from(file.has_errors)),
             ]);
             self.node(Label::File, &file.path, Some(&file.path), props);
             let file_ref = NodeRef::new(Label::File, &file.path);
@@ -277,10 +277,10 @@ impl<'a> Builder<'a> {
             );
             for def in &file.definitions {
                 let label = Label::of_kind(def.kind);
-                let props = Props::from([
-                    ("name".to_owned(), Value::from(def.name.as_str())),
-                    ("start_line".to_owned(), Value::from(def.start_line)),
-                    ("end_line".to_owned(), Value::from(def.end_line)),
+                let props = Props::from_iter([
+                    ("name".into(), Value::from(def.name.as_str())),
+                    ("start_line".into(), Value::from(def.start_line)),
+                    ("end_line".into(), Value::from(def.end_line)),
                 ]);
                 self.node(label, &def.qualified_name, Some(&file.path), props);
                 let (parent, rel) = match self.parent_of(&def.qualified_name, def.owner.as_deref())
@@ -454,16 +454,16 @@ fn aggregate_props(
 ) -> Props {
     let mut props = Props::new();
     if !lines.is_empty() {
-        props.insert("lines".to_owned(), Value::Ints(lines.into_iter().collect()));
+        props.insert("lines".into(), Value::Ints(lines.into_iter().collect()));
     }
     if !names.is_empty() {
-        props.insert("names".to_owned(), Value::Strs(names.into_iter().collect()));
+        props.insert("names".into(), Value::Strs(names.into_iter().collect()));
     }
     if let Some((_, module)) = first_module {
-        props.insert("module".to_owned(), Value::Str(module));
+        props.insert("module".into(), Value::Str(module));
     }
     if let Some(parent) = parent {
-        props.insert("parent".to_owned(), Value::Str(parent));
+        props.insert("parent".into(), Value::Str(parent));
     }
     props
 }
@@ -633,19 +633,22 @@ mod tests {
     fn calls_and_imports_aggregate_per_pair_and_targets_get_nodes() {
         let rows = GraphRows::from_parse(&sample());
         let call = rel(&rows, RelType::Calls, "a.py::A.run", "b.py::f").expect("call");
-        assert_eq!(call.props["lines"], Value::Ints(vec![4, 5]));
+        assert_eq!(call.props.get("lines"), Some(&Value::Ints(vec![4, 5])));
         assert_eq!(call.file, "a.py");
         let top = rel(&rows, RelType::Calls, "b.py", "os.path.join").expect("top-level call");
         assert_eq!(top.src.label, Label::File);
         assert_eq!(top.dst.label, Label::External);
         let import = rel(&rows, RelType::Imports, "a.py", "b.py::f").expect("import");
-        assert_eq!(import.props["names"], Value::Strs(vec!["f".into()]));
-        assert_eq!(import.props["module"], Value::from("b"));
+        assert_eq!(
+            import.props.get("names"),
+            Some(&Value::Strs(vec!["f".into()]))
+        );
+        assert_eq!(import.props.get("module"), Some(&Value::from("b")));
         let dir = rel(&rows, RelType::Imports, "a.py", "pkg").expect("directory import");
         assert_eq!(dir.dst.label, Label::Directory);
         assert!(!dir.props.contains_key("names"));
         let base = rel(&rows, RelType::Extends, "a.py::A", "Base").expect("base");
-        assert_eq!(base.props["parent"], Value::from("Base"));
+        assert_eq!(base.props.get("parent"), Some(&Value::from("Base")));
         assert_eq!(rows.nodes[&Label::External].len(), 2);
         assert_eq!(rows.nodes[&Label::Directory][0].file, None);
     }

@@ -1,12 +1,16 @@
 //! Property values of nodes and relationships: the few types the graph model uses, stored the
 //! same way by both backends (Neo4j properties, JSON in SQLite) and read back unchanged.
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
 
+use litemap::LiteMap;
 use serde::{Deserialize, Serialize};
 
-/// Properties of a node or relationship, by name (besides `repo_id`, `key`, `run_id`, `file`).
-pub type Props = BTreeMap<String, Value>;
+/// Properties of a node or relationship, by name (besides `repo_id`, `key`, `run_id`, `file`),
+/// sorted by name. A flat map: a repository has millions of rows of one to four properties each,
+/// and a B-tree node costs about ten times what such a row holds. Names the code writes are
+/// borrowed; names read back from a store are owned. Serialized as a JSON object.
+pub type Props = LiteMap<Cow<'static, str>, Value>;
 
 /// One property value. Lists are never empty: an empty list is left out instead, so both
 /// backends read back the same thing.

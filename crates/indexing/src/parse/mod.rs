@@ -2,15 +2,16 @@
 //! other types, functions, methods, imports, calls and inheritance, with calls, imports and
 //! bases resolved to definitions of the repository where the names allow it.
 //!
-//! [`parse_repository`] walks a directory ([`walk`]), parses every file of a known language on
-//! all cores with tree-sitter ([`extractor`], driven by one query file per language listed in
+//! [`parse_repository`] walks a commit's tree in git's object database ([`walk`]; nothing is
+//! checked out), reads the blobs of the files of a known language and parses them on all
+//! cores with tree-sitter ([`extractor`], driven by one query file per language listed in
 //! [`language`]), then links the references ([`resolve`]). Each file is held to its [`limits`]:
 //! one over them is skipped with the reason, so hostile input cannot take the host down. [`write_output`] and [`read_output`]
 //! store the result as JSON lines. Nothing here talks to Temporal: activities call this library.
 //!
 //! ```no_run
 //! use worker_host_indexing::parse::{parse_repository, write_output, ParseOptions};
-//! let output = parse_repository("/src/repo".as_ref(), &ParseOptions::default(), |done, total| {
+//! let output = parse_repository("/src/repo".as_ref(), "HEAD", &ParseOptions::default(), |done, total| {
 //!     eprintln!("{done}/{total}");
 //! })?;
 //! write_output("/tmp/repo.jsonl".as_ref(), &output)?;
@@ -23,6 +24,7 @@ pub mod limits;
 pub mod model;
 mod output;
 pub mod resolve;
+mod snapshot;
 pub mod walk;
 
 #[cfg(test)]
@@ -40,7 +42,8 @@ pub use extractor::Extractor;
 pub use language::LanguageSpec;
 pub use limits::{DEFAULT_MAX_FACTS, DEFAULT_MAX_NAME_BYTES, DEFAULT_MAX_NESTING, Limits};
 pub use model::*;
-pub use output::{read_output, write_output};
+pub use output::{read_output, read_output_edges, write_output};
+pub use snapshot::commit_directory;
 
 /// What to parse and how hard to try.
 #[derive(Debug, Clone)]
@@ -73,7 +76,7 @@ pub struct ParseOptions {
     pub cancel: Arc<AtomicBool>,
     /// Worker threads; 0 (the default) uses rayon's global pool, one thread per core.
     pub threads: usize,
-    /// Honour `.gitignore`, `.git/info/exclude` and `.ignore` files inside the root. Default true.
+    /// Honour the `.gitignore` and `.ignore` files of the tree ([`walk`]). Default true.
     pub respect_gitignore: bool,
 }
 
@@ -120,13 +123,13 @@ impl Default for ParseOptions {
 /// Why a repository could not be parsed. Problems with single files are skips, not errors.
 #[derive(Debug, thiserror::Error)]
 pub enum ParseError {
-    #[error("repository root {path}: {source}")]
-    Root {
-        path: PathBuf,
-        source: std::io::Error,
+    #[error("repository {path}: {source}")]
+    Repository { path: PathBuf, source: git2::Error },
+    #[error("no commit {revision:?} in the repository: {source}")]
+    Revision {
+        revision: String,
+        source: git2::Error,
     },
-    #[error("repository root {0} is not a directory")]
-    NotADirectory(PathBuf),
     #[error("{0}: no grammar for this file extension")]
     UnknownLanguage(String),
     #[error("{path}: {source}")]
@@ -151,16 +154,19 @@ pub enum ParseError {
     },
 }
 
-/// Parses every file of a known language under `root`, in parallel, and resolves the
-/// references between them. `progress(done, total)` is called from the worker threads after
+/// Parses every file of a known language in the tree of commit `revision` (an id, a ref name,
+/// `HEAD`: anything git's revision syntax names) of the repository at `repo` (bare, or a work
+/// tree whose files are not looked at), in parallel, and resolves the references between
+/// them. `progress(done, total)` is called from the worker threads after
 /// each file (and once with `done = 0` before the first), so a caller can heartbeat; `total`
 /// counts the files that passed the walk's checks.
 pub fn parse_repository(
-    root: &Path,
+    repo: &Path,
+    revision: &str,
     options: &ParseOptions,
     progress: impl Fn(usize, usize) + Sync,
 ) -> Result<ParseOutput, ParseError> {
-    parse(root, options, |_| None, false, progress).map(|parsed| parsed.output)
+    parse(repo, revision, options, |_| None, false, progress).map(|parsed| parsed.output)
 }
 
 /// What [`parse_repository_reusing`] returns.
@@ -175,34 +181,42 @@ pub struct Reparsed {
     pub reused: u64,
 }
 
-/// Like [`parse_repository`], but a file for which `reuse(path)` returns facts is not read
-/// or parsed: those facts (unresolved, as [`Reparsed::unresolved`] gave them for the same
+/// Like [`parse_repository`], but a file for which `reuse(path)` returns facts: its blob is
+/// not read and it is not parsed; those facts (unresolved, as [`Reparsed::unresolved`] gave them for the same
 /// content) are used. Resolution always runs over every file.
 pub fn parse_repository_reusing(
-    root: &Path,
+    repo: &Path,
+    revision: &str,
     options: &ParseOptions,
     reuse: impl Fn(&str) -> Option<FileFacts> + Sync,
     progress: impl Fn(usize, usize) + Sync,
 ) -> Result<Reparsed, ParseError> {
-    parse(root, options, reuse, true, progress)
+    parse(repo, revision, options, reuse, true, progress)
 }
 
 fn parse(
-    root: &Path,
+    repo: &Path,
+    revision: &str,
     options: &ParseOptions,
     reuse: impl Fn(&str) -> Option<FileFacts> + Sync,
     keep_unresolved: bool,
     progress: impl Fn(usize, usize) + Sync,
 ) -> Result<Reparsed, ParseError> {
     let reused = AtomicUsize::new(0);
-    let root = root.canonicalize().map_err(|source| ParseError::Root {
-        path: root.to_owned(),
+    let repository = git2::Repository::open(repo).map_err(|source| ParseError::Repository {
+        path: repo.to_owned(),
         source,
     })?;
-    if !root.is_dir() {
-        return Err(ParseError::NotADirectory(root));
-    }
-    let walked = walk::walk(&root, options);
+    let tree = repository
+        .revparse_single(revision)
+        .and_then(|object| object.peel_to_tree())
+        .map_err(|source| ParseError::Revision {
+            revision: revision.to_owned(),
+            source,
+        })?;
+    let walked = walk::walk(&repository, &tree, options);
+    drop(tree);
+    let blobs = walk::BlobReader::new(&repository);
     let total = walked.candidates.len();
     progress(0, total);
     let done = AtomicUsize::new(0);
@@ -232,7 +246,7 @@ fn parse(
                         reused.fetch_add(1, Ordering::Relaxed);
                         Ok((facts, Duration::ZERO))
                     }
-                    None => parse_candidate(extractor, candidate, options)?,
+                    None => parse_candidate(extractor, &blobs, candidate, options)?,
                 };
                 progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
                 Ok(outcome)
@@ -333,6 +347,7 @@ fn in_pool<R: Send>(pool: Option<&rayon::ThreadPool>, work: impl FnOnce() -> R +
 /// a broken grammar is an error.
 fn parse_candidate(
     extractor: &mut Extractor,
+    blobs: &walk::BlobReader,
     candidate: &walk::Candidate,
     options: &ParseOptions,
 ) -> Result<Result<(FileFacts, Duration), SkippedFile>, ParseError> {
@@ -344,7 +359,7 @@ fn parse_candidate(
     };
     let started = Instant::now();
     let limits = Limits::of(options);
-    let source = match walk::read_source(candidate, options.max_file_bytes) {
+    let source = match blobs.read_source(candidate) {
         Ok(source) => source,
         Err(reason) => return skipped(reason),
     };

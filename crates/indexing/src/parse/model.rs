@@ -278,7 +278,8 @@ pub enum SkipReason {
     InvalidUtf8,
     /// A symbolic link: never followed.
     Symlink,
-    /// Not a regular file (a FIFO, socket or device).
+    /// Not a regular file (a FIFO, socket or device). A git tree holds none: kept so that
+    /// outputs written by hosts that parsed a checkout still read.
     Special,
     /// Could not be read (permissions, vanished during the walk).
     Unreadable,

@@ -214,6 +214,24 @@ pub fn write_output(path: &Path, output: &ParseOutput) -> Result<(), ParseError>
 
 /// Reads a file written by [`write_output`].
 pub fn read_output(path: &Path) -> Result<ParseOutput, ParseError> {
+    read(path, Facts::Kept)
+}
+
+/// Reads a file written by [`write_output`] for building its graph: like [`read_output`], but
+/// each file's calls, imports and bases are dropped once its edges are rebuilt from them (the
+/// graph is made of the edges), so a big repository's output is held once, not twice.
+pub fn read_output_edges(path: &Path) -> Result<ParseOutput, ParseError> {
+    read(path, Facts::EdgesOnly)
+}
+
+/// What [`add_file`] keeps of a file's facts besides its edges.
+#[derive(Clone, Copy, PartialEq)]
+enum Facts {
+    Kept,
+    EdgesOnly,
+}
+
+fn read(path: &Path, facts: Facts) -> Result<ParseOutput, ParseError> {
     let io_error = |source| ParseError::Io {
         path: path.to_owned(),
         source,
@@ -253,7 +271,7 @@ pub fn read_output(path: &Path) -> Result<ParseOutput, ParseError> {
                 output.languages = languages;
             }
             Record::File(record) => {
-                add_file(&mut output, record).map_err(|what| {
+                add_file(&mut output, record, facts).map_err(|what| {
                     format_error(format!("the {what} targets do not match the facts"))
                 })?;
             }
@@ -274,8 +292,9 @@ pub fn read_output(path: &Path) -> Result<ParseOutput, ParseError> {
 fn add_file(
     output: &mut ParseOutput,
     record: FileRecord<FileFacts, (Target, Via)>,
+    keep: Facts,
 ) -> Result<(), &'static str> {
-    let facts = record.facts;
+    let mut facts = record.facts;
     if record.call_targets.len() != facts.calls.len() {
         return Err("call");
     }
@@ -306,6 +325,11 @@ fn add_file(
             .zip(record.inherit_targets)
             .map(|(inherit, (target, via))| InheritEdge::of(inherit, target, via)),
     );
+    if keep == Facts::EdgesOnly {
+        facts.calls = Vec::new();
+        facts.imports = Vec::new();
+        facts.inherits = Vec::new();
+    }
     output.files.push(facts);
     Ok(())
 }

@@ -24,6 +24,7 @@ use crate::{
     },
 };
 use activity_heartbeat_manager::ActivityHeartbeatManager;
+use crossbeam_utils::atomic::AtomicCell;
 use futures_util::{
     Stream, StreamExt, stream,
     stream::{BoxStream, PollNext},
@@ -211,7 +212,7 @@ impl WorkerActivityTasks {
         metrics: MetricsContext,
         max_heartbeat_throttle_interval: Duration,
         default_heartbeat_throttle_interval: Duration,
-        graceful_shutdown: Option<Duration>,
+        graceful_shutdown: Arc<AtomicCell<Option<Duration>>>,
         local_timeout_buffer: Duration,
     ) -> Self {
         let shutdown_initiated_token = CancellationToken::new();
@@ -646,7 +647,7 @@ struct ActivityTaskStream<SrcStrm> {
     outstanding_tasks: OutstandingActMap,
     start_tasks_stream_complete: CancellationToken,
     completions_in_flight: watch::Receiver<usize>,
-    grace_period: Option<Duration>,
+    grace_period: Arc<AtomicCell<Option<Duration>>>,
     cancels_tx: UnboundedSender<PendingActivityCancel>,
     /// The extra time we'll wait for local timeouts before firing them, to avoid racing with server
     local_timeout_buffer: Duration,
@@ -801,8 +802,8 @@ where
                 // Once we've been told to begin cancelling, wait the grace period and then start
                 // cancelling anything outstanding.
                 let (grace_killer, stop_grace) = futures_util::future::abortable(async {
-                    if let Some(gp) = self.grace_period {
-                        self.shutdown_initiated_token.cancelled().await;
+                    self.shutdown_initiated_token.cancelled().await;
+                    if let Some(gp) = self.grace_period.load() {
                         tokio::time::sleep(gp).await;
                         should_issue_immediate_cancel_clone.store(true, Ordering::Release);
                         for task_token in outstanding_tasks_clone
@@ -1068,7 +1069,7 @@ mod tests {
             MetricsContext::no_op(),
             Duration::from_secs(1),
             Duration::from_secs(1),
-            None,
+            Arc::new(AtomicCell::new(None)),
             local_timeout_buffer,
         )
     }
@@ -1155,7 +1156,7 @@ mod tests {
             MetricsContext::no_op(),
             Duration::from_secs(1),
             Duration::from_secs(1),
-            None,
+            Arc::new(AtomicCell::new(None)),
             Duration::from_secs(5),
         );
         let start = Instant::now();

@@ -460,6 +460,8 @@ pub struct Worker {
     capabilities: Arc<NamespaceCapabilities>,
     /// Handle for the spawned ShutdownWorker RPC task, awaited during shutdown.
     shutdown_rpc_handle: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// [WorkerConfig::graceful_shutdown_period], changeable until shutdown is initiated.
+    activity_grace_period: Arc<AtomicCell<Option<Duration>>>,
 }
 
 /// Namespace capabilities discovered via `describe_namespace`.
@@ -801,6 +803,8 @@ impl Worker {
         let wf_last_suc_poll_time = Arc::new(AtomicCell::new(None));
         let wf_sticky_last_suc_poll_time = Arc::new(AtomicCell::new(None));
         let act_last_suc_poll_time = Arc::new(AtomicCell::new(None));
+        let activity_grace_period = Arc::new(AtomicCell::new(config.graceful_shutdown_period));
+        let activity_grace_for_tasks = activity_grace_period.clone();
         let nexus_last_suc_poll_time = Arc::new(AtomicCell::new(None));
         let namespace_description = client
             .workers()
@@ -1071,7 +1075,7 @@ impl Worker {
                         metrics.clone(),
                         config.max_heartbeat_throttle_interval,
                         config.default_heartbeat_throttle_interval,
-                        config.graceful_shutdown_period,
+                        activity_grace_for_tasks,
                         config.local_timeout_buffer_for_activities,
                     )
                 });
@@ -1161,6 +1165,7 @@ impl Worker {
             status: worker_status,
             capabilities: worker_capabilities,
             shutdown_rpc_handle: Mutex::new(None),
+            activity_grace_period,
         })
     }
 
@@ -1243,6 +1248,24 @@ impl Worker {
             .client
             .workers()
             .finalize_unregister(self.worker_instance_key);
+    }
+
+    /// Stop keeping workflows on this worker's sticky queue: from now on its workflow task
+    /// completions carry no sticky attributes, so the server puts the next task of each workflow
+    /// on the normal task queue, where any worker of the queue takes it. For a worker about to be
+    /// replaced by another on the same queue: call it a little before [Worker::initiate_shutdown],
+    /// while this worker still polls, so that no task lands on its sticky queue just as it stops
+    /// (there it would wait for the sticky schedule-to-start timeout). Workflows stay cached.
+    pub fn release_sticky_queue(&self) {
+        if let Some(workflows) = self.task_subsystems.workflows.as_ref() {
+            workflows.release_sticky();
+        }
+    }
+
+    /// Replace [WorkerConfig::graceful_shutdown_period] for this worker's activities. Takes
+    /// effect if called before shutdown is initiated; the period is read when it starts.
+    pub fn set_activity_graceful_shutdown_period(&self, period: Option<Duration>) {
+        self.activity_grace_period.store(period);
     }
 
     pub(crate) fn shutdown_token(&self) -> CancellationToken {

@@ -131,6 +131,8 @@ pub(crate) struct Workflows {
     /// Will be populated when this worker is using a cache and should complete WFTs with a sticky
     /// queue.
     sticky_attrs: Option<StickyExecutionAttributes>,
+    /// Set by [Workflows::release_sticky]: completions no longer carry `sticky_attrs`.
+    sticky_released: AtomicBool,
     /// If set, can be used to reserve activity task slots for eager-return of new activity tasks.
     activity_tasks_handle: Option<ActivitiesFromWFTsHandle>,
     /// Maximum number of activity slots to reserve for eager execution per workflow task.
@@ -281,6 +283,7 @@ impl Workflows {
             wft_semaphore,
             local_act_mgr,
             ever_polled: AtomicBool::new(false),
+            sticky_released: AtomicBool::new(false),
             default_versioning_behavior,
             namespace_capabilities,
             shutdown_token,
@@ -413,7 +416,10 @@ impl Workflows {
                         .namespace_capabilities
                         .workflow_task_completion_size_limit(),
                 };
-                let sticky_attrs = self.sticky_attrs.clone();
+                let sticky_attrs = self
+                    .sticky_attrs
+                    .clone()
+                    .filter(|_| !self.sticky_released.load(atomic::Ordering::Acquire));
                 // Do not return new WFT if we would not cache, because returned new WFTs are
                 // always partial.
                 if sticky_attrs.is_none() {
@@ -927,6 +933,11 @@ impl Workflows {
                 warn!(error= %e, "Network error while responding to legacy query");
             }
         }
+    }
+
+    /// From now on, complete workflow tasks without sticky attributes.
+    pub(super) fn release_sticky(&self) {
+        self.sticky_released.store(true, atomic::Ordering::Release);
     }
 
     pub(super) fn get_sticky_queue_name(&self) -> Option<String> {
