@@ -510,15 +510,18 @@ fn cleanup_files(
     let mut nodes = 0;
     let mut lonely: BTreeSet<(String, String)> = BTreeSet::new();
     {
+        // INDEXED BY: without statistics SQLite prefers the repository's primary-key range to
+        // an index that does not cover the columns read, and each lookup would scan it.
         let mut of_file = tx.prepare_cached(
             "SELECT label, key, run_id <> ?3 AND label NOT IN ('Repository', 'IndexRun')
-             FROM nodes WHERE repo_id = ?1 AND file = ?2",
+             FROM nodes INDEXED BY nodes_file WHERE repo_id = ?1 AND file = ?2",
         )?;
         let mut delete_rels: Vec<rusqlite::CachedStatement<'_>> = ["src", "dst"]
             .iter()
             .map(|end| {
                 tx.prepare_cached(&format!(
-                    "DELETE FROM relationships WHERE repo_id = ?1 AND {end}_label = ?2
+                    "DELETE FROM relationships INDEXED BY relationships_{end}
+                     WHERE repo_id = ?1 AND {end}_label = ?2
                      AND {end}_key = ?3 AND type <> 'HAS_RUN'
                      AND (?4 OR (run_id <> ?5 AND file IS ?6))
                      RETURNING src_label, src_key, dst_label, dst_key"
