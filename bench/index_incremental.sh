@@ -16,7 +16,8 @@
 #
 # Wall time is measured around `worker-host index` (client start → summary); the summary's
 # own durations per stage are printed too. Knobs: BENCH_ROUNDS (3: one-file changes, each a new
-# commit), BENCH_KEEP=1, CARGO_TARGET_DIR (default /root/.cache/worker-host/target).
+# commit), BENCH_KEEP=1, CARGO_TARGET_DIR (default /root/.cache/worker-host/target), BENCH_BIN
+# (an existing worker-host binary: no build, e.g. another branch's release build for a before/after).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -25,8 +26,12 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/root/.cache/worker-host/target}"
 cd "$ROOT"
 . scripts/services.sh
 ensure_temporal_cli
-cargo build --release --bin worker-host >&2
-BIN="$CARGO_TARGET_DIR/release/worker-host"
+if [ -n "${BENCH_BIN:-}" ]; then
+  BIN="$BENCH_BIN"
+else
+  cargo build --release --bin worker-host >&2
+  BIN="$CARGO_TARGET_DIR/release/worker-host"
+fi
 
 WORK="$(mktemp -d /tmp/index-incremental.XXXXXX)"
 HOST_PID=

@@ -1,12 +1,12 @@
 //! Incremental re-indexing through the real workflow: after each commit of a series (add,
 //! modify, delete, rename, a change that breaks a cross-file call) the incrementally indexed
-//! graph equals, in a canonical dump, a full index of the same commit; the same commit twice
-//! writes and deletes nothing.
+//! graph equals, in a canonical dump, a full index of the same commit, in either store; the
+//! same commit twice writes and deletes nothing; a restarted host goes on from the run it saved.
 
 mod common;
 
-use common::indexer::{Indexer, Store, path_str};
-use common::{git, unique};
+use common::indexer::{Indexer, Store, config, path_str};
+use common::{git, unique, wait_until};
 use serde_json::Value as Json;
 
 const BASE: &[(&str, &str)] = &[
@@ -65,8 +65,17 @@ fn written(summary: &Json) -> u64 {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn each_incremental_run_equals_a_full_index() {
+    series_equals_full_indexes(Store::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_incremental_run_equals_a_full_index_in_neo4j() {
+    series_equals_full_indexes(Store::Neo4j).await;
+}
+
+async fn series_equals_full_indexes(store: Store) {
     let repo = git::repo(BASE);
-    let indexer = Indexer::start(Store::Embedded);
+    let indexer = Indexer::start(store);
     let repo_id = unique("inc");
     let first = index_and_compare(&indexer, repo.path(), &repo_id).await;
     assert_eq!(first["mode"], "full", "{first:#}");
@@ -167,6 +176,63 @@ async fn the_same_commit_twice_writes_and_deletes_nothing() {
     assert_eq!(full["mode"], "full");
     assert_eq!(full["files_parsed"], 5);
     assert_eq!(before, indexer.dump(&repo_id).await);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restarted_host_goes_on_from_the_run_it_saved() {
+    let repo = git::repo(BASE);
+    let indexer = Indexer::start(Store::Embedded);
+    let repo_id = unique("restart");
+    let first = indexer.index_ok(repo.path(), &repo_id);
+    let commit = first["commit"].as_str().expect("commit").to_owned();
+    // The run is saved in the background once it is in the store.
+    let cache = indexer.data_dir().join("index-cache");
+    wait_until("the run saved", std::time::Duration::from_secs(30), || {
+        let saved = saved_commits(&cache);
+        saved
+            .contains(&commit)
+            .then_some(())
+            .ok_or_else(|| format!("saved: {saved:?}"))
+    });
+    let Indexer {
+        host,
+        queue,
+        store,
+        address,
+    } = indexer;
+    let indexer = Indexer::start_with(
+        host.take_dir(),
+        &queue,
+        &config(&queue, store),
+        store,
+        &address,
+    );
+    git::commit(
+        repo.path(),
+        &[(
+            "lib/util.py",
+            "def clamp(x):\n    return min(9, max(0, x))\n",
+        )],
+        &[],
+        "modify",
+    );
+    let s = index_and_compare(&indexer, repo.path(), &repo_id).await;
+    assert_eq!(s["mode"], "incremental", "{s:#}");
+    assert_eq!(s["files_parsed"], 1, "{s:#}");
+}
+
+/// The commits of the runs saved in a host's index cache.
+fn saved_commits(cache: &std::path::Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(cache) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| {
+            let text = std::fs::read_to_string(e.ok()?.path().join("facts.jsonl")).ok()?;
+            let header: Json = serde_json::from_str(text.lines().next()?).ok()?;
+            Some(header["commit"].as_str()?.to_owned())
+        })
+        .collect()
 }
 
 /// The items of `these` that `others` lacks.

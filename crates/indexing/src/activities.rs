@@ -10,9 +10,8 @@ use crate::{
         of_clone, of_graph, transient,
     },
     graph::{CleanupScope, GraphRows, GraphStore, IndexRunRecord, RepositoryRecord, RunKey},
-    incremental::{
-        CacheDir, MAX_AFFECTED_FILES, RowsDigest, delta, read_facts, tree_blobs, write_facts,
-    },
+    incremental::{CacheDir, DeltaFile, MAX_AFFECTED_FILES, RowsDigest, delta, tree_blobs},
+    last_run::{LastRun, Pending, RunMemory},
     messages::{
         Checkout, CleanupRepoInput, CleanupStaleInput, CloneInput, CloneResult, Deleted,
         MetadataInput, ParseInput, ParseResult, PersistInput, PersistResult, ProgressCounter,
@@ -68,27 +67,32 @@ enum Needs {
     Nothing,
     /// The name of the mirror that holds the run's commit.
     Mirror,
+    /// The parse output, or an incremental run's [`DeltaFile`].
     ParseOutput,
 }
 
-/// State of the indexing activities: the host's services, the shared graph store, the
-/// indexing counters.
+/// State of the indexing activities: the host's services, the shared graph store, the host's
+/// memory of runs, the indexing counters.
 pub struct IndexingActivities {
     services: Arc<HostServices>,
     stores: Arc<StoreCache>,
+    memory: Arc<RunMemory>,
     metrics: Arc<IndexingMetrics>,
 }
 
 impl IndexingActivities {
-    /// Activities of the host `services` that share `stores` and count into `metrics`.
+    /// Activities of the host `services` that share `stores` and `memory` and count into
+    /// `metrics`.
     pub fn new(
         services: Arc<HostServices>,
         stores: Arc<StoreCache>,
+        memory: Arc<RunMemory>,
         metrics: Arc<IndexingMetrics>,
     ) -> Self {
         Self {
             services,
             stores,
+            memory,
             metrics,
         }
     }
@@ -117,7 +121,8 @@ impl IndexingActivities {
         let missing = match needs {
             Needs::Nothing => None,
             Needs::Mirror => (!folder.mirror_link().is_file()).then_some("clone"),
-            Needs::ParseOutput => (!folder.parse_output().is_file()).then_some("parse output"),
+            Needs::ParseOutput => (!folder.parse_output().is_file() && !folder.delta().is_file())
+                .then_some("parse output"),
         };
         if let Some(what) = missing {
             return Err(fatal(
@@ -161,6 +166,17 @@ impl IndexingActivities {
                 )),
             })
             .collect()
+    }
+
+    /// This host's last finished run of `repo_id`, when it is what the store holds (its commit
+    /// is the store's last indexed commit): what an incremental run starts from.
+    async fn last_run(&self, repo_id: &str, cache: &CacheDir) -> Option<Arc<LastRun>> {
+        let cached = self.memory.last_commit(repo_id, cache).await?;
+        let stored = self.last_indexed_commit(repo_id).await?;
+        if stored != cached {
+            return None;
+        }
+        self.memory.last(repo_id, &cached, cache).await
     }
 
     /// The mirror named in the run's folder, once it is known to hold `commit`: a mirror made
@@ -264,9 +280,10 @@ impl IndexingActivities {
         })
     }
 
-    /// Parse the run's commit, read from the mirror, on every core into the run's parse output
-    /// file. Files unchanged since the last indexed commit reuse the facts this host cached
-    /// then, without their blobs being read (see [`crate::incremental`]).
+    /// Parse the run's commit, read from the mirror, on every core. Files unchanged since the
+    /// last indexed commit reuse the facts this host kept of it, without their blobs being
+    /// read, and then only the rows that changed go to the run's folder (a [`DeltaFile`]);
+    /// otherwise the whole parse output does (see [`crate::incremental`]).
     #[activity(name = "parse_repo_activity")]
     pub async fn parse_repo_activity(
         self: Arc<Self>,
@@ -279,12 +296,9 @@ impl IndexingActivities {
             cache,
         } = self.run_place(&input.run_key, &input.repo_id, Needs::Mirror)?;
         let repo = self.mirror_with(&folder, &input.commit)?;
-        let base_commit = match (input.full, cache.commit()) {
-            (false, Some(cached)) => {
-                let last = self.last_indexed_commit(&input.repo_id).await;
-                (last.as_deref() == Some(cached.as_str())).then_some(cached)
-            }
-            _ => None,
+        let last = match input.full {
+            true => None,
+            false => self.last_run(&input.repo_id, &cache).await,
         };
         let counters = Counters::default();
         let options = ParseOptions {
@@ -293,30 +307,57 @@ impl IndexingActivities {
             cancel: counters.stop_flag(),
             ..ParseOptions::default()
         };
+        let memory = Arc::clone(&self.memory);
         let work = blocking({
             let counters = counters.clone();
             move || -> Result<ParseResult, String> {
                 let blobs = tree_blobs(&repo, &input.commit)
                     .map_err(|e| format!("cannot list the commit's tree: {e}"))?;
-                let cached = base_commit
-                    .as_ref()
-                    .and_then(|_| read_facts(&cache.facts()))
-                    .filter(|c| Some(&c.commit) == base_commit.as_ref());
                 let parsed = parse_repository_reusing(
                     &repo,
                     &input.commit,
                     &options,
-                    |path| cached.as_ref()?.reusable(path, &blobs),
+                    |path| last.as_ref()?.facts.reusable(path, &blobs),
                     |done, total| counters.set(done as u64, total as u64),
                 )
                 .map_err(|e| e.to_string())?;
+                let mut pending = Pending {
+                    repo_id: input.repo_id.clone(),
+                    commit: input.commit.clone(),
+                    blobs,
+                    files: parsed.unresolved,
+                    digest: None,
+                };
                 let out = folder.parse_output();
-                write_output(&out, &parsed.output).map_err(|e| e.to_string())?;
-                write_facts(&folder.facts(), &input.commit, &blobs, &parsed.unresolved)
-                    .map_err(|e| format!("cannot write {}: {e}", folder.facts().display()))?;
                 let mut result = ParseResult::of(&parsed.output, out.display().to_string());
                 result.totals.files_parsed = result.totals.files.saturating_sub(parsed.reused);
-                result.base_commit = cached.map(|c| c.commit);
+                // The rows that changed since the last run, when there is one to compare with
+                // and the change is not most of the repository.
+                let changed = last.and_then(|last| {
+                    let rows = GraphRows::from_parse(&parsed.output);
+                    let digest = RowsDigest::of(&rows);
+                    let delta = delta(&last.digest, &rows, &digest);
+                    pending.digest = Some(digest);
+                    (delta.affected_files.len() <= MAX_AFFECTED_FILES)
+                        .then(|| (last.facts.commit.clone(), delta))
+                });
+                match changed {
+                    Some((base, delta)) => {
+                        let path = folder.delta();
+                        let file = DeltaFile {
+                            rows: delta.rows,
+                            affected_files: delta.affected_files.into_iter().collect(),
+                        };
+                        file.write(&path)
+                            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                        result.base_commit = Some(base);
+                        result.output_path = path.display().to_string();
+                    }
+                    None => {
+                        write_output(&out, &parsed.output).map_err(|e| e.to_string())?;
+                    }
+                }
+                memory.begin(&input.run_key, pending);
                 Ok(result)
             }
         });
@@ -345,35 +386,28 @@ impl IndexingActivities {
     }
 
     /// Write the parsed graph, batched and idempotent, tagged with the run: everything, or for
-    /// an incremental run only the rows of the files whose rows changed.
+    /// an incremental run only the rows the parse found changed.
     #[activity(name = "persist_kg_activity")]
     pub async fn persist_kg_activity(
         self: Arc<Self>,
         ctx: ActivityContext,
         input: PersistInput,
     ) -> Result<PersistResult, ActivityError> {
-        let RunPlace { folder, cache, .. } =
+        let RunPlace { folder, .. } =
             self.run_place(&input.run_key, &input.repo_id, Needs::ParseOutput)?;
         let path = folder.parse_output();
-        let base = input.base_commit.clone();
-        let digest_path = folder.digest();
+        let delta_path = folder.delta();
+        let incremental = input.base_commit.is_some() && delta_path.is_file();
+        let memory = Arc::clone(&self.memory);
+        let run_key = input.run_key.clone();
         let (rows, affected) = blocking(move || -> Result<_, String> {
-            let rows = GraphRows::from_parse(&read_output_edges(&path).map_err(|e| e.to_string())?);
-            let digest = RowsDigest::of(&rows);
-            digest
-                .write(&digest_path)
-                .map_err(|e| format!("cannot write {}: {e}", digest_path.display()))?;
-            let old = base
-                .filter(|b| cache.commit().as_ref() == Some(b))
-                .and_then(|_| RowsDigest::read(&cache.digest()));
-            let Some(old) = old else {
-                return Ok((rows, None));
-            };
-            let delta = delta(&old, &rows, &digest);
-            if delta.affected_files.len() > MAX_AFFECTED_FILES {
-                return Ok((rows, None));
+            if incremental {
+                let delta = DeltaFile::read(&delta_path)?;
+                return Ok((delta.rows, Some(delta.affected_files)));
             }
-            Ok((delta.rows, Some(delta.affected_files.into_iter().collect())))
+            let rows = GraphRows::from_parse(&read_output_edges(&path).map_err(|e| e.to_string())?);
+            memory.set_digest(&run_key, RowsDigest::of(&rows));
+            Ok((rows, None))
         })
         .await?
         .map_err(|e| transient(PARSE_OUTPUT_UNREADABLE, e))?;
@@ -402,7 +436,7 @@ impl IndexingActivities {
 
     /// Delete the repository's nodes and relationships that this run did not write (in the
     /// affected files only, for an incremental run); then keep the run's facts and graph as
-    /// this host's cache of the repository.
+    /// this host's last run of the repository.
     #[activity(name = "cleanup_stale_kg_nodes_activity")]
     pub async fn cleanup_stale_kg_nodes_activity(
         self: Arc<Self>,
@@ -419,12 +453,9 @@ impl IndexingActivities {
         };
         let report = heartbeating(&ctx, work).await??;
         self.metrics.deleted(report.nodes, report.relationships);
-        let RunPlace { folder, cache, .. } =
+        let RunPlace { cache, .. } =
             self.run_place(&input.run_key, &input.repo_id, Needs::Nothing)?;
-        let promoted = blocking(move || cache.promote(&folder.facts(), &folder.digest())).await?;
-        if let Err(e) = promoted {
-            tracing::warn!(error = %e, "cannot keep the run's facts; the next run is a full one");
-        }
+        self.memory.promote(&input.run_key, &cache).await;
         Ok(report.into())
     }
 
@@ -436,6 +467,7 @@ impl IndexingActivities {
         ctx: ActivityContext,
         input: CleanupRepoInput,
     ) -> Result<bool, ActivityError> {
+        self.memory.forget(&input.run_key);
         let root = Self::folder(&self.current(), &input.run_key)?
             .root()
             .to_owned();

@@ -1,15 +1,19 @@
-//! Incremental indexing: a host keeps, per repository, the facts and the graph of the last run
-//! it finished (`<data_dir>/index-cache/<repo>/`). The next run of the same repository on that
-//! host, when the store's last indexed commit is the cached one:
+//! Incremental indexing: a host keeps, per repository, the facts and the graph digest of the
+//! last run it finished — in memory ([`crate::last_run::RunMemory`]) and in
+//! `<data_dir>/index-cache/<repo>/` for after a restart. The next run of the same repository on
+//! that host, when the store's last indexed commit is the cached one:
 //! - parses only the files whose git blob changed (the change is computed between the two
 //!   trees by blob id, so it is exact whatever the history did in between, force-pushes
-//!   included) and reuses the cached facts of the others; resolution runs over all files;
-//! - compares a digest of the new graph rows (a hash per file) with the cached run's and writes
-//!   only the rows of the files whose rows changed (a file is *affected* when any node or
-//!   relationship it holds was added, changed or removed — a renamed function makes its
-//!   callers' files affected too), and the new nodes that belong to no file (external names);
+//!   included) and reuses the cached facts of the others; resolution runs over all files, in
+//!   memory;
+//! - compares, in the same activity, a digest of the new graph rows (a hash per file) with the
+//!   cached run's and hands the persist activity only the rows of the files whose rows changed
+//!   (a file is *affected* when any node or relationship it holds was added, changed or
+//!   removed — a renamed function makes its callers' files affected too), and the new nodes
+//!   that belong to no file (external names), in a small [`DeltaFile`] instead of the whole
+//!   parse output;
 //! - deletes, in the affected files only, what the run did not write (then the external names
-//!   nothing points at).
+//!   nothing points at), by index seeks.
 //!
 //! The same commit twice: every file reused, no row differs, nothing written, nothing deleted.
 //! Anything unexpected (no cache, another host indexed the repository since, an unreadable
@@ -68,10 +72,11 @@ impl CacheDir {
         self.root.join("rows.digest.json")
     }
 
-    /// Make the run's `facts` and `digest` files the cache. The two are replaced together: they
-    /// are gathered in a new folder that takes the old one's place, so a crash leaves the old
-    /// cache, the new one, or none (a full run next time) — never a mix.
-    pub fn promote(&self, facts: &Path, digest: &Path) -> std::io::Result<()> {
+    /// Make `facts` and `digest` (written elsewhere on the same file system) the cache. The
+    /// two are replaced together: they are gathered in a new folder that takes the old one's
+    /// place, so a crash leaves the old cache, the new one, or none (a full run next time) —
+    /// never a mix.
+    pub fn replace(&self, facts: &Path, digest: &Path) -> std::io::Result<()> {
         let fresh = self.root.with_extension("new");
         if fresh.exists() {
             std::fs::remove_dir_all(&fresh)?;
@@ -87,6 +92,11 @@ impl CacheDir {
             std::fs::remove_dir_all(&self.root)?;
         }
         std::fs::rename(&fresh, &self.root)
+    }
+
+    /// A scratch folder next to the cache, on the same file system.
+    pub fn scratch(&self) -> PathBuf {
+        self.root.with_extension("tmp")
     }
 
     /// The commit of the cached run, if there is a readable cache.
@@ -131,7 +141,7 @@ pub fn write_facts(
     path: &Path,
     commit: &str,
     blobs: &HashMap<String, String>,
-    files: &[FileFacts],
+    files: impl IntoIterator<Item = impl std::borrow::Borrow<FileFacts>>,
 ) -> std::io::Result<()> {
     let mut out = BufWriter::new(File::create(path)?);
     let header = Header {
@@ -142,7 +152,7 @@ pub fn write_facts(
     serde_json::to_writer(&mut out, &header)?;
     out.write_all(b"\n")?;
     for file in files {
-        serde_json::to_writer(&mut out, file)?;
+        serde_json::to_writer(&mut out, file.borrow())?;
         out.write_all(b"\n")?;
     }
     out.flush()
@@ -295,6 +305,30 @@ pub fn delta(old: &RowsDigest, new_rows: &GraphRows, new: &RowsDigest) -> Delta 
     Delta {
         rows,
         affected_files: affected,
+    }
+}
+
+/// What the parse of an incremental run hands the persist activity, in the run's folder: the
+/// rows to write and the files to clean. Small: the size of the change.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct DeltaFile {
+    pub rows: GraphRows,
+    pub affected_files: Vec<String>,
+}
+
+impl DeltaFile {
+    /// Write it as JSON.
+    pub fn write(&self, path: &Path) -> std::io::Result<()> {
+        let mut out = BufWriter::new(File::create(path)?);
+        serde_json::to_writer(&mut out, self).map_err(std::io::Error::other)?;
+        out.flush()
+    }
+
+    /// Read it; an error names what is wrong.
+    pub fn read(path: &Path) -> Result<Self, String> {
+        let file = File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        serde_json::from_reader(BufReader::new(file))
+            .map_err(|e| format!("{} is not a delta: {e}", path.display()))
     }
 }
 

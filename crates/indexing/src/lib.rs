@@ -13,6 +13,7 @@ pub mod failure;
 pub mod graph;
 pub mod incremental;
 pub mod index_command;
+pub mod last_run;
 pub mod messages;
 pub mod metrics;
 pub mod parse;
@@ -56,6 +57,7 @@ pub const ACTIVITY_SET: &str = "repo_indexing";
 /// `registry`.
 pub fn register(registry: Registry) -> Registry {
     let stores = Arc::new(StoreCache::default());
+    let memory = Arc::new(last_run::RunMemory::default());
     let metrics = Arc::new(OnceLock::new());
     let housekeeping = Arc::new(OnceLock::new());
     let make = move |services: &Arc<HostServices>| {
@@ -66,6 +68,7 @@ pub fn register(registry: Registry) -> Registry {
         Arc::new(IndexingActivities::new(
             services.clone(),
             stores.clone(),
+            memory.clone(),
             metrics,
         ))
     };

@@ -108,7 +108,8 @@ pub struct ParseTotals {
 /// Result of `parse_repo_activity`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ParseResult {
-    /// The parse output file (JSON lines) on the host.
+    /// The parse output file (JSON lines) on the host; for an incremental run, the file of the
+    /// rows that changed.
     pub output_path: String,
     /// The commit whose cached facts were reused (an incremental run), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]

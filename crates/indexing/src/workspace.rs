@@ -1,9 +1,9 @@
 //! The files of the indexing work on a host, under its data dir:
 //! - `mirrors/<name>.git`: one bare mirror per repository, fetched into by every run of it
 //!   ([`crate::clone`]; `<name>.git.lock` serialises the fetches);
-//! - `<workspace>/<run key>/`: one run's outputs — the parse output `graph.jsonl`, the facts
-//!   and rows digest for the next run, and `mirror`, the path of the mirror that holds the
-//!   run's commit. No checkout: the parse reads the commit from the mirror. The run key names
+//! - `<workspace>/<run key>/`: one run's outputs — the parse output `graph.jsonl` (or, for an
+//!   incremental run, the rows that changed, `rows.delta.json`), and `mirror`, the path of the
+//!   mirror that holds the run's commit. No checkout: the parse reads the commit from the mirror. The run key names
 //!   one attempt of one run, so a run that starts over never meets the files of its earlier
 //!   attempt;
 //! - `index-cache/`: the last finished run of each repository ([`crate::incremental`]).
@@ -76,14 +76,10 @@ impl RunFolder {
         self.root.join("graph.jsonl")
     }
 
-    /// The digest of the run's graph rows, for the next run's comparison.
-    pub fn digest(&self) -> PathBuf {
-        self.root.join("rows.digest.json")
-    }
-
-    /// The unresolved facts and blob ids, for the next run's reuse.
-    pub fn facts(&self) -> PathBuf {
-        self.root.join("facts.jsonl")
+    /// An incremental run's rows that changed ([`crate::incremental::DeltaFile`]), written
+    /// instead of the parse output.
+    pub fn delta(&self) -> PathBuf {
+        self.root.join("rows.delta.json")
     }
 }
 

@@ -322,6 +322,40 @@ async fn cleanup_of_files_touches_only_those_files(backend: GraphBackend) {
     assert_eq!(dump(&f.store, &repo).await, GraphDump::from_rows(&rows));
 }
 
+/// A cleanup of the files a change touched (here a deleted file and a renamed function) leaves
+/// the graph of the new version: the external names only the deleted file used go too.
+async fn cleanup_of_the_changed_files_leaves_the_new_graph(backend: GraphBackend) {
+    let f = open(backend).await;
+    let repo = unique("changed");
+    persist(&f.store, &repo, "run-1", &rows_v1()).await;
+    let rows = rows_v2();
+    persist(&f.store, &repo, "run-2", &rows).await;
+    let scope = CleanupScope::Files(vec!["pkg/legacy.py".into(), "pkg/util.py".into()]);
+    let report = f
+        .store
+        .cleanup_stale(RunKey::new(&repo, "run-2"), &scope)
+        .await
+        .expect("cleanup");
+    let now = dump(&f.store, &repo).await;
+    assert!(now.node("External", "sqlite3").is_none(), "{now:#?}");
+    assert_eq!(now, GraphDump::from_rows(&rows));
+    let before = GraphDump::from_rows(&rows_v1());
+    let gone = |a: &GraphDump| {
+        let nodes = before.nodes.iter().filter(|n| !a.nodes.contains(n)).count();
+        let rels = before
+            .relationships
+            .iter()
+            .filter(|r| !a.relationships.contains(r))
+            .count();
+        (nodes as u64, rels as u64)
+    };
+    assert_eq!(
+        (report.nodes, report.relationships),
+        gone(&now),
+        "{report:?}"
+    );
+}
+
 async fn repositories_stay_isolated(backend: GraphBackend) {
     let f = open(backend).await;
     let (a, b) = (unique("iso-a"), unique("iso-b"));
@@ -443,6 +477,7 @@ contract!(
     persisting_twice_changes_nothing,
     cleanup_removes_exactly_the_deleted_file_and_renamed_function,
     cleanup_of_files_touches_only_those_files,
+    cleanup_of_the_changed_files_leaves_the_new_graph,
     repositories_stay_isolated,
     metadata_round_trips,
 );

@@ -3,6 +3,7 @@
 //! target) — with properties as JSON. Writes use prepared statements, one transaction per
 //! batch; every call runs on tokio's blocking pool, holding the one connection.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -250,55 +251,18 @@ impl EmbeddedStore {
         run: RunKey<'_>,
         scope: &CleanupScope,
     ) -> Result<DeleteReport, GraphError> {
-        let files = match scope {
-            CleanupScope::All => None,
-            CleanupScope::Files(files) => Some(to_json(files)?),
-        };
         let (repo, run) = (run.repo_id.to_owned(), run.run_id.to_owned());
-        self.with_conn(move |conn| {
-            let tx = conn.transaction()?;
-            let in_files = if files.is_some() {
-                " AND file IN (SELECT value FROM json_each(?3))"
-            } else {
-                ""
-            };
-            let stale_node = format!(
-                "repo_id = ?1 AND run_id <> ?2 AND label NOT IN ('Repository', 'IndexRun'){in_files}"
-            );
-            let bind = |stmt: &mut rusqlite::Statement<'_>| -> rusqlite::Result<usize> {
-                match &files {
-                    Some(files) => stmt.execute(params![repo, run, files]),
-                    None => stmt.execute(params![repo, run]),
-                }
-            };
-            let mut relationships = bind(&mut tx.prepare(&format!(
-                "DELETE FROM relationships WHERE repo_id = ?1 AND run_id <> ?2 AND type <> 'HAS_RUN'{in_files}"
-            ))?)?;
-            // Detach: relationships that end at a stale node go with it (unqualified columns
-            // of the subquery are those of `nodes`).
-            for end in ["src", "dst"] {
-                relationships += bind(&mut tx.prepare(&format!(
-                    "DELETE FROM relationships AS r WHERE r.repo_id = ?1 AND EXISTS (
-                        SELECT 1 FROM nodes WHERE nodes.repo_id = ?1 AND nodes.label = r.{end}_label
-                        AND nodes.key = r.{end}_key AND {stale_node})"
-                ))?)?;
+        match scope {
+            CleanupScope::All => {
+                self.with_conn(move |conn| cleanup_all(conn, &repo, &run))
+                    .await
             }
-            let mut nodes = bind(&mut tx.prepare(&format!("DELETE FROM nodes WHERE {stale_node}"))?)?;
-            nodes += tx.execute(
-                "DELETE FROM nodes WHERE repo_id = ?1 AND label IN ('Directory', 'External')
-                 AND NOT EXISTS (SELECT 1 FROM relationships r WHERE r.repo_id = ?1
-                     AND r.src_label = nodes.label AND r.src_key = nodes.key)
-                 AND NOT EXISTS (SELECT 1 FROM relationships r WHERE r.repo_id = ?1
-                     AND r.dst_label = nodes.label AND r.dst_key = nodes.key)",
-                params![repo],
-            )?;
-            tx.commit()?;
-            Ok(DeleteReport {
-                nodes: nodes as u64,
-                relationships: relationships as u64,
-            })
-        })
-        .await
+            CleanupScope::Files(files) => {
+                let files = files.clone();
+                self.with_conn(move |conn| cleanup_files(conn, &repo, &run, &files))
+                    .await
+            }
+        }
     }
 
     pub(crate) async fn dump(&self, repo_id: &str) -> Result<GraphDump, GraphError> {
@@ -489,6 +453,129 @@ impl GraphReader for EmbeddedStore {
         })
         .await
     }
+}
+
+/// Everything of `repo` that `run` did not write, scanned in one transaction.
+fn cleanup_all(conn: &mut Connection, repo: &str, run: &str) -> Result<DeleteReport, Fail> {
+    let tx = conn.transaction()?;
+    let stale_node = "repo_id = ?1 AND run_id <> ?2 AND label NOT IN ('Repository', 'IndexRun')";
+    let mut relationships = tx.execute(
+        "DELETE FROM relationships WHERE repo_id = ?1 AND run_id <> ?2 AND type <> 'HAS_RUN'",
+        params![repo, run],
+    )?;
+    // Detach: relationships that end at a stale node go with it (unqualified columns of the
+    // subquery are those of `nodes`).
+    for end in ["src", "dst"] {
+        relationships += tx.execute(
+            &format!(
+                "DELETE FROM relationships AS r WHERE r.repo_id = ?1 AND EXISTS (
+                    SELECT 1 FROM nodes WHERE nodes.repo_id = ?1 AND nodes.label = r.{end}_label
+                    AND nodes.key = r.{end}_key AND {stale_node})"
+            ),
+            params![repo, run],
+        )?;
+    }
+    let mut nodes = tx.execute(
+        &format!("DELETE FROM nodes WHERE {stale_node}"),
+        params![repo, run],
+    )?;
+    nodes += tx.execute(
+        "DELETE FROM nodes WHERE repo_id = ?1 AND label IN ('Directory', 'External')
+         AND NOT EXISTS (SELECT 1 FROM relationships r WHERE r.repo_id = ?1
+             AND r.src_label = nodes.label AND r.src_key = nodes.key)
+         AND NOT EXISTS (SELECT 1 FROM relationships r WHERE r.repo_id = ?1
+             AND r.dst_label = nodes.label AND r.dst_key = nodes.key)",
+        params![repo],
+    )?;
+    tx.commit()?;
+    Ok(DeleteReport {
+        nodes: nodes as u64,
+        relationships: relationships as u64,
+    })
+}
+
+/// What `run` did not write in `files` only, by index seeks: the cost of the files, not of
+/// the repository. A relationship's `file` is that of one of its ends (see [`super`]), so the
+/// stale relationships of a file are found from the file's nodes. The Directory and External
+/// nodes that lose their last relationship here go too: only a deleted relationship can leave
+/// one alone.
+fn cleanup_files(
+    conn: &mut Connection,
+    repo: &str,
+    run: &str,
+    files: &[String],
+) -> Result<DeleteReport, Fail> {
+    let tx = conn.transaction()?;
+    let mut relationships = 0;
+    let mut nodes = 0;
+    let mut lonely: BTreeSet<(String, String)> = BTreeSet::new();
+    {
+        // INDEXED BY: without statistics SQLite prefers the repository's primary-key range to
+        // an index that does not cover the columns read, and each lookup would scan it.
+        let mut of_file = tx.prepare_cached(
+            "SELECT label, key, run_id <> ?3 AND label NOT IN ('Repository', 'IndexRun')
+             FROM nodes INDEXED BY nodes_file WHERE repo_id = ?1 AND file = ?2",
+        )?;
+        let mut delete_rels: Vec<rusqlite::CachedStatement<'_>> = ["src", "dst"]
+            .iter()
+            .map(|end| {
+                tx.prepare_cached(&format!(
+                    "DELETE FROM relationships INDEXED BY relationships_{end}
+                     WHERE repo_id = ?1 AND {end}_label = ?2
+                     AND {end}_key = ?3 AND type <> 'HAS_RUN'
+                     AND (?4 OR (run_id <> ?5 AND file IS ?6))
+                     RETURNING src_label, src_key, dst_label, dst_key"
+                ))
+            })
+            .collect::<Result<_, _>>()?;
+        let mut delete_node =
+            tx.prepare_cached("DELETE FROM nodes WHERE repo_id = ?1 AND label = ?2 AND key = ?3")?;
+        for file in files {
+            let found = of_file
+                .query_map(params![repo, file, run], |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, bool>(2)?,
+                    ))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            for (label, key, stale) in found {
+                for delete in &mut delete_rels {
+                    let mut rows = delete.query(params![repo, label, key, stale, run, file])?;
+                    while let Some(row) = rows.next()? {
+                        relationships += 1;
+                        for (l, k) in [(0_usize, 1_usize), (2, 3)] {
+                            let end_label: String = row.get(l)?;
+                            if end_label == Label::Directory.as_str()
+                                || end_label == Label::External.as_str()
+                            {
+                                lonely.insert((end_label, row.get(k)?));
+                            }
+                        }
+                    }
+                }
+                if stale {
+                    nodes += delete_node.execute(params![repo, label, key])?;
+                }
+            }
+        }
+        let mut delete_lonely = tx.prepare_cached(
+            "DELETE FROM nodes WHERE repo_id = ?1 AND label = ?2 AND key = ?3
+             AND NOT EXISTS (SELECT 1 FROM relationships r WHERE r.repo_id = ?1
+                 AND r.src_label = ?2 AND r.src_key = ?3)
+             AND NOT EXISTS (SELECT 1 FROM relationships r WHERE r.repo_id = ?1
+                 AND r.dst_label = ?2 AND r.dst_key = ?3)",
+        )?;
+        for (label, key) in &lonely {
+            nodes += delete_lonely.execute(params![repo, label, key])?;
+        }
+    }
+    tx.commit()?;
+    Ok(DeleteReport {
+        nodes: nodes as u64,
+        relationships: relationships as u64,
+    })
 }
 
 /// Writes one batch in one transaction; returns the rows written.

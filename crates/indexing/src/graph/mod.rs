@@ -11,7 +11,9 @@
 //! `Directory` (a directory path an internal reference resolved to, e.g. a Go package),
 //! `External` (a name not found in the repository).
 //!
-//! Every relationship has `repo_id`, `run_id` and `file` (the file its fact came from):
+//! Every relationship has `repo_id`, `run_id` and `file` (the file its fact came from, which is
+//! the file of one of its ends — a cleanup of some files finds their relationships from their
+//! nodes):
 //! - `(Repository)-[:CONTAINS]->(File)`, `(Repository)-[:HAS_RUN]->(IndexRun)`;
 //! - `(File)-[:DEFINES]->(definition)` for top-level definitions;
 //! - `(type)-[:HAS_METHOD]->(Method)` when the method's owner (or enclosing definition) is a

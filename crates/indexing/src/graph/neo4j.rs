@@ -5,7 +5,7 @@
 //! `CALL (x) { … } IN TRANSACTIONS`, which only works in auto-commit transactions
 //! (`Graph::run`/`Graph::execute`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use neo4rs::{
     BoltList, BoltMap, BoltNull, BoltString, BoltType, ConfigBuilder, Graph, Query, query,
@@ -296,22 +296,17 @@ impl Neo4jStore {
         scope: &CleanupScope,
     ) -> Result<DeleteReport, GraphError> {
         let RunKey { repo_id, run_id } = run;
-        let (files_filter, files): (&str, Vec<String>) = match scope {
-            CleanupScope::All => ("", Vec::new()),
-            CleanupScope::Files(files) => (" AND x.file IN $files", files.clone()),
-        };
+        if let CleanupScope::Files(files) = scope {
+            return self.cleanup_files(run, files).await;
+        }
         let n = self.batch_rows;
-        let with_params = |cypher: String| {
-            query(&cypher)
-                .param("repo", repo_id)
-                .param("run", run_id)
-                .param("files", files.clone())
-        };
+        let with_params =
+            |cypher: String| query(&cypher).param("repo", repo_id).param("run", run_id);
         let mut report = DeleteReport::default();
         for label in Label::ALL.into_iter().filter(|l| *l != Label::IndexRun) {
             let cypher = format!(
                 "MATCH (a:{l} {{repo_id: $repo}})-[x]->()
-                 WHERE x.run_id <> $run AND type(x) <> 'HAS_RUN'{files_filter}
+                 WHERE x.run_id <> $run AND type(x) <> 'HAS_RUN'
                  CALL (x) {{ DELETE x }} IN TRANSACTIONS OF {n} ROWS
                  RETURN count(*) AS deleted",
                 l = label.as_str()
@@ -320,7 +315,7 @@ impl Neo4jStore {
         }
         for label in Label::ALL.into_iter().filter(|l| !l.is_metadata()) {
             let cypher = format!(
-                "MATCH (x:{l} {{repo_id: $repo}}) WHERE x.run_id <> $run{files_filter}
+                "MATCH (x:{l} {{repo_id: $repo}}) WHERE x.run_id <> $run
                  CALL (x) {{ WITH x, COUNT {{ (x)--() }} AS d DETACH DELETE x RETURN d }}
                  IN TRANSACTIONS OF {n} ROWS
                  RETURN count(*) AS nodes, coalesce(sum(d), 0) AS relationships",
@@ -339,6 +334,80 @@ impl Neo4jStore {
                 l = label.as_str()
             );
             report.nodes += self.count(with_params(cypher), "deleted").await?;
+        }
+        Ok(report)
+    }
+
+    /// What `run` did not write in `files` only, from the files' nodes (a `File` by its key,
+    /// definitions by the `file` index): the cost of the files, not of the repository. A
+    /// relationship's `file` is that of one of its ends (see [`super`]). The Directory and
+    /// External nodes that lose their last relationship here go too: only a deleted
+    /// relationship can leave one alone.
+    async fn cleanup_files(
+        &self,
+        run: RunKey<'_>,
+        files: &[String],
+    ) -> Result<DeleteReport, GraphError> {
+        let RunKey { repo_id, run_id } = run;
+        let with_params = |cypher: &str| {
+            query(cypher)
+                .param("repo", repo_id)
+                .param("run", run_id)
+                .param("files", files.to_vec())
+        };
+        let lookups = std::iter::once((Label::File, "key"))
+            .chain(Label::DEFINITIONS.iter().map(|label| (*label, "file")));
+        let mut report = DeleteReport::default();
+        let mut lonely: BTreeSet<String> = BTreeSet::new();
+        let mut ends_of = |row: &neo4rs::Row| -> Result<(), GraphError> {
+            let ends: Vec<String> = row
+                .get("ends")
+                .map_err(|e| GraphError::Other(format!("column ends: {e}")))?;
+            lonely.extend(ends);
+            Ok(())
+        };
+        for (label, property) in lookups.clone() {
+            let cypher = format!(
+                "UNWIND $files AS f
+                 MATCH (n:{l} {{repo_id: $repo, {property}: f}})-[x]-()
+                 WHERE x.run_id <> $run AND x.file = f AND type(x) <> 'HAS_RUN'
+                 WITH DISTINCT x
+                 WITH x, [e IN [startNode(x), endNode(x)]
+                     WHERE e:Directory OR e:External | elementId(e)] AS ends
+                 DELETE x
+                 RETURN count(*) AS deleted, reduce(a = [], e IN collect(ends) | a + e) AS ends",
+                l = label.as_str()
+            );
+            for row in self.rows(with_params(&cypher)).await? {
+                report.relationships += get_u64(&row, "deleted")?;
+                ends_of(&row)?;
+            }
+        }
+        for (label, property) in lookups {
+            let cypher = format!(
+                "UNWIND $files AS f
+                 MATCH (x:{l} {{repo_id: $repo, {property}: f}}) WHERE x.run_id <> $run
+                 OPTIONAL MATCH (x)--(e) WHERE e:Directory OR e:External
+                 WITH x, collect(DISTINCT elementId(e)) AS ends
+                 WITH x, ends, COUNT {{ (x)--() }} AS d
+                 DETACH DELETE x
+                 RETURN count(*) AS nodes, coalesce(sum(d), 0) AS relationships,
+                     reduce(a = [], e IN collect(ends) | a + e) AS ends",
+                l = label.as_str()
+            );
+            for row in self.rows(with_params(&cypher)).await? {
+                report.nodes += get_u64(&row, "nodes")?;
+                report.relationships += get_u64(&row, "relationships")?;
+                ends_of(&row)?;
+            }
+        }
+        if !lonely.is_empty() {
+            let cypher = "UNWIND $ids AS id MATCH (e) WHERE elementId(e) = id AND NOT (e)--()
+                 DELETE e RETURN count(*) AS deleted";
+            let ids: Vec<String> = lonely.into_iter().collect();
+            report.nodes += self
+                .count(query(cypher).param("ids", ids), "deleted")
+                .await?;
         }
         Ok(report)
     }

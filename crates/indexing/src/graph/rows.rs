@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::value::{Props, Value};
 use crate::parse::{DefinitionKind, InheritKind, ParseOutput, Target};
@@ -17,7 +17,7 @@ use crate::parse::{DefinitionKind, InheritKind, ParseOutput, Target};
 pub const REPOSITORY_KEY: &str = "";
 
 /// A node label of the graph.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Label {
     Repository,
     IndexRun,
@@ -104,7 +104,7 @@ impl Label {
 }
 
 /// A relationship type of the graph (serialized as stored: `HAS_METHOD`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum RelType {
     Contains,
@@ -151,7 +151,7 @@ impl RelType {
 }
 
 /// A node by label and key.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct NodeRef {
     pub label: Label,
     pub key: String,
@@ -167,7 +167,7 @@ impl NodeRef {
 }
 
 /// One node to write (its label is the group it is in).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeRow {
     pub key: String,
     /// The file the node belongs to; none for directories and external names.
@@ -176,7 +176,7 @@ pub struct NodeRow {
 }
 
 /// One relationship to write (its type is the group it is in).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RelRow {
     pub src: NodeRef,
     pub dst: NodeRef,
@@ -186,7 +186,7 @@ pub struct RelRow {
 }
 
 /// The whole graph of one parse, ready to write.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GraphRows {
     /// Nodes per label, sorted by key.
     pub nodes: BTreeMap<Label, Vec<NodeRow>>,
@@ -651,6 +651,63 @@ mod tests {
         assert_eq!(base.props.get("parent"), Some(&Value::from("Base")));
         assert_eq!(rows.nodes[&Label::External].len(), 2);
         assert_eq!(rows.nodes[&Label::Directory][0].file, None);
+    }
+
+    #[test]
+    fn a_relationship_belongs_to_the_file_of_one_of_its_ends() {
+        // What a cleanup of some files relies on to find their relationships.
+        let sources = [
+            ("go/server.go", "package web\n\ntype Server struct{}\n"),
+            (
+                "go/handle.go",
+                "package web\n\nfunc (s *Server) Handle() { s.Close() }\nfunc (s *Server) Close() {}\n",
+            ),
+            (
+                "py/a.py",
+                "from py.b import B\n\nclass A(B):\n    def run(self):\n        def inner():\n            return self.go()\n        return inner()\n",
+            ),
+            (
+                "py/b.py",
+                "import os\n\nclass B:\n    def go(self):\n        return os.getcwd()\n",
+            ),
+        ];
+        let facts = sources
+            .iter()
+            .map(|(p, s)| crate::parse::parse_source(p, s).expect("parse"))
+            .collect();
+        let resolved = crate::parse::resolve::resolve(facts);
+        let rows = GraphRows::from_parse(&ParseOutput {
+            files: resolved.files,
+            calls: resolved.calls,
+            imports: resolved.imports,
+            inherits: resolved.inherits,
+            ..ParseOutput::default()
+        });
+        let file_of = |node: &NodeRef| {
+            rows.nodes
+                .get(&node.label)?
+                .iter()
+                .find(|n| n.key == node.key)?
+                .file
+                .clone()
+        };
+        let mut seen = 0;
+        for (rel, list) in &rows.relationships {
+            for row in list {
+                let ends = [file_of(&row.src), file_of(&row.dst)];
+                assert!(ends.contains(&Some(row.file.clone())), "{rel:?} {row:?}");
+                seen += 1;
+            }
+        }
+        assert!(seen > 10, "{:#?}", rows.relationships);
+        let has_method = &rows.relationships[&RelType::HasMethod];
+        assert!(
+            has_method
+                .iter()
+                .any(|r| r.src.key.starts_with("go/server.go")
+                    && r.dst.key.starts_with("go/handle.go")),
+            "a method declared in another file than its type: {has_method:#?}"
+        );
     }
 
     #[test]
