@@ -235,14 +235,21 @@ async fn replacing_the_worker_under_a_steady_stream_delays_no_workflow() {
     // A task dropped at a swap waits for its 10 s START_TO_CLOSE timeout: never acceptable. A
     // task put on the old worker's sticky queue just as it stopped waits for the 1 s sticky
     // SCHEDULE_TO_START timeout and still ends within the 2 s bound below.
-    let dropped: Vec<&String> = ids
+    let histories: Vec<(&String, String)> = ids
         .iter()
-        .filter(|id| history_has(id, "TIMEOUT_TYPE_START_TO_CLOSE"))
+        .map(|id| (id, temporal_cli(&["workflow", "show", "--workflow-id", id])))
         .collect();
-    let sticky: Vec<&String> = ids
-        .iter()
-        .filter(|id| history_has(id, "TIMEOUT_TYPE_SCHEDULE_TO_START"))
-        .collect();
+    let with = |timeout: &str| -> Vec<&String> {
+        histories
+            .iter()
+            .filter(|(_, history)| history.contains(timeout))
+            .map(|(id, _)| *id)
+            .collect()
+    };
+    let (dropped, sticky) = (
+        with("TIMEOUT_TYPE_START_TO_CLOSE"),
+        with("TIMEOUT_TYPE_SCHEDULE_TO_START"),
+    );
     println!(
         "{} of {} waited for the 1 s sticky timeout: {sticky:?}",
         sticky.len(),

@@ -4,6 +4,9 @@
 //! leaving nothing behind. Repositories are
 //! built on disk with git2 and fetched over libgit2's local transport.
 
+mod common;
+
+use common::local_limits;
 use std::{
     fs,
     path::{Path, PathBuf},
@@ -47,14 +50,6 @@ fn commit_paths(repo: &Repository, paths: &[String], content: &[u8]) -> Oid {
     let sig = Signature::now("Test", "test@example.invalid").expect("signature");
     repo.commit(Some("refs/heads/main"), &sig, &sig, "bomb", &tree, &[])
         .expect("commit")
-}
-
-fn limits() -> CloneLimits {
-    CloneLimits {
-        allow_local: true,
-        borrow_local_objects: false,
-        ..CloneLimits::default()
-    }
 }
 
 /// Bytes of the files under `dir` (0 when it is gone).
@@ -117,7 +112,7 @@ fn one_blob_at_thousands_of_paths_is_refused_before_any_file_is_read() {
         out.path(),
         &CloneLimits {
             max_bytes: limit,
-            ..limits()
+            ..local_limits()
         },
     );
     let err = run.result.expect_err("over the limit");
@@ -152,7 +147,7 @@ fn too_many_entries_or_too_deep_a_path_is_refused() {
     let strict = CloneLimits {
         max_tree_entries: 100,
         max_path_depth: 8,
-        ..limits()
+        ..local_limits()
     };
     for (source, limit, key) in [
         (&wide, Limit::TreeEntries, "max_tree_entries"),
@@ -170,7 +165,7 @@ fn too_many_entries_or_too_deep_a_path_is_refused() {
 
         // Within the default limits the same repository clones.
         let out = tempfile::tempdir().expect("tempdir");
-        let run = attempt(source, out.path(), &limits());
+        let run = attempt(source, out.path(), &local_limits());
         assert!(run.result.is_ok(), "{:?}", run.result.err());
     }
 }
@@ -187,7 +182,7 @@ fn created_folders_are_private() {
         url: source.to_str().expect("utf-8").to_owned(),
         reference: None,
     };
-    clone_repository(&request, &dest, &limits(), |_| true).expect("clone");
+    clone_repository(&request, &dest, &local_limits(), |_| true).expect("clone");
     for folder in ["mirrors", "mirrors/small.git"] {
         let mode = fs::metadata(out.path().join(folder))
             .expect("metadata")

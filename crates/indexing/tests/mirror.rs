@@ -4,6 +4,9 @@
 //! mirrors are swept. Repositories are built on disk with git2 and fetched over the local
 //! transport without borrowing their objects, so that transfers are real.
 
+mod common;
+
+use common::local_limits;
 use std::{
     fs,
     path::Path,
@@ -13,7 +16,7 @@ use std::{
 use git2::{Oid, Repository, RepositoryInitOptions, Signature};
 use worker_host_indexing::{
     clone::{
-        CloneLimits, CloneOutcome, CloneRequest, Stage, clone_repository,
+        CloneOutcome, CloneRequest, Stage, clone_repository,
         mirror::{MARKER, MirrorLock},
     },
     workspace::sweep_mirrors,
@@ -56,20 +59,12 @@ fn commit(repo: &Repository, files: &[(&str, &str)]) -> Oid {
     .expect("commit")
 }
 
-fn limits() -> CloneLimits {
-    CloneLimits {
-        allow_local: true,
-        borrow_local_objects: false,
-        ..CloneLimits::default()
-    }
-}
-
 fn fetch(source: &Path, mirror: &Path) -> CloneOutcome {
     let request = CloneRequest {
         url: source.to_str().expect("utf-8").to_owned(),
         reference: None,
     };
-    clone_repository(&request, mirror, &limits(), |_| true).expect("fetch")
+    clone_repository(&request, mirror, &local_limits(), |_| true).expect("fetch")
 }
 
 /// The content of `path` in the fetched commit.
@@ -153,7 +148,7 @@ fn a_fetch_waits_for_the_mirror_and_can_give_up() {
         reference: None,
     };
     let mut waited = 0;
-    let err = clone_repository(&request, &mirror, &limits(), |p| {
+    let err = clone_repository(&request, &mirror, &local_limits(), |p| {
         assert_eq!(p.stage, Stage::Waiting);
         waited += 1;
         waited < 3
