@@ -9,7 +9,9 @@ use crate::{
         BAD_RUN_KEY, CLONE_MISSING, IO, NOT_ROUTABLE, PARSE_FAILED, PARSE_OUTPUT_UNREADABLE, fatal,
         of_clone, of_graph, transient,
     },
-    graph::{CleanupScope, GraphRows, GraphStore, IndexRunRecord, RepositoryRecord, RunKey},
+    graph::{
+        CleanupScope, DeleteReport, GraphRows, GraphStore, IndexRunRecord, RepositoryRecord, RunKey,
+    },
     incremental::{CacheDir, DeltaFile, MAX_AFFECTED_FILES, RowsDigest, delta, tree_blobs},
     last_run::{LastRun, Pending, RunMemory},
     messages::{
@@ -429,13 +431,15 @@ impl IndexingActivities {
             with_progress(&ctx, ProgressCounter::ElementsWritten, &counters, work).await??;
         self.metrics.written(written.nodes, written.relationships);
         Ok(PersistResult {
+            nothing_stale: written.into_empty,
             written: written.into(),
             affected_files: affected,
         })
     }
 
     /// Delete the repository's nodes and relationships that this run did not write (in the
-    /// affected files only, for an incremental run); then keep the run's facts and graph as
+    /// affected files only, for an incremental run; nowhere after a write into an empty
+    /// repository); then keep the run's facts and graph as
     /// this host's last run of the repository.
     #[activity(name = "cleanup_stale_kg_nodes_activity")]
     pub async fn cleanup_stale_kg_nodes_activity(
@@ -445,6 +449,9 @@ impl IndexingActivities {
     ) -> Result<Deleted, ActivityError> {
         let scope = input.files.map_or(CleanupScope::All, CleanupScope::Files);
         let work = async {
+            if input.nothing_stale {
+                return Ok(DeleteReport::default());
+            }
             self.store()
                 .await?
                 .cleanup_stale(RunKey::new(&input.repo_id, &input.run_id), &scope)

@@ -60,8 +60,10 @@ pub fn register(registry: Registry) -> Registry {
     let memory = Arc::new(last_run::RunMemory::default());
     let metrics = Arc::new(OnceLock::new());
     let housekeeping = Arc::new(OnceLock::new());
+    let opening = Arc::new(OnceLock::new());
     let make = move |services: &Arc<HostServices>| {
         housekeeping.get_or_init(|| workspace::spawn_housekeeping(services));
+        opening.get_or_init(|| store_cache::open_in_background(stores.clone(), services));
         let metrics = metrics
             .get_or_init(|| Arc::new(IndexingMetrics::register(services.status())))
             .clone();

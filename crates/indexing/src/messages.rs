@@ -220,6 +220,9 @@ pub struct PersistResult {
     /// there. `None`: everything was written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub affected_files: Option<Vec<String>>,
+    /// The repository had no code node before this write: there is nothing stale to clean.
+    #[serde(default)]
+    pub nothing_stale: bool,
 }
 
 /// Input of `cleanup_stale_kg_nodes_activity`.
@@ -231,6 +234,9 @@ pub struct CleanupStaleInput {
     /// Look only in these files (an incremental run); `None`: everywhere.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub files: Option<Vec<String>>,
+    /// The write went into an empty repository (its first index): skip the search.
+    #[serde(default)]
+    pub nothing_stale: bool,
     /// The run's folder: once the graph matches the run, its facts become the host's cache.
     pub run_key: String,
 }

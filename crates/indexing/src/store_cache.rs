@@ -1,9 +1,14 @@
-//! The graph store the indexing activities share: opened on first use (connection and schema),
-//! kept while `[indexing.graph]` stays the same, reopened when a reload changes it.
+//! The graph store the indexing activities share: opened when the host starts (in the
+//! background, so the first run does not wait for the connection and the schema), else on first
+//! use; kept while `[indexing.graph]` stays the same, reopened when a reload changes it.
 
-use crate::graph::{GraphError, GraphSettings, GraphStore};
+use crate::{
+    graph::{GraphError, GraphSettings, GraphStore},
+    settings::IndexingSettings,
+};
 use std::{path::Path, sync::Arc};
 use tokio::sync::Mutex;
+use worker_host_core::services::HostServices;
 
 /// One open store and the settings it was opened with.
 #[derive(Default)]
@@ -30,4 +35,21 @@ impl StoreCache {
         *open = Some((settings.clone(), store.clone()));
         Ok(store)
     }
+}
+
+/// Open the store of the host's current settings in the background. A failure is only logged:
+/// the first activity that needs the store tries again (and reports it); an activity that comes
+/// while this open is under way waits for it instead of opening a second connection.
+pub fn open_in_background(
+    stores: Arc<StoreCache>,
+    services: &Arc<HostServices>,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let runtime = tokio::runtime::Handle::try_current().ok()?;
+    let settings = services.section::<IndexingSettings>().graph.clone();
+    let data_dir = services.data_dir();
+    Some(runtime.spawn(async move {
+        if let Err(e) = stores.get(&settings, &data_dir).await {
+            tracing::warn!(error = %e, "the graph store cannot be opened yet; the first run that needs it tries again");
+        }
+    }))
 }

@@ -223,6 +223,7 @@ async fn index(
         repo_id: run.repo_id.clone(),
         run_id: run.run_id.clone(),
         files: persisted.affected_files,
+        nothing_stale: persisted.nothing_stale,
         run_key: key.to_owned(),
     };
     let clean = (

@@ -133,7 +133,8 @@ async fn open(backend: GraphBackend) -> Fixture {
     Fixture { store, _dir: dir }
 }
 
-async fn persist(store: &GraphStore, repo: &str, run: &str, rows: &GraphRows) {
+/// Write `rows`; returns whether the write went into an empty repository.
+async fn persist(store: &GraphStore, repo: &str, run: &str, rows: &GraphRows) -> bool {
     let last = std::sync::Mutex::new((0, 0));
     let report = store
         .persist_graph(RunKey::new(repo, run), rows, &|written, total| {
@@ -144,6 +145,7 @@ async fn persist(store: &GraphStore, repo: &str, run: &str, rows: &GraphRows) {
     let total = rows.node_count() + rows.relationship_count();
     assert_eq!(report.nodes + report.relationships, total);
     assert_eq!(*last.lock().expect("lock"), (total, total), "last progress");
+    report.into_empty
 }
 
 async fn dump(store: &GraphStore, repo: &str) -> GraphDump {
@@ -236,12 +238,18 @@ async fn persisting_twice_changes_nothing(backend: GraphBackend) {
     let f = open(backend).await;
     let repo = unique("twice");
     let rows = rows_v1();
-    persist(&f.store, &repo, "run-1", &rows).await;
+    assert!(
+        persist(&f.store, &repo, "run-1", &rows).await,
+        "the first write goes into an empty repository: nothing to clean after it"
+    );
     let (first, counts) = (
         dump(&f.store, &repo).await,
         f.store.counts(&repo).await.expect("counts"),
     );
-    persist(&f.store, &repo, "run-1", &rows).await;
+    assert!(
+        !persist(&f.store, &repo, "run-1", &rows).await,
+        "a second write finds the first one's nodes"
+    );
     assert_eq!(dump(&f.store, &repo).await, first);
     assert_eq!(f.store.counts(&repo).await.expect("counts"), counts);
     // A retry under a new run id rewrites the same graph too.

@@ -223,14 +223,16 @@ impl EmbeddedStore {
                 ));
             }
         }
-        self.with_conn({
-            let (repo, run) = (repo.clone(), run.clone());
-            move |conn| {
-                conn.execute(TOUCH_REPOSITORY, params![repo, run])?;
-                Ok(())
-            }
-        })
-        .await?;
+        let into_empty = self
+            .with_conn({
+                let (repo, run) = (repo.clone(), run.clone());
+                move |conn| {
+                    let into_empty = !has_code_nodes(conn, &repo)?;
+                    conn.execute(TOUCH_REPOSITORY, params![repo, run])?;
+                    Ok(into_empty)
+                }
+            })
+            .await?;
         let mut written = 0;
         for batch in &batches {
             let (rows, repo, run) = (Arc::clone(&rows), repo.clone(), run.clone());
@@ -243,7 +245,7 @@ impl EmbeddedStore {
                 .await?;
             (write.written)(written);
         }
-        Ok(WriteReport::of(&rows, batches.len() as u64))
+        Ok(WriteReport::of(&rows, batches.len() as u64, into_empty))
     }
 
     pub(crate) async fn cleanup_stale(
@@ -579,6 +581,19 @@ fn cleanup_files(
 }
 
 /// Writes one batch in one transaction; returns the rows written.
+/// Whether the repository has any node besides `Repository` and `IndexRun`.
+fn has_code_nodes(conn: &Connection, repo: &str) -> Result<bool, Fail> {
+    let found = conn
+        .query_row(
+            "SELECT 1 FROM nodes WHERE repo_id = ?1 AND label NOT IN ('Repository', 'IndexRun')
+             LIMIT 1",
+            params![repo],
+            |_| Ok(()),
+        )
+        .optional()?;
+    Ok(found.is_some())
+}
+
 fn write_batch(
     conn: &mut Connection,
     rows: &GraphRows,

@@ -185,11 +185,8 @@ impl Neo4jStore {
         // nothing) is written with CREATE: nothing can match, and CREATE skips MERGE's
         // lookup and lock of every row. Anything already there (a re-index, a retried write
         // that committed part of its batches) is merged.
-        let write = if self.has_code_nodes(repo_id).await? {
-            "MERGE"
-        } else {
-            "CREATE"
-        };
+        let into_empty = !self.has_code_nodes(repo_id).await?;
+        let write = if into_empty { "CREATE" } else { "MERGE" };
 
         let mut statements: Vec<(String, Vec<BoltType>)> = Vec::new();
         for (label, list) in &rows.nodes {
@@ -287,7 +284,7 @@ impl Neo4jStore {
             written += in_txn;
         }
         report(written);
-        Ok(WriteReport::of(rows, batches))
+        Ok(WriteReport::of(rows, batches, into_empty))
     }
 
     pub(crate) async fn cleanup_stale(

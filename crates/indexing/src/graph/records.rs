@@ -111,6 +111,9 @@ pub struct WriteReport {
     pub batches: u64,
     pub nodes_per_label: BTreeMap<String, u64>,
     pub relationships_per_type: BTreeMap<String, u64>,
+    /// The repository had no code node before this write (its first index): nothing of it
+    /// can be stale, so the cleanup has nothing to look for.
+    pub into_empty: bool,
 }
 
 /// What a cleanup deleted.
@@ -129,9 +132,10 @@ pub struct GraphCounts {
 }
 
 impl WriteReport {
-    /// The report of writing `rows` in `batches` steps.
-    pub(crate) fn of(rows: &GraphRows, batches: u64) -> Self {
+    /// The report of writing `rows` in `batches` steps (`into_empty`: see [`Self::into_empty`]).
+    pub(crate) fn of(rows: &GraphRows, batches: u64, into_empty: bool) -> Self {
         Self {
+            into_empty,
             nodes: rows.node_count(),
             relationships: rows.relationship_count(),
             batches,
