@@ -83,7 +83,7 @@ async fn run(args: &Args) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     let parse_s = started.elapsed().as_secs_f64();
     let started = Instant::now();
-    let rows = GraphRows::from_parse(&output);
+    let rows = std::sync::Arc::new(GraphRows::from_parse(&output));
     let rows_s = started.elapsed().as_secs_f64();
     println!(
         "{}",
@@ -115,7 +115,7 @@ async fn write(
     settings: &GraphSettings,
     data_dir: &Path,
     repo_id: &str,
-    rows: &GraphRows,
+    rows: &std::sync::Arc<GraphRows>,
 ) -> Result<(), String> {
     let store = GraphStore::open(settings, data_dir)
         .await

@@ -405,11 +405,11 @@ impl IndexingActivities {
         let (rows, affected) = blocking(move || -> Result<_, String> {
             if incremental {
                 let delta = DeltaFile::read(&delta_path)?;
-                return Ok((delta.rows, Some(delta.affected_files)));
+                return Ok((Arc::new(delta.rows), Some(delta.affected_files)));
             }
             let rows = GraphRows::from_parse(&read_output_edges(&path).map_err(|e| e.to_string())?);
             memory.set_digest(&run_key, RowsDigest::of(&rows));
-            Ok((rows, None))
+            Ok((Arc::new(rows), None))
         })
         .await?
         .map_err(|e| transient(PARSE_OUTPUT_UNREADABLE, e))?;
@@ -429,6 +429,8 @@ impl IndexingActivities {
         };
         let written =
             with_progress(&ctx, ProgressCounter::ElementsWritten, &counters, work).await??;
+        // Freeing a big graph's rows takes a while; the answer need not wait for it.
+        tokio::task::spawn_blocking(move || drop(rows));
         self.metrics.written(written.nodes, written.relationships);
         Ok(PersistResult {
             nothing_stale: written.into_empty,

@@ -3,8 +3,8 @@
 //! from the real parser run on small repositories written here. Every test uses its own
 //! repository ids, so the Neo4j tests share one server.
 
-use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::{path::Path, sync::Arc};
 
 use worker_host_indexing::graph::{
     CleanupScope, GraphBackend, GraphDump, GraphError, GraphRows, GraphSettings, GraphStore,
@@ -137,9 +137,11 @@ async fn open(backend: GraphBackend) -> Fixture {
 async fn persist(store: &GraphStore, repo: &str, run: &str, rows: &GraphRows) -> bool {
     let last = std::sync::Mutex::new((0, 0));
     let report = store
-        .persist_graph(RunKey::new(repo, run), rows, &|written, total| {
-            *last.lock().expect("lock") = (written, total)
-        })
+        .persist_graph(
+            RunKey::new(repo, run),
+            &Arc::new(rows.clone()),
+            &|written, total| *last.lock().expect("lock") = (written, total),
+        )
         .await
         .expect("persist the graph");
     let total = rows.node_count() + rows.relationship_count();

@@ -205,7 +205,7 @@ impl EmbeddedStore {
         write: GraphWrite<'_>,
     ) -> Result<WriteReport, GraphError> {
         let (repo, run) = (write.run.repo_id.to_owned(), write.run.run_id.to_owned());
-        let rows = Arc::new(write.rows.clone());
+        let rows = write.rows;
         let mut batches = Vec::new();
         for (label, list) in &rows.nodes {
             for start in (0..list.len()).step_by(self.batch_rows) {
@@ -235,7 +235,7 @@ impl EmbeddedStore {
             .await?;
         let mut written = 0;
         for batch in &batches {
-            let (rows, repo, run) = (Arc::clone(&rows), repo.clone(), run.clone());
+            let (rows, repo, run) = (Arc::clone(rows), repo.clone(), run.clone());
             let batch = match batch {
                 Batch::Nodes(label, range) => Batch::Nodes(*label, range.clone()),
                 Batch::Relationships(rel, range) => Batch::Relationships(*rel, range.clone()),
@@ -245,7 +245,7 @@ impl EmbeddedStore {
                 .await?;
             (write.written)(written);
         }
-        Ok(WriteReport::of(&rows, batches.len() as u64, into_empty))
+        Ok(WriteReport::of(rows, batches.len() as u64, into_empty))
     }
 
     pub(crate) async fn cleanup_stale(

@@ -46,7 +46,7 @@ mod rows;
 mod settings;
 mod value;
 
-use std::path::Path;
+use std::{path::Path, sync::Arc};
 
 pub use dump::{DumpNode, DumpRelationship, GraphDump};
 pub use error::GraphError;
@@ -132,11 +132,12 @@ impl GraphStore {
 
     /// Writes `rows` as the graph of `repo_id`, stamped with `run_id`: nodes first, then
     /// relationships, in batches; `progress(written, total)` after each committed batch.
-    /// Idempotent: writing the same rows again leaves the same graph.
+    /// Idempotent: writing the same rows again leaves the same graph. The rows are shared, not
+    /// copied, with the blocking threads that write them.
     pub async fn persist_graph(
         &self,
         run: RunKey<'_>,
-        rows: &GraphRows,
+        rows: &Arc<GraphRows>,
         progress: &Progress<'_>,
     ) -> Result<WriteReport, GraphError> {
         let total = rows.node_count() + rows.relationship_count();

@@ -98,7 +98,7 @@ pub type Progress<'a> = dyn Fn(u64, u64) + Send + Sync + 'a;
 /// committed so far.
 pub(crate) struct GraphWrite<'a> {
     pub run: RunKey<'a>,
-    pub rows: &'a super::GraphRows,
+    pub rows: &'a std::sync::Arc<super::GraphRows>,
     pub written: &'a (dyn Fn(u64) + Sync),
 }
 
