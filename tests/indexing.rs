@@ -5,8 +5,8 @@
 mod common;
 
 use common::indexer::{
-    Indexer, Store, big_repo, config, has_node, has_rel, on_graph, path_str, slow, start_indexing,
-    wait_for_describe, wait_for_stage,
+    Indexer, Store, big_repo, config, has_node, has_rel, in_parts, on_graph, path_str, slow,
+    start_indexing, wait_for_describe, wait_for_stage,
 };
 use common::neo4j::PrivateNeo4j;
 use common::{Host, client, git, history_has, temporal_address, temporal_cli, unique};
@@ -153,6 +153,65 @@ async fn indexes_into_the_embedded_store() {
 #[tokio::test(flavor = "multi_thread")]
 async fn indexes_into_neo4j() {
     end_to_end(Store::Neo4j).await;
+}
+
+/// A graph written one file at a time (on Neo4j: every file's nodes, then every file's
+/// relationships) is the graph written at once, on a first index and on a full re-index.
+async fn written_in_parts(store: Store) {
+    let repo = git::repo(FILES);
+    let queue = unique("parts");
+    let config = in_parts(&config(&queue, store), 1);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let indexer = Indexer::start_with(dir, &queue, &config, store, &temporal_address());
+    let repo_id = unique("parts");
+    let summary = indexer.index_ok(repo.path(), &repo_id);
+    assert_eq!(summary["files"], 4, "{summary:#}");
+    let first = indexer.dump(&repo_id).await;
+    assert_expected_graph(&first);
+    let counts = indexer
+        .open_store()
+        .await
+        .counts(&repo_id)
+        .await
+        .expect("counts");
+    let written = &summary["written"];
+    for (label, n) in &counts.nodes {
+        if let Some(w) = written["nodes_per_label"][label].as_u64() {
+            assert_eq!(
+                w, *n,
+                "nodes labelled {label}: written once across the parts"
+            );
+        }
+    }
+    for (rel, n) in &counts.relationships {
+        if let Some(w) = written["relationships_per_type"][rel].as_u64() {
+            assert_eq!(
+                w, *n,
+                "relationships of type {rel}: written once across the parts"
+            );
+        }
+    }
+    let out = indexer.index(path_str(repo.path()), &["--repo-id", &repo_id, "--full"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        indexer.dump(&repo_id).await,
+        first,
+        "a full re-index in parts"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_graph_written_in_parts_is_the_whole_graph_embedded() {
+    written_in_parts(Store::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_graph_written_in_parts_is_the_whole_graph_in_neo4j() {
+    written_in_parts(Store::Neo4j).await;
 }
 
 /// Any Temporal client can start the workflow: the `temporal` CLI gives the same graph as our

@@ -159,6 +159,19 @@ pub fn small_transactions(config: &str, rows: usize) -> String {
     )
 }
 
+/// `config` writing a full index's graph `files` files at a time (`files_per_part`).
+pub fn in_parts(config: &str, files: usize) -> String {
+    let mut config = config.to_owned();
+    for backend in ["backend = \"neo4j\"\n", "backend = \"embedded\"\n"] {
+        config = config.replace(backend, &format!("{backend}files_per_part = {files}\n"));
+    }
+    assert!(
+        config.contains("files_per_part"),
+        "no [indexing.graph] backend in {config}"
+    );
+    config
+}
+
 /// `config` (of the embedded store) writing to the graph store of `graph_toml` instead.
 pub fn on_graph(config: &str, graph_toml: &str) -> String {
     config.replace("backend = \"embedded\"\n", graph_toml)

@@ -9,6 +9,7 @@ use crate::{
         BAD_RUN_KEY, CLONE_MISSING, IO, NOT_ROUTABLE, PARSE_FAILED, PARSE_OUTPUT_UNREADABLE, fatal,
         of_clone, of_graph, transient,
     },
+    full_write::write_parse_output,
     graph::{
         CleanupScope, DeleteReport, GraphRows, GraphStore, IndexRunRecord, RepositoryRecord, RunKey,
     },
@@ -19,7 +20,7 @@ use crate::{
         MetadataInput, ParseInput, ParseResult, PersistInput, PersistResult, ProgressCounter,
     },
     metrics::IndexingMetrics,
-    parse::{ParseOptions, parse_repository_reusing, read_output_edges, write_output},
+    parse::{ParseOptions, parse_repository_reusing, write_output},
     progress::{Counters, blocking, heartbeating, with_progress},
     settings::IndexingSettings,
     store_cache::StoreCache,
@@ -387,8 +388,9 @@ impl IndexingActivities {
         heartbeating(&ctx, work).await?
     }
 
-    /// Write the parsed graph, batched and idempotent, tagged with the run: everything, or for
-    /// an incremental run only the rows the parse found changed.
+    /// Write the parsed graph, batched and idempotent, tagged with the run: everything (a part
+    /// at a time, see [`crate::full_write`]), or for an incremental run only the rows the
+    /// parse found changed.
     #[activity(name = "persist_kg_activity")]
     pub async fn persist_kg_activity(
         self: Arc<Self>,
@@ -400,37 +402,44 @@ impl IndexingActivities {
         let path = folder.parse_output();
         let delta_path = folder.delta();
         let incremental = input.base_commit.is_some() && delta_path.is_file();
-        let memory = Arc::clone(&self.memory);
-        let run_key = input.run_key.clone();
-        let (rows, affected) = blocking(move || -> Result<_, String> {
-            if incremental {
-                let delta = DeltaFile::read(&delta_path)?;
-                return Ok((Arc::new(delta.rows), Some(delta.affected_files)));
-            }
-            let rows = GraphRows::from_parse(&read_output_edges(&path).map_err(|e| e.to_string())?);
-            memory.set_digest(&run_key, RowsDigest::of(&rows));
-            Ok((Arc::new(rows), None))
-        })
-        .await?
-        .map_err(|e| transient(PARSE_OUTPUT_UNREADABLE, e))?;
         let counters = Counters::default();
-        let progress = {
-            let counters = counters.clone();
-            move |done, total| counters.set(done, total)
-        };
         // Connecting is inside the heartbeated part: a store that is slow to answer is waited
         // for (and reported as unavailable), not mistaken for a dead worker.
         let work = async {
-            self.store()
+            let store = self.store().await?;
+            if !incremental {
+                let (memory, counters) = (Arc::clone(&self.memory), counters.clone());
+                let (input, runtime) = (input.clone(), tokio::runtime::Handle::current());
+                let files_per_part = self.current().indexing.graph.files_per_part;
+                return blocking(move || -> Result<_, ActivityError> {
+                    let run = RunKey::new(&input.repo_id, &input.run_id);
+                    let (written, digest) = write_parse_output(
+                        &store,
+                        &path,
+                        run,
+                        files_per_part,
+                        &counters,
+                        &runtime,
+                    )?;
+                    memory.set_digest(&input.run_key, digest);
+                    Ok((written, None))
+                })
+                .await?;
+            }
+            let delta = blocking(move || DeltaFile::read(&delta_path))
                 .await?
-                .persist_graph(RunKey::new(&input.repo_id, &input.run_id), &rows, &progress)
+                .map_err(|e| transient(PARSE_OUTPUT_UNREADABLE, e))?;
+            let rows = Arc::new(delta.rows);
+            let progress = |done, total| counters.set(done, total);
+            let run = RunKey::new(&input.repo_id, &input.run_id);
+            let written = store
+                .persist_graph(run, &rows, &progress)
                 .await
-                .map_err(of_graph)
+                .map_err(of_graph)?;
+            Ok((written, Some(delta.affected_files)))
         };
-        let written =
+        let (written, affected) =
             with_progress(&ctx, ProgressCounter::ElementsWritten, &counters, work).await??;
-        // Freeing a big graph's rows takes a while; the answer need not wait for it.
-        tokio::task::spawn_blocking(move || drop(rows));
         self.metrics.written(written.nodes, written.relationships);
         Ok(PersistResult {
             nothing_stale: written.into_empty,

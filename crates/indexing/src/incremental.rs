@@ -239,6 +239,13 @@ impl RowsDigest {
         }
     }
 
+    /// Add the digest of another part of the same graph (see [`crate::graph::Parts`]): its
+    /// files are not in this one; a node of no file may be in both, with the same hash.
+    pub fn absorb(&mut self, part: RowsDigest) {
+        self.files.extend(part.files);
+        self.fileless.extend(part.fileless);
+    }
+
     /// Write the digest as JSON.
     pub fn write(&self, path: &Path) -> std::io::Result<()> {
         let out = BufWriter::new(File::create(path)?);

@@ -10,6 +10,7 @@ pub mod activities;
 mod boundary;
 pub mod clone;
 pub mod failure;
+mod full_write;
 pub mod graph;
 pub mod incremental;
 pub mod index_command;

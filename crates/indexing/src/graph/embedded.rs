@@ -200,6 +200,16 @@ impl EmbeddedStore {
         .await
     }
 
+    pub(crate) async fn begin_graph_write(&self, run: RunKey<'_>) -> Result<bool, GraphError> {
+        let (repo, run) = (run.repo_id.to_owned(), run.run_id.to_owned());
+        self.with_conn(move |conn| {
+            let into_empty = !has_code_nodes(conn, &repo)?;
+            conn.execute(TOUCH_REPOSITORY, params![repo, run])?;
+            Ok(into_empty)
+        })
+        .await
+    }
+
     pub(crate) async fn persist_graph(
         &self,
         write: GraphWrite<'_>,
@@ -223,16 +233,7 @@ impl EmbeddedStore {
                 ));
             }
         }
-        let into_empty = self
-            .with_conn({
-                let (repo, run) = (repo.clone(), run.clone());
-                move |conn| {
-                    let into_empty = !has_code_nodes(conn, &repo)?;
-                    conn.execute(TOUCH_REPOSITORY, params![repo, run])?;
-                    Ok(into_empty)
-                }
-            })
-            .await?;
+        let into_empty = write.into_empty;
         let mut written = 0;
         for batch in &batches {
             let (rows, repo, run) = (Arc::clone(rows), repo.clone(), run.clone());

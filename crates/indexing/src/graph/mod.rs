@@ -40,6 +40,7 @@ mod embedded;
 mod error;
 pub mod mcp;
 mod neo4j;
+mod parts;
 mod query;
 mod records;
 mod rows;
@@ -50,6 +51,7 @@ use std::{path::Path, sync::Arc};
 
 pub use dump::{DumpNode, DumpRelationship, GraphDump};
 pub use error::GraphError;
+pub use parts::Parts;
 pub use query::{
     CallAnswer, CallQuery, CallRow, Direction, FileAnswer, FindAnswer, ImportRow, QueryError,
     RepoStats, RepoSummary, RunSummary, Symbol,
@@ -140,6 +142,27 @@ impl GraphStore {
         rows: &Arc<GraphRows>,
         progress: &Progress<'_>,
     ) -> Result<WriteReport, GraphError> {
+        let into_empty = self.begin_graph_write(run).await?;
+        self.write_graph_part(run, rows, into_empty, progress).await
+    }
+
+    /// Starts writing a run's graph in parts ([`Parts`]): stamps the repository node with the
+    /// run and tells whether the repository has no code node yet (`into_empty`: its first
+    /// index, written without looking for existing rows; nothing of it can be stale after).
+    pub async fn begin_graph_write(&self, run: RunKey<'_>) -> Result<bool, GraphError> {
+        dispatch!(self, store => store.begin_graph_write(run).await)
+    }
+
+    /// Writes one part's rows after [`Self::begin_graph_write`], like [`Self::persist_graph`].
+    /// A relationship is written only when both its ends exist: with more than one part, write
+    /// every part's nodes before any part's relationships (see [`Self::needs_nodes_first`]).
+    pub async fn write_graph_part(
+        &self,
+        run: RunKey<'_>,
+        rows: &Arc<GraphRows>,
+        into_empty: bool,
+        progress: &Progress<'_>,
+    ) -> Result<WriteReport, GraphError> {
         let total = rows.node_count() + rows.relationship_count();
         progress(0, total);
         let written = |done| progress(done, total);
@@ -147,8 +170,15 @@ impl GraphStore {
             run,
             rows,
             written: &written,
+            into_empty,
         };
         dispatch!(self, store => store.persist_graph(write).await)
+    }
+
+    /// Whether a relationship needs its ends written first (Neo4j matches them; the embedded
+    /// store keys relationships by their ends' labels and keys).
+    pub fn needs_nodes_first(&self) -> bool {
+        matches!(self.backend, Backend::Neo4j(_))
     }
 
     /// Deletes what earlier runs wrote and `run_id` did not (see [`CleanupScope`]), then the

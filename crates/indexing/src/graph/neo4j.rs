@@ -165,6 +165,16 @@ impl Neo4jStore {
         .await
     }
 
+    pub(crate) async fn begin_graph_write(&self, run: RunKey<'_>) -> Result<bool, GraphError> {
+        self.run(
+            query("MERGE (n:Repository {repo_id: $repo, key: $repo}) SET n.run_id = $run")
+                .param("repo", run.repo_id)
+                .param("run", run.run_id),
+        )
+        .await?;
+        Ok(!self.has_code_nodes(run.repo_id).await?)
+    }
+
     pub(crate) async fn persist_graph(
         &self,
         write: GraphWrite<'_>,
@@ -173,19 +183,13 @@ impl Neo4jStore {
             run,
             rows,
             written: report,
+            into_empty,
         } = write;
         let RunKey { repo_id, run_id } = run;
-        self.run(
-            query("MERGE (n:Repository {repo_id: $repo, key: $repo}) SET n.run_id = $run")
-                .param("repo", repo_id)
-                .param("run", run_id),
-        )
-        .await?;
         // A repository without a code node (its first index, or a first write that committed
         // nothing) is written with CREATE: nothing can match, and CREATE skips MERGE's
         // lookup and lock of every row. Anything already there (a re-index, a retried write
         // that committed part of its batches) is merged.
-        let into_empty = !self.has_code_nodes(repo_id).await?;
         let write = if into_empty { "CREATE" } else { "MERGE" };
 
         let mut statements: Vec<(String, Vec<BoltType>)> = Vec::new();

@@ -100,6 +100,8 @@ pub(crate) struct GraphWrite<'a> {
     pub run: RunKey<'a>,
     pub rows: &'a std::sync::Arc<super::GraphRows>,
     pub written: &'a (dyn Fn(u64) + Sync),
+    /// See [`super::GraphStore::begin_graph_write`].
+    pub into_empty: bool,
 }
 
 /// What [`super::GraphStore::persist_graph`] wrote.
@@ -132,6 +134,20 @@ pub struct GraphCounts {
 }
 
 impl WriteReport {
+    /// Adds the report of a later part of the same write.
+    pub fn add(&mut self, part: WriteReport) {
+        self.nodes += part.nodes;
+        self.relationships += part.relationships;
+        self.batches += part.batches;
+        for (label, n) in part.nodes_per_label {
+            *self.nodes_per_label.entry(label).or_default() += n;
+        }
+        for (rel, n) in part.relationships_per_type {
+            *self.relationships_per_type.entry(rel).or_default() += n;
+        }
+        self.into_empty = part.into_empty;
+    }
+
     /// The report of writing `rows` in `batches` steps (`into_empty`: see [`Self::into_empty`]).
     pub(crate) fn of(rows: &GraphRows, batches: u64, into_empty: bool) -> Self {
         Self {

@@ -11,7 +11,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 
 use super::value::{Props, Value};
-use crate::parse::{DefinitionKind, InheritKind, ParseOutput, Target};
+use crate::parse::{
+    CallEdge, DefinitionKind, FileFacts, ImportEdge, InheritEdge, InheritKind, ParseOutput, Target,
+};
 
 /// How rows refer to the repository node (see the module doc).
 pub const REPOSITORY_KEY: &str = "";
@@ -210,7 +212,7 @@ impl GraphRows {
 
     /// Builds the graph of a parse (see the module doc of [`crate::graph`] for the model).
     pub fn from_parse(output: &ParseOutput) -> GraphRows {
-        Builder::new(output).build(output)
+        Builder::new(output).build(Facts::all(output))
     }
 }
 
@@ -231,7 +233,28 @@ struct Aggregate {
     parent: Option<String>,
 }
 
-struct Builder<'a> {
+/// Some of a parse's facts, to build the rows of: all of them ([`GraphRows::from_parse`]), or
+/// one part's ([`super::parts`]).
+pub(super) struct Facts<'f> {
+    pub files: &'f [FileFacts],
+    pub calls: Vec<&'f CallEdge>,
+    pub imports: Vec<&'f ImportEdge>,
+    pub inherits: Vec<&'f InheritEdge>,
+}
+
+impl<'f> Facts<'f> {
+    fn all(output: &'f ParseOutput) -> Self {
+        Self {
+            files: &output.files,
+            calls: output.calls.iter().collect(),
+            imports: output.imports.iter().collect(),
+            inherits: output.inherits.iter().collect(),
+        }
+    }
+}
+
+/// Builds rows with the lookups of a whole parse (its definitions and files).
+pub(super) struct Builder<'a> {
     defs: HashMap<&'a str, DefInfo<'a>>,
     files: HashSet<&'a str>,
     nodes: BTreeMap<Label, BTreeMap<String, NodeRow>>,
@@ -239,7 +262,7 @@ struct Builder<'a> {
 }
 
 impl<'a> Builder<'a> {
-    fn new(output: &'a ParseOutput) -> Self {
+    pub(super) fn new(output: &'a ParseOutput) -> Self {
         let mut defs = HashMap::new();
         let mut files = HashSet::new();
         for file in &output.files {
@@ -259,8 +282,10 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn build(mut self, output: &'a ParseOutput) -> GraphRows {
-        for file in &output.files {
+    /// The rows of `facts`: their files' nodes and relationships, and the Directory and
+    /// External nodes those point at.
+    pub(super) fn build(&mut self, facts: Facts<'_>) -> GraphRows {
+        for file in facts.files {
             let props = Props::from_iter([
                 ("language".into(), Value::from(language_name(file))),
                 ("lines".into(), Value::from(file.lines)),
@@ -300,7 +325,7 @@ impl<'a> Builder<'a> {
                 );
             }
         }
-        for call in &output.calls {
+        for call in facts.calls {
             let Some((src, file)) = self.source_of(&call.caller) else {
                 continue;
             };
@@ -308,7 +333,7 @@ impl<'a> Builder<'a> {
             let agg = self.relate(RelType::Calls, src, dst, &file);
             agg.lines.insert(i64::from(call.line));
         }
-        for import in &output.imports {
+        for import in facts.imports {
             if !self.files.contains(import.file.as_str()) {
                 continue;
             }
@@ -327,7 +352,7 @@ impl<'a> Builder<'a> {
                 agg.first_module = Some((import.line, import.module.clone()));
             }
         }
-        for inherit in &output.inherits {
+        for inherit in facts.inherits {
             let Some(child) = self.defs.get(inherit.child.as_str()) else {
                 continue;
             };
@@ -365,13 +390,26 @@ impl<'a> Builder<'a> {
 
     /// The caller's node and file: its definition, or the file for top-level code.
     fn source_of(&self, caller: &str) -> Option<(NodeRef, String)> {
+        let file = self.file_of_caller(caller)?;
+        let node = match self.defs.get(caller) {
+            Some(info) => NodeRef::new(info.label, caller),
+            None => NodeRef::new(Label::File, file),
+        };
+        Some((node, file.to_owned()))
+    }
+
+    /// The file a call's relationship belongs to (that of its caller), if the caller is known.
+    pub(super) fn file_of_caller(&self, caller: &str) -> Option<&'a str> {
         if let Some(info) = self.defs.get(caller) {
-            return Some((NodeRef::new(info.label, caller), info.file.to_owned()));
+            return Some(info.file);
         }
         let path = caller.split_once("::").map_or(caller, |(path, _)| path);
-        self.files
-            .contains(path)
-            .then(|| (NodeRef::new(Label::File, path), path.to_owned()))
+        self.files.get(path).copied()
+    }
+
+    /// The file an inherit's relationship belongs to (that of its child), if the child is known.
+    pub(super) fn file_of_child(&self, child: &str) -> Option<&'a str> {
+        self.defs.get(child).map(|info| info.file)
     }
 
     /// The node a resolved reference points at, creating Directory and External nodes.
@@ -417,14 +455,12 @@ impl<'a> Builder<'a> {
             })
     }
 
-    fn finish(self) -> GraphRows {
-        let nodes = self
-            .nodes
+    fn finish(&mut self) -> GraphRows {
+        let nodes = std::mem::take(&mut self.nodes)
             .into_iter()
             .map(|(label, rows)| (label, rows.into_values().collect()))
             .collect();
-        let relationships = self
-            .relationships
+        let relationships = std::mem::take(&mut self.relationships)
             .into_iter()
             .map(|(rel, rows)| {
                 let rows = rows

@@ -56,6 +56,10 @@ pub struct GraphSettings {
     /// statement commits on its own, which measured faster than grouping statements (`MERGE`
     /// slows down as a transaction's uncommitted state grows).
     pub max_rows_per_transaction: usize,
+    /// Files whose rows a full write builds and writes at a time: a repository with more files
+    /// is written in parts (on Neo4j, every part's nodes before any relationship), so the
+    /// rows held at once are one part's. Default 2000.
+    pub files_per_part: usize,
 }
 
 impl Default for GraphSettings {
@@ -69,6 +73,7 @@ impl Default for GraphSettings {
             path: None,
             batch_size: 10_000,
             max_rows_per_transaction: 10_000,
+            files_per_part: 2_000,
         }
     }
 }

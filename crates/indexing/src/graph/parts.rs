@@ -1,0 +1,202 @@
+//! A big parse's graph a part at a time, so that writing it holds the rows of one part, not of
+//! the whole repository. A part is a run of consecutive files (by path) with every node and
+//! relationship that belongs to them: a file's definitions and the relationships from them, its
+//! calls (by the caller's file), its imports, and the bases of its types (by the child's file,
+//! which for a Rust `impl` or a Go method may differ from the file the fact came from). A
+//! relationship's aggregation never spans two files, so each part's rows are exactly the whole
+//! graph's rows of those files. A Directory or External node goes with the first part that
+//! points at it. The union of the parts is [`GraphRows::from_parse`].
+
+use std::collections::{HashMap, HashSet};
+
+use super::rows::{Builder, Facts};
+use super::{GraphRows, Label};
+use crate::parse::ParseOutput;
+
+/// The parts of one parse's graph, in order (an iterator of [`GraphRows`]).
+pub struct Parts<'a> {
+    output: &'a ParseOutput,
+    builder: Builder<'a>,
+    /// Per part: its files (a range of `output.files`) and the positions of its edges.
+    plan: Vec<Plan>,
+    next: usize,
+    /// Directory and External nodes already in an earlier part.
+    fileless: HashSet<(Label, String)>,
+}
+
+#[derive(Default)]
+struct Plan {
+    files: std::ops::Range<usize>,
+    calls: Vec<usize>,
+    imports: Vec<usize>,
+    inherits: Vec<usize>,
+}
+
+impl<'a> Parts<'a> {
+    /// The graph of `output` in parts of `files_per_part` files (at least one).
+    pub fn new(output: &'a ParseOutput, files_per_part: usize) -> Self {
+        let builder = Builder::new(output);
+        let size = files_per_part.max(1);
+        let mut plan: Vec<Plan> = (0..output.files.len())
+            .step_by(size)
+            .map(|start| Plan {
+                files: start..output.files.len().min(start + size),
+                ..Plan::default()
+            })
+            .collect();
+        let part_of: HashMap<&str, usize> = output
+            .files
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.path.as_str(), i / size))
+            .collect();
+        let part = |file: Option<&str>| file.and_then(|f| part_of.get(f).copied());
+        for (i, call) in output.calls.iter().enumerate() {
+            if let Some(p) = part(builder.file_of_caller(&call.caller)) {
+                plan[p].calls.push(i);
+            }
+        }
+        for (i, import) in output.imports.iter().enumerate() {
+            if let Some(p) = part(Some(import.file.as_str())) {
+                plan[p].imports.push(i);
+            }
+        }
+        for (i, inherit) in output.inherits.iter().enumerate() {
+            if let Some(p) = part(builder.file_of_child(&inherit.child)) {
+                plan[p].inherits.push(i);
+            }
+        }
+        Self {
+            output,
+            builder,
+            plan,
+            next: 0,
+            fileless: HashSet::new(),
+        }
+    }
+
+    /// How many parts there are.
+    pub fn len(&self) -> usize {
+        self.plan.len()
+    }
+
+    /// Whether there is no part (no file).
+    pub fn is_empty(&self) -> bool {
+        self.plan.is_empty()
+    }
+}
+
+impl Iterator for Parts<'_> {
+    type Item = GraphRows;
+
+    fn next(&mut self) -> Option<GraphRows> {
+        let plan = std::mem::take(self.plan.get_mut(self.next)?);
+        self.next += 1;
+        let output = self.output;
+        let mut rows = self.builder.build(Facts {
+            files: &output.files[plan.files],
+            calls: plan.calls.iter().map(|&i| &output.calls[i]).collect(),
+            imports: plan.imports.iter().map(|&i| &output.imports[i]).collect(),
+            inherits: plan.inherits.iter().map(|&i| &output.inherits[i]).collect(),
+        });
+        for label in [Label::Directory, Label::External] {
+            if let Some(list) = rows.nodes.get_mut(&label) {
+                list.retain(|row| self.fileless.insert((label, row.key.clone())));
+                if list.is_empty() {
+                    rows.nodes.remove(&label);
+                }
+            }
+        }
+        Some(rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::GraphDump;
+    use crate::parse::{parse_source, resolve};
+
+    fn output(files: &[(&str, &str)]) -> ParseOutput {
+        let facts = files
+            .iter()
+            .map(|(p, s)| parse_source(p, s).expect("parse"))
+            .collect();
+        let resolved = resolve::resolve(facts);
+        ParseOutput {
+            files: resolved.files,
+            calls: resolved.calls,
+            imports: resolved.imports,
+            inherits: resolved.inherits,
+            ..Default::default()
+        }
+    }
+
+    /// All the parts' rows together, in the whole graph's order.
+    fn union(parts: Parts<'_>) -> GraphRows {
+        let mut all = GraphRows::default();
+        for rows in parts {
+            for (label, list) in rows.nodes {
+                all.nodes.entry(label).or_default().extend(list);
+            }
+            for (rel, list) in rows.relationships {
+                all.relationships.entry(rel).or_default().extend(list);
+            }
+        }
+        all
+    }
+
+    #[test]
+    fn the_parts_together_are_the_whole_graph_at_every_part_size() {
+        let out = output(&[
+            (
+                "app/main.py",
+                "import os\nfrom app.util import helper\n\n\nclass Main(Base):\n    def run(self):\n        helper()\n        os.getcwd()\n\n\nhelper()\n",
+            ),
+            (
+                "app/util.py",
+                "import os\n\n\ndef helper():\n    return os.path.join('a', 'b')\n",
+            ),
+            (
+                "app/base.py",
+                "class Base:\n    def run(self):\n        pass\n",
+            ),
+            ("lib/shapes.rs", "pub struct Square { side: u32 }\n"),
+            (
+                "lib/area.rs",
+                "use crate::shapes::Square;\n\ntrait Area { fn area(&self) -> u32; }\n\nimpl Area for Square {\n    fn area(&self) -> u32 { helper() }\n}\n\nfn helper() -> u32 { 4 }\n",
+            ),
+            (
+                "cmd/server.go",
+                "package cmd\n\nimport \"fmt\"\n\nfunc (s *Server) Start() { fmt.Println(\"up\"); s.stop() }\n",
+            ),
+            (
+                "cmd/types.go",
+                "package cmd\n\ntype Server struct{}\n\nfunc (s *Server) stop() {}\n",
+            ),
+            (
+                "web/app.ts",
+                "import { helper } from './util';\nexport class App extends Base { run() { helper(); console.log('x'); } }\n",
+            ),
+            ("web/util.ts", "export function helper() { return 1; }\n"),
+        ]);
+        assert!(!out.inherits.is_empty() && !out.calls.is_empty() && !out.imports.is_empty());
+        let rows = GraphRows::from_parse(&out);
+        let whole = GraphDump::from_rows(&rows);
+        for size in 1..=out.files.len() + 1 {
+            let parts = Parts::new(&out, size);
+            assert_eq!(parts.len(), out.files.len().div_ceil(size));
+            let together = union(parts);
+            assert_eq!(
+                (together.node_count(), together.relationship_count()),
+                (rows.node_count(), rows.relationship_count()),
+                "{size} files per part: no row twice"
+            );
+            assert_eq!(
+                GraphDump::from_rows(&together),
+                whole,
+                "{size} files per part"
+            );
+        }
+    }
+}
