@@ -9,8 +9,10 @@ use crate::{
         BAD_RUN_KEY, CLONE_MISSING, IO, NOT_ROUTABLE, PARSE_FAILED, PARSE_OUTPUT_UNREADABLE, fatal,
         of_clone, of_graph, transient,
     },
-    graph::{CleanupScope, GraphRows, GraphStore, IndexRunRecord, RepositoryRecord, RunKey},
-    incremental::{CacheDir, DeltaFile, MAX_AFFECTED_FILES, RowsDigest, delta, tree_blobs},
+    graph::{
+        CleanupScope, GraphRows, GraphStore, IndexRunRecord, RepositoryRecord, RowLookups, RunKey,
+    },
+    incremental::{CacheDir, DeltaFile, RowsDigest, delta, drop_in_background, tree_blobs},
     last_run::{LastRun, Pending, RunMemory},
     messages::{
         Checkout, CleanupRepoInput, CleanupStaleInput, CloneInput, CloneResult, Deleted,
@@ -321,26 +323,18 @@ impl IndexingActivities {
                     |done, total| counters.set(done as u64, total as u64),
                 )
                 .map_err(|e| e.to_string())?;
-                let mut pending = Pending {
-                    repo_id: input.repo_id.clone(),
-                    commit: input.commit.clone(),
-                    blobs,
-                    files: parsed.unresolved,
-                    digest: None,
-                };
+                let lookups = RowLookups::new(&parsed.output);
+                let digest = RowsDigest::of(&lookups);
                 let out = folder.parse_output();
                 let mut result = ParseResult::of(&parsed.output, out.display().to_string());
                 result.totals.files_parsed = result.totals.files.saturating_sub(parsed.reused);
                 // The rows that changed since the last run, when there is one to compare with
                 // and the change is not most of the repository.
-                let changed = last.and_then(|last| {
-                    let rows = GraphRows::from_parse(&parsed.output);
-                    let digest = RowsDigest::of(&rows);
-                    let delta = delta(&last.digest, &rows, &digest);
-                    pending.digest = Some(digest);
-                    (delta.affected_files.len() <= MAX_AFFECTED_FILES)
-                        .then(|| (last.facts.commit.clone(), delta))
-                });
+                let changed = match (&last, &digest) {
+                    (Some(last), Some(digest)) => delta(&last.digest, &lookups, digest)
+                        .map(|delta| (last.facts.commit.clone(), delta)),
+                    _ => None,
+                };
                 match changed {
                     Some((base, delta)) => {
                         let path = folder.delta();
@@ -350,6 +344,7 @@ impl IndexingActivities {
                         };
                         file.write(&path)
                             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                        drop_in_background(file);
                         result.base_commit = Some(base);
                         result.output_path = path.display().to_string();
                     }
@@ -357,6 +352,15 @@ impl IndexingActivities {
                         write_output(&out, &parsed.output).map_err(|e| e.to_string())?;
                     }
                 }
+                drop(lookups);
+                drop_in_background((parsed.output, last));
+                let pending = Pending {
+                    repo_id: input.repo_id.clone(),
+                    commit: input.commit.clone(),
+                    blobs,
+                    files: parsed.unresolved,
+                    digest,
+                };
                 memory.begin(&input.run_key, pending);
                 Ok(result)
             }
@@ -398,15 +402,12 @@ impl IndexingActivities {
         let path = folder.parse_output();
         let delta_path = folder.delta();
         let incremental = input.base_commit.is_some() && delta_path.is_file();
-        let memory = Arc::clone(&self.memory);
-        let run_key = input.run_key.clone();
         let (rows, affected) = blocking(move || -> Result<_, String> {
             if incremental {
                 let delta = DeltaFile::read(&delta_path)?;
                 return Ok((delta.rows, Some(delta.affected_files)));
             }
             let rows = GraphRows::from_parse(&read_output_edges(&path).map_err(|e| e.to_string())?);
-            memory.set_digest(&run_key, RowsDigest::of(&rows));
             Ok((rows, None))
         })
         .await?
