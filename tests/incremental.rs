@@ -1,5 +1,7 @@
 //! Incremental re-indexing through the real workflow: after each commit of a series (add,
-//! modify, delete, rename, a change that breaks a cross-file call) the incrementally indexed
+//! modify, delete, rename, a change that breaks a cross-file call, a function that becomes a
+//! class, a new file that makes a name resolve, Go methods and Rust impls whose type is in
+//! another file) the incrementally indexed
 //! graph equals, in a canonical dump, a full index of the same commit, in either store; the
 //! same commit twice writes and deletes nothing; a restarted host goes on from the run it saved.
 
@@ -148,6 +150,54 @@ async fn series_equals_full_indexes(store: Store) {
         affected_report,
         "report()'s call of side() now points outside: {s:#}"
     );
+
+    // A function becomes a class: extra.py's call of `clamp` now points at another label.
+    git::commit(
+        repo.path(),
+        &[(
+            "lib/util.py",
+            "class clamp:\n    def __init__(self, x):\n        self.x = x\n",
+        )],
+        &[],
+        "function to class",
+    );
+    let s = index_and_compare(&indexer, repo.path(), &repo_id).await;
+    assert_eq!(s["files_parsed"], 1, "{s:#}");
+
+    // A new file holds the only definition of a name another file calls unresolved.
+    git::commit(
+        repo.path(),
+        &[("lib/edges.py", "def max(a, b):\n    return a\n")],
+        &[],
+        "a name resolves",
+    );
+    index_and_compare(&indexer, repo.path(), &repo_id).await;
+
+    // Go methods and a Rust impl declared in another file than their type.
+    let server = "package web\n\ntype Server struct{}\n";
+    let handle =
+        "package web\n\nfunc (s *Server) Handle() { s.Close() }\nfunc (s *Server) Close() {}\n";
+    let display = "use std::fmt;\nimpl fmt::Display for Point {\n    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result { Ok(()) }\n}\nimpl Point {\n    pub fn twice(&self) -> i32 { self.norm() * 2 }\n}\n";
+    git::commit(
+        repo.path(),
+        &[
+            ("web/server.go", server),
+            ("web/handle.go", handle),
+            ("src/show.rs", display),
+        ],
+        &[],
+        "methods elsewhere",
+    );
+    index_and_compare(&indexer, repo.path(), &repo_id).await;
+    git::commit(
+        repo.path(),
+        &[("web/server.go", "package web\n\ntype Server interface{}\n")],
+        &[],
+        "the owner type changes kind",
+    );
+    index_and_compare(&indexer, repo.path(), &repo_id).await;
+    git::commit(repo.path(), &[], &["src/show.rs"], "the impls go");
+    index_and_compare(&indexer, repo.path(), &repo_id).await;
 
     // Delete a file.
     git::commit(repo.path(), &[], &["lib/extra.py"], "delete");

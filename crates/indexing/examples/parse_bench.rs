@@ -2,7 +2,11 @@
 //! the files the walk accepts with tree-sitter (no queries, no resolution), `full` runs
 //! `parse_repository` end to end and writes its output. For `bench/parse_nesting.sh`, `nested`
 //! parses one JavaScript file of LEVELS nested named functions (each calling itself), with the
-//! default limits (but no size limit) or, with `unbounded`, none. Each mode prints one JSON line of figures.
+//! default limits (but no size limit) or, with `unbounded`, none. `incremental` times what the
+//! parse activity of a one-file re-index does after a full parse: ROUNDS times, parse again
+//! reusing every file's facts but one's (which is parsed), then the digest of the rows and the
+//! delta (the rows of the affected files); it prints the median of each step. Each mode
+//! prints one JSON line of figures.
 //! ROOT is a git repository (its `HEAD` is parsed) or a plain folder (committed to a scratch
 //! repository first, outside the timing).
 //! Build it in release mode: debug builds are many times slower.
@@ -11,6 +15,7 @@
 //! cargo run --release --example parse_bench -- full /path/to/repo 2 /tmp/out.jsonl
 //! cargo run --release --example parse_bench -- bare /path/to/repo 2
 //! cargo run --release --example parse_bench -- nested 10000 1 [unbounded]
+//! cargo run --release --example parse_bench -- incremental /path/to/repo 2 [ROUNDS]
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -19,15 +24,20 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use rayon::prelude::*;
+use worker_host_indexing::graph::RowLookups;
+use worker_host_indexing::incremental::{
+    CachedFacts, RowsDigest, delta, drop_in_background, tree_blobs,
+};
 use worker_host_indexing::parse::{
-    ParseOptions, commit_directory, parse_repository, walk, write_output,
+    ParseOptions, commit_directory, parse_repository, parse_repository_reusing, walk, write_output,
 };
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let usage = || {
         eprintln!(
-            "usage: parse_bench bare|full ROOT THREADS [OUTPUT] | nested LEVELS THREADS [unbounded]"
+            "usage: parse_bench bare|full ROOT THREADS [OUTPUT] | nested LEVELS THREADS [unbounded] \
+             | incremental ROOT THREADS [ROUNDS]"
         );
         ExitCode::from(2)
     };
@@ -49,7 +59,13 @@ fn main() -> ExitCode {
             Some(Ok(levels)) => nested(levels, options, rest.first().map(String::as_str)),
             _ => return usage(),
         },
-        other => Err(format!("unknown mode {other:?}: bare, full or nested")),
+        "incremental" => match rest.first().map_or(Ok(5), |r| r.parse()) {
+            Ok(rounds) => incremental(&root, &options, rounds),
+            Err(_) => return usage(),
+        },
+        other => Err(format!(
+            "unknown mode {other:?}: bare, full, nested or incremental"
+        )),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -112,6 +128,60 @@ fn bare(root: &Path, options: &ParseOptions) -> Result<(), String> {
         options.threads,
         files.into_inner(),
         bytes.into_inner(),
+    );
+    Ok(())
+}
+
+fn incremental(root: &Path, options: &ParseOptions, rounds: usize) -> Result<(), String> {
+    let (root, _scratch) = repository(root)?;
+    let error = |e: &dyn std::fmt::Display| e.to_string();
+    let first = parse_repository_reusing(&root, "HEAD", options, |_| None, |_, _| {})
+        .map_err(|e| error(&e))?;
+    let blobs = tree_blobs(&root, "HEAD").map_err(|e| error(&e))?;
+    let old = RowsDigest::of(&RowLookups::new(&first.output)).ok_or("no digest of the rows")?;
+    let Some(changed) = first.unresolved.get(first.unresolved.len() / 2) else {
+        return Err("no file to parse".into());
+    };
+    let changed = changed.path.clone();
+    let cached = CachedFacts {
+        blobs: blobs.clone(),
+        files: first
+            .unresolved
+            .iter()
+            .map(|f| (f.path.clone(), f.clone()))
+            .collect(),
+        ..CachedFacts::default()
+    };
+    drop(first);
+    let mut steps: [Vec<f64>; 4] = Default::default();
+    let mut affected = 0;
+    for _ in 0..rounds {
+        let started = Instant::now();
+        let reuse = |path: &str| (path != changed).then(|| cached.reusable(path, &blobs))?;
+        let parsed = parse_repository_reusing(&root, "HEAD", options, reuse, |_, _| {})
+            .map_err(|e| error(&e))?;
+        let parsed_at = started.elapsed().as_secs_f64();
+        let lookups = RowLookups::new(&parsed.output);
+        let new = RowsDigest::of(&lookups).ok_or("no digest of the rows")?;
+        let digest_at = started.elapsed().as_secs_f64();
+        let delta = delta(&old, &lookups, &new).ok_or("too many affected files")?;
+        affected = delta.affected_files.len();
+        let total = started.elapsed().as_secs_f64();
+        steps[0].push(parsed_at);
+        steps[1].push(digest_at - parsed_at);
+        steps[2].push(total - digest_at);
+        steps[3].push(total);
+        drop(lookups);
+        drop_in_background((parsed, delta));
+    }
+    let [parse, digest, delta, total] = steps.map(|mut secs| {
+        secs.sort_by(f64::total_cmp);
+        secs.get(secs.len() / 2).copied().unwrap_or_default()
+    });
+    println!(
+        "{{\"mode\":\"incremental\",\"threads\":{},\"files\":{},\"rounds\":{rounds},\"affected\":{affected},\"parse_secs\":{parse:.3},\"digest_secs\":{digest:.3},\"delta_secs\":{delta:.3},\"secs\":{total:.3}}}",
+        options.threads,
+        cached.files.len(),
     );
     Ok(())
 }

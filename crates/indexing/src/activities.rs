@@ -11,9 +11,10 @@ use crate::{
     },
     full_write::write_parse_output,
     graph::{
-        CleanupScope, DeleteReport, GraphRows, GraphStore, IndexRunRecord, RepositoryRecord, RunKey,
+        CleanupScope, DeleteReport, GraphStore, IndexRunRecord, RepositoryRecord, RowLookups,
+        RunKey,
     },
-    incremental::{CacheDir, DeltaFile, MAX_AFFECTED_FILES, RowsDigest, delta, tree_blobs},
+    incremental::{CacheDir, DeltaFile, RowsDigest, delta, drop_in_background, tree_blobs},
     last_run::{LastRun, Pending, RunMemory},
     messages::{
         Checkout, CleanupRepoInput, CleanupStaleInput, CloneInput, CloneResult, Deleted,
@@ -324,26 +325,18 @@ impl IndexingActivities {
                     |done, total| counters.set(done as u64, total as u64),
                 )
                 .map_err(|e| e.to_string())?;
-                let mut pending = Pending {
-                    repo_id: input.repo_id.clone(),
-                    commit: input.commit.clone(),
-                    blobs,
-                    files: parsed.unresolved,
-                    digest: None,
-                };
+                let lookups = RowLookups::new(&parsed.output);
+                let digest = RowsDigest::of(&lookups);
                 let out = folder.parse_output();
                 let mut result = ParseResult::of(&parsed.output, out.display().to_string());
                 result.totals.files_parsed = result.totals.files.saturating_sub(parsed.reused);
                 // The rows that changed since the last run, when there is one to compare with
                 // and the change is not most of the repository.
-                let changed = last.and_then(|last| {
-                    let rows = GraphRows::from_parse(&parsed.output);
-                    let digest = RowsDigest::of(&rows);
-                    let delta = delta(&last.digest, &rows, &digest);
-                    pending.digest = Some(digest);
-                    (delta.affected_files.len() <= MAX_AFFECTED_FILES)
-                        .then(|| (last.facts.commit.clone(), delta))
-                });
+                let changed = match (&last, &digest) {
+                    (Some(last), Some(digest)) => delta(&last.digest, &lookups, digest)
+                        .map(|delta| (last.facts.commit.clone(), delta)),
+                    _ => None,
+                };
                 match changed {
                     Some((base, delta)) => {
                         let path = folder.delta();
@@ -353,6 +346,7 @@ impl IndexingActivities {
                         };
                         file.write(&path)
                             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                        drop_in_background(file);
                         result.base_commit = Some(base);
                         result.output_path = path.display().to_string();
                     }
@@ -360,6 +354,15 @@ impl IndexingActivities {
                         write_output(&out, &parsed.output).map_err(|e| e.to_string())?;
                     }
                 }
+                drop(lookups);
+                drop_in_background((parsed.output, last));
+                let pending = Pending {
+                    repo_id: input.repo_id.clone(),
+                    commit: input.commit.clone(),
+                    blobs,
+                    files: parsed.unresolved,
+                    digest,
+                };
                 memory.begin(&input.run_key, pending);
                 Ok(result)
             }
@@ -408,12 +411,12 @@ impl IndexingActivities {
         let work = async {
             let store = self.store().await?;
             if !incremental {
-                let (memory, counters) = (Arc::clone(&self.memory), counters.clone());
+                let counters = counters.clone();
                 let (input, runtime) = (input.clone(), tokio::runtime::Handle::current());
                 let files_per_part = self.current().indexing.graph.files_per_part;
                 return blocking(move || -> Result<_, ActivityError> {
                     let run = RunKey::new(&input.repo_id, &input.run_id);
-                    let (written, digest) = write_parse_output(
+                    let written = write_parse_output(
                         &store,
                         &path,
                         run,
@@ -421,7 +424,6 @@ impl IndexingActivities {
                         &counters,
                         &runtime,
                     )?;
-                    memory.set_digest(&input.run_key, digest);
                     Ok((written, None))
                 })
                 .await?;

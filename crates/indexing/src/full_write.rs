@@ -8,7 +8,6 @@
 use crate::{
     failure::{PARSE_OUTPUT_UNREADABLE, of_graph, transient},
     graph::{GraphRows, GraphStore, Parts, RunKey, WriteReport},
-    incremental::RowsDigest,
     parse::read_output_edges,
     progress::Counters,
 };
@@ -25,8 +24,7 @@ enum Pass {
 }
 
 /// Write the graph of the parse output at `path` as `run`'s, `files_per_part` files at a time,
-/// reporting progress in `counters` (the total grows part by part); returns what was written
-/// and the digest of all the rows.
+/// reporting progress in `counters` (the total grows part by part); returns what was written.
 pub fn write_parse_output(
     store: &GraphStore,
     path: &Path,
@@ -34,7 +32,7 @@ pub fn write_parse_output(
     files_per_part: usize,
     counters: &Counters,
     runtime: &Handle,
-) -> Result<(WriteReport, RowsDigest), ActivityError> {
+) -> Result<WriteReport, ActivityError> {
     let output =
         read_output_edges(path).map_err(|e| transient(PARSE_OUTPUT_UNREADABLE, e.to_string()))?;
     let into_empty = runtime
@@ -50,7 +48,6 @@ pub fn write_parse_output(
         into_empty,
         ..WriteReport::default()
     };
-    let mut digest = RowsDigest::default();
     let mut parts = Some(parts);
     for &pass in passes {
         let parts = parts
@@ -59,9 +56,6 @@ pub fn write_parse_output(
         for rows in parts {
             if counters.stop_requested() {
                 return Err(ActivityError::cancelled());
-            }
-            if pass != Pass::Relationships {
-                digest.absorb(RowsDigest::of(&rows));
             }
             let rows = Arc::new(only(rows, pass));
             let before = report.nodes + report.relationships;
@@ -74,7 +68,7 @@ pub fn write_parse_output(
     }
     // Freeing a big output takes a while; the answer need not wait for it.
     runtime.spawn_blocking(move || drop(output));
-    Ok((report, digest))
+    Ok(report)
 }
 
 /// The rows of `rows` that `pass` writes.

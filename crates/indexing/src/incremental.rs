@@ -4,22 +4,28 @@
 //! that host, when the store's last indexed commit is the cached one:
 //! - parses only the files whose git blob changed (the change is computed between the two
 //!   trees by blob id, so it is exact whatever the history did in between, force-pushes
-//!   included) and reuses the cached facts of the others; resolution runs over all files, in
-//!   memory;
-//! - compares, in the same activity, a digest of the new graph rows (a hash per file) with the
-//!   cached run's and hands the persist activity only the rows of the files whose rows changed
-//!   (a file is *affected* when any node or relationship it holds was added, changed or
-//!   removed — a renamed function makes its callers' files affected too), and the new nodes
-//!   that belong to no file (external names), in a small [`DeltaFile`] instead of the whole
-//!   parse output;
+//!   included) and reuses the cached facts of the others (shared, not copied); resolution
+//!   runs over all files, in memory;
+//! - hashes, per file, everything that file's rows are built from: its own facts and what the
+//!   lookups into the whole parse answered for them (the label and file of each definition a
+//!   call, import, base or owner names; whether a path is a file) — a [`RowsDigest`]. A file
+//!   whose hash differs from the cached run's, or that was added or removed, is *affected*: a
+//!   renamed function makes its callers' files affected (their calls' targets changed), a
+//!   type that becomes an interface makes the files of its methods affected (Go methods and
+//!   Rust `impl`s may live in another file), an `impl Trait for X` in another file makes X's
+//!   file affected (the relationship is X's). Two equal hashes mean equal rows, so the rows of
+//!   the other files are not even built;
+//! - builds the rows of the affected files only, and the nodes of no file (external names,
+//!   directories) they point at, and hands them to the persist activity in a small
+//!   [`DeltaFile`] instead of the whole parse output;
 //! - deletes, in the affected files only, what the run did not write (then the external names
 //!   nothing points at), by index seeks.
 //!
-//! The same commit twice: every file reused, no row differs, nothing written, nothing deleted.
+//! The same commit twice: every file reused, no hash differs, nothing written, nothing deleted.
 //! Anything unexpected (no cache, another host indexed the repository since, an unreadable
-//! cache, too many affected files) falls back to a full run.
+//! cache, too many affected files, a qualified name two files define) falls back to a full run.
 
-use crate::graph::{GraphRows, Label, NodeRow, RelRow};
+use crate::graph::{GraphRows, RowLookups};
 use crate::parse::FileFacts;
 use serde::{Deserialize, Serialize};
 use std::{
@@ -28,12 +34,14 @@ use std::{
     hash::{DefaultHasher, Hash, Hasher},
     io::{BufRead, BufReader, BufWriter, Write},
     path::{Path, PathBuf},
+    sync::Arc,
 };
 
 /// Above this many affected files an incremental run writes everything, like a full one.
 pub const MAX_AFFECTED_FILES: usize = 5000;
-/// Layout version of the facts file; another version is ignored (full run).
-const FACTS_VERSION: u32 = 1;
+/// Version of the cache (the facts file's layout, the digest's meaning); another version is
+/// ignored (full run).
+const FACTS_VERSION: u32 = 2;
 
 /// Where a host keeps the last finished run of one repository.
 #[derive(Debug, Clone)]
@@ -118,17 +126,18 @@ struct Header {
     blobs: HashMap<String, String>,
 }
 
-/// A cached run's facts: the commit, each path's blob id, each parsed file's unresolved facts.
+/// A cached run's facts: the commit, each path's blob id, each parsed file's unresolved facts
+/// (shared with the runs that reuse them).
 #[derive(Debug, Default)]
 pub struct CachedFacts {
     pub commit: String,
     pub blobs: HashMap<String, String>,
-    pub files: HashMap<String, FileFacts>,
+    pub files: HashMap<String, Arc<FileFacts>>,
 }
 
 impl CachedFacts {
     /// The facts of `path` when its blob is unchanged in `blobs` (the new tree's).
-    pub fn reusable(&self, path: &str, blobs: &HashMap<String, String>) -> Option<FileFacts> {
+    pub fn reusable(&self, path: &str, blobs: &HashMap<String, String>) -> Option<Arc<FileFacts>> {
         let old = self.blobs.get(path)?;
         (blobs.get(path) == Some(old))
             .then(|| self.files.get(path).cloned())
@@ -168,7 +177,7 @@ pub fn read_facts(path: &Path) -> Option<CachedFacts> {
     let mut files = HashMap::new();
     for line in lines {
         let facts: FileFacts = serde_json::from_str(&line.ok()?).ok()?;
-        files.insert(facts.path.clone(), facts);
+        files.insert(facts.path.clone(), Arc::new(facts));
     }
     Some(CachedFacts {
         commit: header.commit,
@@ -195,55 +204,38 @@ pub fn tree_blobs(repo: &Path, commit: &str) -> Result<HashMap<String, String>, 
     Ok(blobs)
 }
 
-/// A digest of a run's graph rows: one hash per file over every node and relationship that
-/// belongs to it, and one per node of no file. Enough to tell which files' rows changed without
-/// keeping the rows themselves.
+/// A digest of a run's graph rows without the rows: one hash per file of everything the
+/// file's rows are built from (its facts and what the lookups into the other files answered
+/// for them, see [`RowLookups::file_digests`]). Equal hashes, equal rows: enough to tell
+/// which files' rows may have changed without building the others'.
 #[derive(Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RowsDigest {
     files: HashMap<String, u64>,
-    fileless: HashMap<String, u64>,
 }
 
 impl RowsDigest {
-    /// The digest of `rows`.
-    pub fn of(rows: &GraphRows) -> Self {
-        let mut files: HashMap<&str, DefaultHasher> = HashMap::new();
-        let mut fileless = HashMap::new();
-        for (label, list) in &rows.nodes {
-            for row in list {
-                match &row.file {
-                    Some(file) => {
-                        let h = files.entry(file).or_default();
-                        (label, &row.key, &row.props).hash(h);
-                    }
-                    None => {
-                        let mut h = DefaultHasher::new();
-                        row.props.hash(&mut h);
-                        fileless.insert(fileless_key(*label, &row.key), h.finish());
-                    }
-                }
-            }
-        }
-        for (rel, list) in &rows.relationships {
-            for row in list {
-                let h = files.entry(&row.file).or_default();
-                (rel, &row.src, &row.dst, &row.props).hash(h);
-            }
-        }
-        Self {
-            files: files
-                .into_iter()
-                .map(|(f, h)| (f.to_owned(), h.finish()))
-                .collect(),
-            fileless,
-        }
+    /// The digest of the rows of a parse (given by its lookups); `None` when its files' rows
+    /// cannot be told apart (every run of it is then a full one).
+    pub fn of(lookups: &RowLookups<'_>) -> Option<Self> {
+        lookups.file_digests().map(|files| Self { files })
     }
 
-    /// Add the digest of another part of the same graph (see [`crate::graph::Parts`]): its
-    /// files are not in this one; a node of no file may be in both, with the same hash.
-    pub fn absorb(&mut self, part: RowsDigest) {
-        self.files.extend(part.files);
-        self.fileless.extend(part.fileless);
+    /// Files whose rows may differ between the run of `self` and that of `new`: a hash that
+    /// changed, a file added or removed.
+    pub fn changed_files(&self, new: &RowsDigest) -> BTreeSet<String> {
+        let mut changed: BTreeSet<String> = new
+            .files
+            .iter()
+            .filter(|(file, hash)| self.files.get(*file) != Some(hash))
+            .map(|(file, _)| file.clone())
+            .collect();
+        changed.extend(
+            self.files
+                .keys()
+                .filter(|f| !new.files.contains_key(*f))
+                .cloned(),
+        );
+        changed
     }
 
     /// Write the digest as JSON.
@@ -258,60 +250,39 @@ impl RowsDigest {
     }
 }
 
-fn fileless_key(label: Label, key: &str) -> String {
-    format!("{}\u{0}{key}", label.as_str())
-}
-
 /// What an incremental run writes and where it cleans.
 #[derive(Debug, Default)]
 pub struct Delta {
-    /// The rows to write: every row of an affected file, and new or changed rows of no file.
+    /// The rows to write: every row of an affected file, and the nodes of no file they point
+    /// at (written again, which changes nothing, if they exist).
     pub rows: GraphRows,
-    /// Files some row of which was added, changed or removed.
+    /// Files some row of which may have been added, changed or removed.
     pub affected_files: BTreeSet<String>,
 }
 
-/// What changed from the cached run's graph (`old`, its digest) to the new rows.
-pub fn delta(old: &RowsDigest, new_rows: &GraphRows, new: &RowsDigest) -> Delta {
-    let mut affected: BTreeSet<String> = new
-        .files
-        .iter()
-        .filter(|(file, hash)| old.files.get(*file) != Some(hash))
-        .map(|(file, _)| file.clone())
-        .collect();
-    affected.extend(
-        old.files
-            .keys()
-            .filter(|f| !new.files.contains_key(*f))
-            .cloned(),
-    );
-    let mut rows = GraphRows::default();
-    for (label, list) in &new_rows.nodes {
-        let keep = list.iter().filter(|r| match &r.file {
-            Some(f) => affected.contains(f),
-            None => {
-                let key = fileless_key(*label, &r.key);
-                old.fileless.get(&key) != new.fileless.get(&key)
-            }
-        });
-        let keep: Vec<NodeRow> = keep.cloned().collect();
-        if !keep.is_empty() {
-            rows.nodes.insert(*label, keep);
-        }
+/// What changed from the cached run's graph (`old`, its digest) to that of a parse (given by
+/// its lookups; `new` is its digest): only the affected files' rows are built. `None` when
+/// more than [`MAX_AFFECTED_FILES`] files are affected: the run writes everything.
+pub fn delta(old: &RowsDigest, lookups: &RowLookups<'_>, new: &RowsDigest) -> Option<Delta> {
+    let affected = old.changed_files(new);
+    if affected.len() > MAX_AFFECTED_FILES {
+        return None;
     }
-    for (rel, list) in &new_rows.relationships {
-        let keep: Vec<RelRow> = list
-            .iter()
-            .filter(|r| affected.contains(&r.file))
-            .cloned()
-            .collect();
-        if !keep.is_empty() {
-            rows.relationships.insert(*rel, keep);
-        }
-    }
-    Delta {
+    let rows = lookups.rows_of(|file| affected.contains(file));
+    Some(Delta {
         rows,
         affected_files: affected,
+    })
+}
+
+/// Drop `value` on a thread of its own: freeing a repository's facts or rows takes a good
+/// part of what parsing a change takes, and nobody waits for it.
+pub fn drop_in_background<T: Send + 'static>(value: T) {
+    let spawned = std::thread::Builder::new()
+        .name("drop".into())
+        .spawn(move || drop(value));
+    if let Err(e) = spawned {
+        tracing::debug!(error = %e, "no thread to drop in; dropped here");
     }
 }
 
@@ -342,40 +313,238 @@ impl DeltaFile {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::parse::parse_source;
+    use crate::graph::{Label, NodeRef, NodeRow, RelRow, RelType};
+    use crate::parse::{ParseOutput, parse_source};
+    use std::collections::BTreeMap;
 
-    fn rows(files: &[(&str, &str)]) -> GraphRows {
+    fn parsed(files: &[(&str, &str)]) -> ParseOutput {
         let facts = files
             .iter()
             .map(|(p, s)| parse_source(p, s).expect("parse"))
             .collect();
         let resolved = crate::parse::resolve::resolve(facts);
-        GraphRows::from_parse(&crate::parse::ParseOutput {
+        ParseOutput {
             files: resolved.files,
             calls: resolved.calls,
             imports: resolved.imports,
             inherits: resolved.inherits,
             ..Default::default()
-        })
+        }
+    }
+
+    fn digest(output: &ParseOutput) -> RowsDigest {
+        RowsDigest::of(&RowLookups::new(output)).expect("a digest")
+    }
+
+    type Nodes = BTreeMap<(Label, String), NodeRow>;
+    type Rels = BTreeMap<(RelType, NodeRef, NodeRef), RelRow>;
+
+    fn keyed(rows: GraphRows) -> (Nodes, Rels) {
+        let nodes = rows.nodes.into_iter().flat_map(|(label, list)| {
+            list.into_iter()
+                .map(move |row| ((label, row.key.clone()), row))
+        });
+        let rels = rows.relationships.into_iter().flat_map(|(rel, list)| {
+            list.into_iter()
+                .map(move |row| ((rel, row.src.clone(), row.dst.clone()), row))
+        });
+        (nodes.collect(), rels.collect())
+    }
+
+    /// Runs `old` then `new` the incremental way on a model of the store (what persist and the
+    /// cleanup of the affected files do to rows) and checks the graph equals a full index of
+    /// `new`. Returns the affected files.
+    fn incremental_equals_full(old: &[(&str, &str)], new: &[(&str, &str)]) -> Vec<String> {
+        let (old, new) = (parsed(old), parsed(new));
+        let (mut nodes, mut rels) = keyed(GraphRows::from_parse(&old));
+        let new_lookups = RowLookups::new(&new);
+        let delta = delta(&digest(&old), &new_lookups, &digest(&new)).expect("a delta");
+        let (written_nodes, written_rels) = keyed(delta.rows);
+        nodes.extend(written_nodes.clone());
+        rels.extend(written_rels.clone());
+        let affected = &delta.affected_files;
+        let in_affected = |n: &NodeRow| n.file.as_ref().is_some_and(|f| affected.contains(f));
+        let stale: BTreeSet<(Label, String)> = nodes
+            .iter()
+            .filter(|(key, n)| in_affected(n) && !written_nodes.contains_key(*key))
+            .map(|(key, _)| key.clone())
+            .collect();
+        let of_affected: BTreeSet<(Label, String)> = nodes
+            .iter()
+            .filter(|(_, n)| in_affected(n))
+            .map(|(key, _)| key.clone())
+            .collect();
+        nodes.retain(|key, _| !stale.contains(key));
+        let at =
+            |r: &NodeRef, set: &BTreeSet<(Label, String)>| set.contains(&(r.label, r.key.clone()));
+        rels.retain(|key, rel| {
+            if at(&rel.src, &stale) || at(&rel.dst, &stale) {
+                return false;
+            }
+            let of_file = at(&rel.src, &of_affected) || at(&rel.dst, &of_affected);
+            !(of_file && affected.contains(&rel.file) && !written_rels.contains_key(key))
+        });
+        let pointed: BTreeSet<(Label, String)> = rels
+            .values()
+            .flat_map(|r| [&r.src, &r.dst])
+            .map(|r| (r.label, r.key.clone()))
+            .collect();
+        nodes.retain(|key, n| n.file.is_some() || pointed.contains(key));
+        let (full_nodes, full_rels) = keyed(GraphRows::from_parse(&new));
+        assert_eq!(nodes, full_nodes, "nodes; affected {affected:?}");
+        assert_eq!(rels, full_rels, "relationships; affected {affected:?}");
+        delta.affected_files.into_iter().collect()
+    }
+
+    const A: &str = "from b import g\nimport os\n\n\ndef f():\n    os.getcwd()\n    return g()\n";
+    const B: &str = "def g():\n    return 1\n";
+    const C: &str = "def unrelated():\n    return 2\n";
+
+    #[test]
+    fn a_digest_survives_a_file_and_the_same_commit_changes_nothing() {
+        let old = parsed(&[("a.py", A), ("b.py", B)]);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("digest.json");
+        digest(&old).write(&path).expect("write");
+        let read = RowsDigest::read(&path).expect("read back");
+        assert_eq!(read, digest(&old));
+        let same = delta(&read, &RowLookups::new(&old), &digest(&old)).expect("a delta");
+        assert!(same.affected_files.is_empty() && same.rows.node_count() == 0);
     }
 
     #[test]
-    fn a_digest_survives_a_file_and_finds_what_changed() {
-        let a = "import os\n\n\ndef f():\n    os.getcwd()\n    return g()\n";
-        let b = "def g():\n    return 1\n";
-        let old = rows(&[("a.py", a), ("b.py", b)]);
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("digest.json");
-        RowsDigest::of(&old).write(&path).expect("write");
-        let read = RowsDigest::read(&path).expect("read back");
-        assert_eq!(read, RowsDigest::of(&old));
+    fn a_renamed_function_makes_its_callers_file_affected() {
+        let renamed = "def h():\n    return 1\n";
+        let affected = incremental_equals_full(
+            &[("a.py", A), ("b.py", B), ("c.py", C)],
+            &[("a.py", A), ("b.py", renamed), ("c.py", C)],
+        );
+        assert_eq!(affected, ["a.py", "b.py"], "c.py is not touched");
+    }
 
-        let same = delta(&read, &old, &RowsDigest::of(&old));
-        assert!(same.affected_files.is_empty() && same.rows.node_count() == 0);
+    #[test]
+    fn a_function_that_becomes_a_class_changes_the_calls_into_it() {
+        let class = "class g:\n    pass\n";
+        let affected = incremental_equals_full(
+            &[("a.py", A), ("b.py", B), ("c.py", C)],
+            &[("a.py", A), ("b.py", class), ("c.py", C)],
+        );
+        assert_eq!(affected, ["a.py", "b.py"]);
+    }
 
-        let renamed = rows(&[("a.py", a), ("b.py", "def h():\n    return 1\n")]);
-        let changed = delta(&read, &renamed, &RowsDigest::of(&renamed));
-        let files: Vec<&str> = changed.affected_files.iter().map(String::as_str).collect();
-        assert_eq!(files, ["a.py", "b.py"], "a.py's call now points elsewhere");
+    #[test]
+    fn a_deleted_file_is_affected_and_its_importers_too() {
+        let affected = incremental_equals_full(
+            &[("a.py", A), ("b.py", B), ("c.py", C)],
+            &[("a.py", A), ("c.py", C)],
+        );
+        assert_eq!(affected, ["a.py", "b.py"]);
+    }
+
+    #[test]
+    fn an_added_file_can_resolve_a_name_that_was_external() {
+        let caller = "def f():\n    return helper()\n";
+        let helper = "def helper():\n    return 3\n";
+        let affected = incremental_equals_full(
+            &[("a.py", caller), ("c.py", C)],
+            &[("a.py", caller), ("c.py", C), ("d.py", helper)],
+        );
+        assert_eq!(
+            affected,
+            ["a.py", "d.py"],
+            "the only definition of `helper`"
+        );
+        // And a second definition makes it ambiguous again.
+        incremental_equals_full(
+            &[("a.py", caller), ("c.py", C), ("d.py", helper)],
+            &[
+                ("a.py", caller),
+                ("c.py", C),
+                ("d.py", helper),
+                ("e.py", helper),
+            ],
+        );
+    }
+
+    #[test]
+    fn go_methods_follow_their_type_in_another_file() {
+        let server = "package web\n\ntype Server struct{}\n";
+        let handle =
+            "package web\n\nfunc (s *Server) Handle() { s.Close() }\nfunc (s *Server) Close() {}\n";
+        let other = "package web\n\nfunc Other() {}\n";
+        let files = |server| {
+            [
+                ("web/server.go", server),
+                ("web/handle.go", handle),
+                ("web/other.go", other),
+            ]
+        };
+        let interface = "package web\n\ntype Server interface{}\n";
+        let affected = incremental_equals_full(&files(server), &files(interface));
+        assert_eq!(affected, ["web/handle.go", "web/server.go"]);
+        let renamed = "package web\n\ntype Served struct{}\n";
+        incremental_equals_full(&files(server), &files(renamed));
+        incremental_equals_full(&files(renamed), &files(server));
+        let moved = "package web\n\n\n\ntype Server struct{}\n";
+        let affected = incremental_equals_full(&files(server), &files(moved));
+        assert_eq!(affected, ["web/server.go"], "lines of the type only");
+    }
+
+    #[test]
+    fn rust_impls_in_another_file_follow_their_type() {
+        let geo = "pub struct Point { x: i32 }\n";
+        let imp = "use std::fmt;\nimpl Point {\n    pub fn norm(&self) -> i32 { self.x }\n}\nimpl fmt::Display for Point {\n    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result { Ok(()) }\n}\n";
+        let plain = "impl Point {\n    pub fn norm(&self) -> i32 { self.x }\n}\n";
+        let main =
+            "mod geo;\nmod imp;\nfn main() {\n    let p = geo::Point { x: 1 };\n    p.norm();\n}\n";
+        let files = |imp| {
+            [
+                ("src/geo.rs", geo),
+                ("src/imp.rs", imp),
+                ("src/main.rs", main),
+            ]
+        };
+        // The IMPLEMENTS of `impl Display for Point` belongs to the type's file.
+        let affected = incremental_equals_full(&files(imp), &files(plain));
+        assert!(affected.contains(&"src/geo.rs".to_owned()), "{affected:?}");
+        incremental_equals_full(&files(plain), &files(imp));
+        let enum_geo = "pub enum Point { A }\n";
+        incremental_equals_full(
+            &[
+                ("src/geo.rs", geo),
+                ("src/imp.rs", imp),
+                ("src/main.rs", main),
+            ],
+            &[
+                ("src/geo.rs", enum_geo),
+                ("src/imp.rs", imp),
+                ("src/main.rs", main),
+            ],
+        );
+    }
+
+    #[test]
+    fn a_series_of_edits_always_equals_a_full_index() {
+        let versions: [&[(&str, &str)]; 5] = [
+            &[("a.py", A), ("b.py", B)],
+            &[
+                ("a.py", A),
+                ("b.py", "class g:\n    def run(self):\n        return g()\n"),
+            ],
+            &[
+                ("a.py", "import b\n\n\nclass K(b.g):\n    pass\n"),
+                ("b.py", "class g:\n    pass\n"),
+            ],
+            &[
+                ("a.py", "import b\n\n\nclass K(b.g):\n    pass\n"),
+                ("pkg/__init__.py", "from .m import g\n"),
+                ("pkg/m.py", B),
+            ],
+            &[("b.py", B), ("c.py", C)],
+        ];
+        for pair in versions.windows(2) {
+            incremental_equals_full(pair[0], pair[1]);
+            incremental_equals_full(pair[1], pair[0]);
+        }
     }
 }

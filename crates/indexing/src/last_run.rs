@@ -40,7 +40,7 @@ impl LastRun {
             scratch.join("rows.digest.json"),
         );
         let facts_by_path = {
-            let mut files: Vec<&FileFacts> = self.facts.files.values().collect();
+            let mut files: Vec<&FileFacts> = self.facts.files.values().map(|f| &**f).collect();
             files.sort_by(|a, b| a.path.cmp(&b.path));
             files
         };
@@ -52,14 +52,14 @@ impl LastRun {
     }
 }
 
-/// A run in flight: its commit and facts from the parse; its digest from whichever activity
-/// built its rows.
+/// A run in flight: its commit, facts and digest, from the parse.
 #[derive(Debug)]
 pub struct Pending {
     pub repo_id: String,
     pub commit: String,
     pub blobs: HashMap<String, String>,
-    pub files: Vec<FileFacts>,
+    pub files: Vec<Arc<FileFacts>>,
+    /// `None` when the run's rows have no digest: the next run is a full one.
     pub digest: Option<RowsDigest>,
 }
 
@@ -139,16 +139,10 @@ impl RunMemory {
         state.pending.insert(run_key.to_owned(), pending);
     }
 
-    /// Record the digest of run `run_key`'s rows.
-    pub fn set_digest(&self, run_key: &str, digest: RowsDigest) {
-        if let Some(pending) = self.state().pending.get_mut(run_key) {
-            pending.digest = Some(digest);
-        }
-    }
-
     /// Run `run_key` is in the store: make it the last run of its repository, in memory, and
     /// save it to `cache` in the background. Without its facts (another process parsed it)
-    /// or its digest there is nothing to promote: the next run is a full one.
+    /// or its digest there is nothing to promote: the next run is a full one. The run it
+    /// replaces is dropped in the background too.
     pub async fn promote(&self, run_key: &str, cache: &CacheDir) {
         let Some(pending) = self.state().pending.remove(run_key) else {
             tracing::info!("no facts of this run in memory; the next run is a full one");
@@ -182,7 +176,14 @@ impl RunMemory {
 
     fn remember(&self, repo_id: &str, run: Arc<LastRun>) {
         let mut state = self.state();
-        state.last.retain(|(repo, _)| repo != repo_id);
+        let mut forgotten = Vec::new();
+        state.last.retain(|(repo, run)| {
+            let keep = repo != repo_id;
+            if !keep {
+                forgotten.push(Arc::clone(run));
+            }
+            keep
+        });
         if run.facts.files.len() > MAX_REMEMBERED_FILES {
             return;
         }
@@ -196,7 +197,9 @@ impl RunMemory {
             }
             keep = i;
         }
-        state.last.drain(..keep);
+        forgotten.extend(state.last.drain(..keep).map(|(_, run)| run));
+        drop(state);
+        crate::incremental::drop_in_background(forgotten);
     }
 
     /// Forget run `run_key` in flight (it ended, whatever the outcome).
@@ -211,9 +214,9 @@ mod tests {
     use crate::parse::parse_source;
 
     fn pending(repo_id: &str, commit: &str, files: &[&str]) -> Pending {
-        let files: Vec<FileFacts> = files
+        let files: Vec<Arc<FileFacts>> = files
             .iter()
-            .map(|p| parse_source(p, "def f():\n    return 1\n").expect("parse"))
+            .map(|p| Arc::new(parse_source(p, "def f():\n    return 1\n").expect("parse")))
             .collect();
         Pending {
             repo_id: repo_id.to_owned(),
@@ -229,8 +232,9 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let cache = CacheDir::of(dir.path(), "r");
         let memory = RunMemory::default();
-        memory.begin("run-1", pending("r", "c1", &["a.py", "b.py"]));
-        memory.set_digest("run-1", RowsDigest::default());
+        let mut run_1 = pending("r", "c1", &["a.py", "b.py"]);
+        run_1.digest = Some(RowsDigest::default());
+        memory.begin("run-1", run_1);
         memory.promote("run-1", &cache).await;
         let run = memory.last("r", "c1", &cache).await.expect("in memory");
         assert_eq!(run.facts.files.len(), 2);
@@ -258,8 +262,9 @@ mod tests {
         let memory = RunMemory::default();
         memory.begin("run-1", pending("r", "c1", &["a.py"]));
         memory.promote("run-1", &cache).await;
-        memory.begin("run-2", pending("r", "c2", &["a.py"]));
-        memory.set_digest("run-2", RowsDigest::default());
+        let mut run_2 = pending("r", "c2", &["a.py"]);
+        run_2.digest = Some(RowsDigest::default());
+        memory.begin("run-2", run_2);
         memory.forget("run-2");
         memory.promote("run-2", &cache).await;
         assert!(memory.last_commit("r", &cache).await.is_none());
@@ -279,7 +284,7 @@ mod tests {
                                 path: path.clone(),
                                 ..one.clone()
                             };
-                            (path, facts)
+                            (path, Arc::new(facts))
                         })
                         .collect(),
                     ..CachedFacts::default()

@@ -1,7 +1,9 @@
 //! Progress of a long activity: blocking code moves two counters, and the activity's async side
 //! turns them into heartbeats (shown in the Temporal UI, and the sign of life the heartbeat
 //! timeout watches) and, at most every [`SIGNAL_EVERY`], into a [`PROGRESS_SIGNAL`] to the
-//! workflow, whose `progress` query answers from it. The signal goes by name to whichever
+//! workflow, whose `progress` query answers from it. Each signal costs the workflow a task,
+//! so an activity sends none in its first [`QUIET_START`] (a short one sends none at all: the
+//! workflow takes the final counts from its result). The signal goes by name to whichever
 //! workflow started the activity: this module does not know the workflow type.
 
 use crate::messages::{PROGRESS_SIGNAL, ProgressCounter, ProgressUpdate};
@@ -22,6 +24,8 @@ use temporalio_sdk::activities::{ActivityContext, ActivityError};
 const HEARTBEAT_EVERY: Duration = Duration::from_secs(1);
 /// How often at most the workflow hears of progress (each signal is a history event).
 const SIGNAL_EVERY: Duration = Duration::from_secs(2);
+/// How long an activity runs before the workflow hears of its progress.
+const QUIET_START: Duration = Duration::from_secs(1);
 
 /// Counters shared with the blocking code.
 #[derive(Debug, Clone, Default)]
@@ -73,13 +77,17 @@ pub async fn with_progress<T>(
     work: impl Future<Output = T>,
 ) -> Result<T, ActivityError> {
     tokio::pin!(work);
+    let started = Instant::now();
     let mut tick = tokio::time::interval(HEARTBEAT_EVERY);
     let mut last_signal: Option<(Instant, (u64, u64))> = None;
     loop {
         tokio::select! {
             output = &mut work => {
+                // The last counts, when the workflow heard of earlier ones.
                 let (done, total) = counters.get();
-                signal(ctx, counter, done, total).await;
+                if last_signal.is_some_and(|(_, seen)| seen != (done, total)) {
+                    signal(ctx, counter, done, total).await;
+                }
                 return Ok(output);
             }
             _ = tick.tick() => {
@@ -90,7 +98,7 @@ pub async fn with_progress<T>(
                 let due = last_signal.is_none_or(|(at, seen)| {
                     at.elapsed() >= SIGNAL_EVERY && seen != (done, total)
                 });
-                if due && total > 0 {
+                if due && total > 0 && started.elapsed() >= QUIET_START {
                     signal(ctx, counter, done, total).await;
                     last_signal = Some((Instant::now(), (done, total)));
                 }

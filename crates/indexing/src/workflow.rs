@@ -186,6 +186,9 @@ async fn index(
     };
     let parse = (IndexingActivities::parse_repo_activity, &policy::PARSE);
     let parsed = stage(ctx, run, Stage::Parsing, parse, input, route).await?;
+    // What the activity's last progress signal said, which a short activity does not send.
+    let files = parsed.totals.files;
+    ctx.state_mut(|s| (s.progress.files_parsed, s.progress.files_total) = (files, files));
 
     let repository = RepositoryState {
         repo_id: run.repo_id.clone(),
@@ -218,6 +221,10 @@ async fn index(
     let persisted = stage(ctx, run, Stage::PersistingGraph, persist, input, route).await?;
     let incremental = persisted.affected_files.is_some();
     let written = persisted.written;
+    let elements = written.nodes + written.relationships;
+    ctx.state_mut(|s| {
+        (s.progress.elements_written, s.progress.elements_total) = (elements, elements)
+    });
 
     let input = CleanupStaleInput {
         repo_id: run.repo_id.clone(),

@@ -60,7 +60,7 @@ pub use records::{
     DeleteReport, GraphCounts, IndexRunRecord, LanguageCount, Progress, RepositoryRecord, RunKey,
     RunStatus, WriteReport,
 };
-pub use rows::{GraphRows, Label, NodeRef, NodeRow, REPOSITORY_KEY, RelRow, RelType};
+pub use rows::{GraphRows, Label, NodeRef, NodeRow, REPOSITORY_KEY, RelRow, RelType, RowLookups};
 pub use settings::{GraphBackend, GraphSettings};
 pub use value::{Props, Value};
 

@@ -1,75 +1,35 @@
 //! A big parse's graph a part at a time, so that writing it holds the rows of one part, not of
-//! the whole repository. A part is a run of consecutive files (by path) with every node and
-//! relationship that belongs to them: a file's definitions and the relationships from them, its
-//! calls (by the caller's file), its imports, and the bases of its types (by the child's file,
-//! which for a Rust `impl` or a Go method may differ from the file the fact came from). A
-//! relationship's aggregation never spans two files, so each part's rows are exactly the whole
-//! graph's rows of those files. A Directory or External node goes with the first part that
-//! points at it. The union of the parts is [`GraphRows::from_parse`].
+//! the whole repository. A part is a run of consecutive files of the output with every node and
+//! relationship that belongs to them ([`RowLookups::rows_of`]: each file's rows are built from
+//! its own facts and the lookups of the whole parse). A Directory or External node goes with
+//! the first part that points at it. The union of the parts is [`GraphRows::from_parse`].
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
-use super::rows::{Builder, Facts};
+use super::rows::RowLookups;
 use super::{GraphRows, Label};
 use crate::parse::ParseOutput;
 
 /// The parts of one parse's graph, in order (an iterator of [`GraphRows`]).
 pub struct Parts<'a> {
     output: &'a ParseOutput,
-    builder: Builder<'a>,
-    /// Per part: its files (a range of `output.files`) and the positions of its edges.
-    plan: Vec<Plan>,
+    lookups: RowLookups<'a>,
+    /// The first file of each part (in the order of `output.files`).
+    starts: Vec<usize>,
     next: usize,
     /// Directory and External nodes already in an earlier part.
     fileless: HashSet<(Label, String)>,
 }
 
-#[derive(Default)]
-struct Plan {
-    files: std::ops::Range<usize>,
-    calls: Vec<usize>,
-    imports: Vec<usize>,
-    inherits: Vec<usize>,
-}
-
 impl<'a> Parts<'a> {
     /// The graph of `output` in parts of `files_per_part` files (at least one).
     pub fn new(output: &'a ParseOutput, files_per_part: usize) -> Self {
-        let builder = Builder::new(output);
-        let size = files_per_part.max(1);
-        let mut plan: Vec<Plan> = (0..output.files.len())
-            .step_by(size)
-            .map(|start| Plan {
-                files: start..output.files.len().min(start + size),
-                ..Plan::default()
-            })
-            .collect();
-        let part_of: HashMap<&str, usize> = output
-            .files
-            .iter()
-            .enumerate()
-            .map(|(i, f)| (f.path.as_str(), i / size))
-            .collect();
-        let part = |file: Option<&str>| file.and_then(|f| part_of.get(f).copied());
-        for (i, call) in output.calls.iter().enumerate() {
-            if let Some(p) = part(builder.file_of_caller(&call.caller)) {
-                plan[p].calls.push(i);
-            }
-        }
-        for (i, import) in output.imports.iter().enumerate() {
-            if let Some(p) = part(Some(import.file.as_str())) {
-                plan[p].imports.push(i);
-            }
-        }
-        for (i, inherit) in output.inherits.iter().enumerate() {
-            if let Some(p) = part(builder.file_of_child(&inherit.child)) {
-                plan[p].inherits.push(i);
-            }
-        }
         Self {
             output,
-            builder,
-            plan,
+            lookups: RowLookups::new(output),
+            starts: (0..output.files.len())
+                .step_by(files_per_part.max(1))
+                .collect(),
             next: 0,
             fileless: HashSet::new(),
         }
@@ -77,12 +37,12 @@ impl<'a> Parts<'a> {
 
     /// How many parts there are.
     pub fn len(&self) -> usize {
-        self.plan.len()
+        self.starts.len()
     }
 
     /// Whether there is no part (no file).
     pub fn is_empty(&self) -> bool {
-        self.plan.is_empty()
+        self.starts.is_empty()
     }
 }
 
@@ -90,15 +50,12 @@ impl Iterator for Parts<'_> {
     type Item = GraphRows;
 
     fn next(&mut self) -> Option<GraphRows> {
-        let plan = std::mem::take(self.plan.get_mut(self.next)?);
+        let start = *self.starts.get(self.next)?;
         self.next += 1;
-        let output = self.output;
-        let mut rows = self.builder.build(Facts {
-            files: &output.files[plan.files],
-            calls: plan.calls.iter().map(|&i| &output.calls[i]).collect(),
-            imports: plan.imports.iter().map(|&i| &output.imports[i]).collect(),
-            inherits: plan.inherits.iter().map(|&i| &output.inherits[i]).collect(),
-        });
+        let files = &self.output.files;
+        let end = self.starts.get(self.next).copied().unwrap_or(files.len());
+        let part: HashSet<&str> = files[start..end].iter().map(|f| f.path.as_str()).collect();
+        let mut rows = self.lookups.rows_of(|file| part.contains(file));
         for label in [Label::Directory, Label::External] {
             if let Some(list) = rows.nodes.get_mut(&label) {
                 list.retain(|row| self.fileless.insert((label, row.key.clone())));

@@ -6,13 +6,17 @@
 //! `repo_id`, which the rows do not know, so it is written as the empty key [`REPOSITORY_KEY`]
 //! and each store substitutes the repository it writes to.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, hash_map::Entry};
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::ops::Range;
+
+use rayon::prelude::*;
 
 use serde::{Deserialize, Serialize};
 
 use super::value::{Props, Value};
 use crate::parse::{
-    CallEdge, DefinitionKind, FileFacts, ImportEdge, InheritEdge, InheritKind, ParseOutput, Target,
+    Definition, DefinitionKind, FileFacts, ImportEdge, InheritKind, ParseOutput, Target,
 };
 
 /// How rows refer to the repository node (see the module doc).
@@ -212,7 +216,104 @@ impl GraphRows {
 
     /// Builds the graph of a parse (see the module doc of [`crate::graph`] for the model).
     pub fn from_parse(output: &ParseOutput) -> GraphRows {
-        Builder::new(output).build(Facts::all(output))
+        RowLookups::new(output).rows_of(|_| true)
+    }
+}
+
+/// What the rows of a parse look up in the whole of it (definitions by qualified name, file
+/// paths): built once, for the digest of each file's rows and for the rows of some files.
+pub struct RowLookups<'a> {
+    output: &'a ParseOutput,
+    lookups: Lookups<'a>,
+}
+
+impl<'a> RowLookups<'a> {
+    /// The lookups of `output`.
+    pub fn new(output: &'a ParseOutput) -> Self {
+        Self {
+            output,
+            lookups: Lookups::new(output),
+        }
+    }
+
+    /// The rows of [`GraphRows::from_parse`] that belong to the files `keep` accepts, and the
+    /// nodes of no file (directories, external names) they point at: each file's rows are
+    /// built from its own facts and what the lookups answer for them.
+    pub fn rows_of(&self, keep: impl Fn(&str) -> bool + Copy) -> GraphRows {
+        let mut builder = Builder::default();
+        for part in Part::whole(self.output) {
+            walk(self.output, &self.lookups, &part, keep, &mut builder);
+        }
+        builder.finish()
+    }
+
+    /// A hash per file of everything the file's rows are built from: its own facts and what
+    /// the lookups answered for them, step by step. Two parses whose hashes of a file are
+    /// equal give that file equal rows. `None` when a file's rows may depend on another file's
+    /// facts other than through the lookups (a qualified name that two files define): then
+    /// every file must be taken as changed. Hashed in parallel, in parts.
+    pub fn file_digests(&self) -> Option<HashMap<String, u64>> {
+        if self.lookups.shared_names {
+            return None;
+        }
+        let parts: Vec<Part> = Part::whole(self.output).collect();
+        let digests: Vec<foldhash::HashMap<&str, u64>> = parts
+            .par_iter()
+            .map(|part| {
+                let mut digests = Digests::default();
+                walk(self.output, &self.lookups, part, |_| true, &mut digests);
+                digests.finish()
+            })
+            .collect();
+        let files = self.output.files.iter().map(|file| {
+            let mut hasher = DefaultHasher::new();
+            for part in &digests {
+                part.get(file.path.as_str()).hash(&mut hasher);
+            }
+            (file.path.clone(), hasher.finish())
+        });
+        Some(files.collect())
+    }
+}
+
+/// A part of the steps of a parse's rows: the files with their definitions, a range of the
+/// calls, the imports, the inherits.
+enum Part {
+    Files,
+    Calls(Range<usize>),
+    Imports,
+    Inherits,
+}
+
+impl Part {
+    /// How many calls one part holds at most.
+    const CALLS: usize = 16_384;
+
+    /// All steps of `output`, in order.
+    fn whole(output: &ParseOutput) -> impl Iterator<Item = Part> {
+        let calls = output.calls.len();
+        let ranges = (0..calls.div_ceil(Self::CALLS))
+            .map(move |i| Part::Calls(i * Self::CALLS..calls.min((i + 1) * Self::CALLS)));
+        std::iter::once(Part::Files)
+            .chain(ranges)
+            .chain([Part::Imports, Part::Inherits])
+    }
+}
+
+/// A node by label and borrowed key, as the lookups answer.
+#[derive(Clone, Copy, Hash)]
+struct Ref<'a> {
+    label: Label,
+    key: &'a str,
+}
+
+impl<'a> Ref<'a> {
+    fn new(label: Label, key: &'a str) -> Self {
+        Self { label, key }
+    }
+
+    fn owned(self) -> NodeRef {
+        NodeRef::new(self.label, self.key)
     }
 }
 
@@ -220,6 +321,164 @@ impl GraphRows {
 struct DefInfo<'a> {
     label: Label,
     file: &'a str,
+}
+
+/// What the rows of one file look up in the whole parse.
+struct Lookups<'a> {
+    /// Qualified name → the first definition of that name.
+    defs: foldhash::HashMap<&'a str, DefInfo<'a>>,
+    files: foldhash::HashSet<&'a str>,
+    /// Two files define the same qualified name (their paths contain `::`).
+    shared_names: bool,
+}
+
+impl<'a> Lookups<'a> {
+    fn new(output: &'a ParseOutput) -> Self {
+        let mut lookups = Lookups {
+            defs: foldhash::HashMap::default(),
+            files: foldhash::HashSet::default(),
+            shared_names: false,
+        };
+        for file in &output.files {
+            lookups.files.insert(file.path.as_str());
+            for def in &file.definitions {
+                match lookups.defs.entry(def.qualified_name.as_str()) {
+                    Entry::Occupied(first) => lookups.shared_names |= first.get().file != file.path,
+                    Entry::Vacant(slot) => {
+                        slot.insert(DefInfo {
+                            label: Label::of_kind(def.kind),
+                            file: file.path.as_str(),
+                        });
+                    }
+                }
+            }
+        }
+        lookups
+    }
+
+    /// The node a definition hangs under: its owner when the repository defines it, else the
+    /// nearest enclosing definition of its qualified name; none means the file.
+    fn parent_of(&self, qualified_name: &'a str, owner: Option<&'a str>) -> Option<Ref<'a>> {
+        if let Some(owner) = owner.filter(|o| *o != qualified_name)
+            && let Some(info) = self.defs.get(owner)
+        {
+            return Some(Ref::new(info.label, owner));
+        }
+        let (path, _) = qualified_name.split_once("::")?;
+        let chain_start = path.len() + 2;
+        let mut end = qualified_name.len();
+        while let Some(dot) = qualified_name[chain_start..end].rfind('.') {
+            end = chain_start + dot;
+            let candidate = &qualified_name[..end];
+            if let Some(info) = self.defs.get(candidate) {
+                return Some(Ref::new(info.label, candidate));
+            }
+        }
+        None
+    }
+
+    /// The caller's node and file: its definition, or the file for top-level code.
+    fn source_of(&self, caller: &'a str) -> Option<(Ref<'a>, &'a str)> {
+        if let Some(info) = self.defs.get(caller) {
+            return Some((Ref::new(info.label, caller), info.file));
+        }
+        let path = caller.split_once("::").map_or(caller, |(path, _)| path);
+        self.files
+            .contains(path)
+            .then_some((Ref::new(Label::File, path), path))
+    }
+
+    /// The node a resolved reference points at: a definition, a file, else a directory (for
+    /// internal names) or an external name.
+    fn target(&self, target: &'a Target) -> Ref<'a> {
+        match target {
+            Target::Internal(name) => {
+                if let Some(info) = self.defs.get(name.as_str()) {
+                    Ref::new(info.label, name)
+                } else if self.files.contains(name.as_str()) {
+                    Ref::new(Label::File, name)
+                } else {
+                    Ref::new(Label::Directory, name)
+                }
+            }
+            Target::External(name) => Ref::new(Label::External, name),
+        }
+    }
+}
+
+/// What the facts of a file make of its rows, one step at a time, each step named with the
+/// file it belongs to and the answers of the lookups it needed.
+trait Sink<'a> {
+    fn file(&mut self, file: &'a FileFacts);
+    fn definition(&mut self, file: &'a str, def: &'a Definition, parent: Ref<'a>, rel: RelType);
+    fn call(&mut self, file: &'a str, src: Ref<'a>, dst: Ref<'a>, line: u32);
+    fn import(&mut self, import: &'a ImportEdge, dst: Ref<'a>);
+    fn inherit(&mut self, file: &'a str, src: Ref<'a>, dst: Ref<'a>, rel: RelType, parent: &'a str);
+}
+
+/// Feeds `sink` the steps of `part` that belong to the files `keep` accepts, in order.
+fn walk<'a>(
+    output: &'a ParseOutput,
+    lookups: &Lookups<'a>,
+    part: &Part,
+    keep: impl Fn(&str) -> bool,
+    sink: &mut impl Sink<'a>,
+) {
+    match part {
+        Part::Files => {
+            for file in output.files.iter().filter(|f| keep(&f.path)) {
+                sink.file(file);
+                for def in &file.definitions {
+                    let parent = lookups.parent_of(&def.qualified_name, def.owner.as_deref());
+                    let (parent, rel) = match parent {
+                        None => (Ref::new(Label::File, &file.path), RelType::Defines),
+                        Some(parent) if parent.label == Label::File => (parent, RelType::Defines),
+                        Some(parent)
+                            if def.kind == DefinitionKind::Method && is_type(parent.label) =>
+                        {
+                            (parent, RelType::HasMethod)
+                        }
+                        Some(parent) => (parent, RelType::Contains),
+                    };
+                    sink.definition(&file.path, def, parent, rel);
+                }
+            }
+        }
+        Part::Calls(range) => {
+            for call in &output.calls[range.clone()] {
+                let Some((src, file)) = lookups.source_of(&call.caller) else {
+                    continue;
+                };
+                if keep(file) {
+                    sink.call(file, src, lookups.target(&call.target), call.line);
+                }
+            }
+        }
+        Part::Imports => {
+            for import in &output.imports {
+                if lookups.files.contains(import.file.as_str()) && keep(&import.file) {
+                    sink.import(import, lookups.target(&import.target));
+                }
+            }
+        }
+        Part::Inherits => {
+            for inherit in &output.inherits {
+                let Some(child) = lookups.defs.get(inherit.child.as_str()) else {
+                    continue;
+                };
+                if !keep(child.file) {
+                    continue;
+                }
+                let src = Ref::new(child.label, &inherit.child);
+                let rel = match inherit.kind {
+                    InheritKind::Extends => RelType::Extends,
+                    InheritKind::Implements => RelType::Implements,
+                };
+                let dst = lookups.target(&inherit.target);
+                sink.inherit(child.file, src, dst, rel, &inherit.parent);
+            }
+        }
+    }
 }
 
 /// A relationship being aggregated: its file and the lines, names and modules seen.
@@ -233,203 +492,87 @@ struct Aggregate {
     parent: Option<String>,
 }
 
-/// Some of a parse's facts, to build the rows of: all of them ([`GraphRows::from_parse`]), or
-/// one part's ([`super::parts`]).
-pub(super) struct Facts<'f> {
-    pub files: &'f [FileFacts],
-    pub calls: Vec<&'f CallEdge>,
-    pub imports: Vec<&'f ImportEdge>,
-    pub inherits: Vec<&'f InheritEdge>,
-}
-
-impl<'f> Facts<'f> {
-    fn all(output: &'f ParseOutput) -> Self {
-        Self {
-            files: &output.files,
-            calls: output.calls.iter().collect(),
-            imports: output.imports.iter().collect(),
-            inherits: output.inherits.iter().collect(),
-        }
-    }
-}
-
-/// Builds rows with the lookups of a whole parse (its definitions and files).
-pub(super) struct Builder<'a> {
-    defs: HashMap<&'a str, DefInfo<'a>>,
-    files: HashSet<&'a str>,
+/// The sink that builds the rows.
+#[derive(Default)]
+struct Builder {
     nodes: BTreeMap<Label, BTreeMap<String, NodeRow>>,
     relationships: BTreeMap<RelType, BTreeMap<(NodeRef, NodeRef), Aggregate>>,
 }
 
-impl<'a> Builder<'a> {
-    pub(super) fn new(output: &'a ParseOutput) -> Self {
-        let mut defs = HashMap::new();
-        let mut files = HashSet::new();
-        for file in &output.files {
-            files.insert(file.path.as_str());
-            for def in &file.definitions {
-                defs.entry(def.qualified_name.as_str()).or_insert(DefInfo {
-                    label: Label::of_kind(def.kind),
-                    file: file.path.as_str(),
-                });
-            }
-        }
-        Self {
-            defs,
-            files,
-            nodes: BTreeMap::new(),
-            relationships: BTreeMap::new(),
-        }
+impl<'a> Sink<'a> for Builder {
+    fn file(&mut self, file: &'a FileFacts) {
+        let props = Props::from_iter([
+            ("language".into(), Value::from(language_name(file))),
+            ("lines".into(), Value::from(file.lines)),
+            ("bytes".into(), Value::from(file.bytes)),
+            ("has_errors".into(), Value::from(file.has_errors)),
+        ]);
+        self.node(Label::File, &file.path, Some(&file.path), props);
+        self.relate(
+            RelType::Contains,
+            NodeRef::new(Label::Repository, REPOSITORY_KEY),
+            NodeRef::new(Label::File, &file.path),
+            &file.path,
+        );
     }
 
-    /// The rows of `facts`: their files' nodes and relationships, and the Directory and
-    /// External nodes those point at.
-    pub(super) fn build(&mut self, facts: Facts<'_>) -> GraphRows {
-        for file in facts.files {
-            let props = Props::from_iter([
-                ("language".into(), Value::from(language_name(file))),
-                ("lines".into(), Value::from(file.lines)),
-                ("bytes".into(), Value::from(file.bytes)),
-                ("has_errors".into(), Value::from(file.has_errors)),
-            ]);
-            self.node(Label::File, &file.path, Some(&file.path), props);
-            let file_ref = NodeRef::new(Label::File, &file.path);
-            self.relate(
-                RelType::Contains,
-                NodeRef::new(Label::Repository, REPOSITORY_KEY),
-                file_ref.clone(),
-                &file.path,
-            );
-            for def in &file.definitions {
-                let label = Label::of_kind(def.kind);
-                let props = Props::from_iter([
-                    ("name".into(), Value::from(def.name.as_str())),
-                    ("start_line".into(), Value::from(def.start_line)),
-                    ("end_line".into(), Value::from(def.end_line)),
-                ]);
-                self.node(label, &def.qualified_name, Some(&file.path), props);
-                let (parent, rel) = match self.parent_of(&def.qualified_name, def.owner.as_deref())
-                {
-                    None => (file_ref.clone(), RelType::Defines),
-                    Some(parent) if parent.label == Label::File => (parent, RelType::Defines),
-                    Some(parent) if def.kind == DefinitionKind::Method && is_type(parent.label) => {
-                        (parent, RelType::HasMethod)
-                    }
-                    Some(parent) => (parent, RelType::Contains),
-                };
-                self.relate(
-                    rel,
-                    parent,
-                    NodeRef::new(label, &def.qualified_name),
-                    &file.path,
-                );
-            }
-        }
-        for call in facts.calls {
-            let Some((src, file)) = self.source_of(&call.caller) else {
-                continue;
-            };
-            let dst = self.target(&call.target);
-            let agg = self.relate(RelType::Calls, src, dst, &file);
-            agg.lines.insert(i64::from(call.line));
-        }
-        for import in facts.imports {
-            if !self.files.contains(import.file.as_str()) {
-                continue;
-            }
-            let src = NodeRef::new(Label::File, &import.file);
-            let dst = self.target(&import.target);
-            let agg = self.relate(RelType::Imports, src, dst, &import.file);
-            agg.lines.insert(i64::from(import.line));
-            if let Some(name) = &import.name {
-                agg.names.insert(name.clone());
-            }
-            if agg
-                .first_module
-                .as_ref()
-                .is_none_or(|(line, _)| import.line < *line)
-            {
-                agg.first_module = Some((import.line, import.module.clone()));
-            }
-        }
-        for inherit in facts.inherits {
-            let Some(child) = self.defs.get(inherit.child.as_str()) else {
-                continue;
-            };
-            let src = NodeRef::new(child.label, &inherit.child);
-            let file = child.file.to_owned();
-            let dst = self.target(&inherit.target);
-            let rel = match inherit.kind {
-                InheritKind::Extends => RelType::Extends,
-                InheritKind::Implements => RelType::Implements,
-            };
-            let agg = self.relate(rel, src, dst, &file);
-            agg.parent.get_or_insert_with(|| inherit.parent.clone());
-        }
-        self.finish()
+    fn definition(&mut self, file: &'a str, def: &'a Definition, parent: Ref<'a>, rel: RelType) {
+        let label = Label::of_kind(def.kind);
+        let props = Props::from_iter([
+            ("name".into(), Value::from(def.name.as_str())),
+            ("start_line".into(), Value::from(def.start_line)),
+            ("end_line".into(), Value::from(def.end_line)),
+        ]);
+        self.node(label, &def.qualified_name, Some(file), props);
+        let node = NodeRef::new(label, &def.qualified_name);
+        self.relate(rel, parent.owned(), node, file);
     }
 
-    /// The node a definition hangs under: its owner when the repository defines it, else the
-    /// nearest enclosing definition of its qualified name; none means the file.
-    fn parent_of(&self, qualified_name: &str, owner: Option<&str>) -> Option<NodeRef> {
-        if let Some(owner) = owner.filter(|o| *o != qualified_name)
-            && let Some(info) = self.defs.get(owner)
+    fn call(&mut self, file: &'a str, src: Ref<'a>, dst: Ref<'a>, line: u32) {
+        let dst = self.target(dst);
+        let agg = self.relate(RelType::Calls, src.owned(), dst, file);
+        agg.lines.insert(i64::from(line));
+    }
+
+    fn import(&mut self, import: &'a ImportEdge, dst: Ref<'a>) {
+        let dst = self.target(dst);
+        let src = NodeRef::new(Label::File, &import.file);
+        let agg = self.relate(RelType::Imports, src, dst, &import.file);
+        agg.lines.insert(i64::from(import.line));
+        if let Some(name) = &import.name {
+            agg.names.insert(name.clone());
+        }
+        if agg
+            .first_module
+            .as_ref()
+            .is_none_or(|(line, _)| import.line < *line)
         {
-            return Some(NodeRef::new(info.label, owner));
+            agg.first_module = Some((import.line, import.module.clone()));
         }
-        let (path, mut chain) = qualified_name.split_once("::")?;
-        while let Some((head, _)) = chain.rsplit_once('.') {
-            let candidate = format!("{path}::{head}");
-            if let Some(info) = self.defs.get(candidate.as_str()) {
-                return Some(NodeRef::new(info.label, candidate));
-            }
-            chain = head;
-        }
-        None
     }
 
-    /// The caller's node and file: its definition, or the file for top-level code.
-    fn source_of(&self, caller: &str) -> Option<(NodeRef, String)> {
-        let file = self.file_of_caller(caller)?;
-        let node = match self.defs.get(caller) {
-            Some(info) => NodeRef::new(info.label, caller),
-            None => NodeRef::new(Label::File, file),
-        };
-        Some((node, file.to_owned()))
+    fn inherit(
+        &mut self,
+        file: &'a str,
+        src: Ref<'a>,
+        dst: Ref<'a>,
+        rel: RelType,
+        parent: &'a str,
+    ) {
+        let dst = self.target(dst);
+        let agg = self.relate(rel, src.owned(), dst, file);
+        agg.parent.get_or_insert_with(|| parent.to_owned());
     }
+}
 
-    /// The file a call's relationship belongs to (that of its caller), if the caller is known.
-    pub(super) fn file_of_caller(&self, caller: &str) -> Option<&'a str> {
-        if let Some(info) = self.defs.get(caller) {
-            return Some(info.file);
+impl Builder {
+    /// The node a relationship points at, creating the nodes of no file (directories and
+    /// external names) it needs.
+    fn target(&mut self, dst: Ref<'_>) -> NodeRef {
+        if dst.label.is_target_only() {
+            self.node(dst.label, dst.key, None, Props::new());
         }
-        let path = caller.split_once("::").map_or(caller, |(path, _)| path);
-        self.files.get(path).copied()
-    }
-
-    /// The file an inherit's relationship belongs to (that of its child), if the child is known.
-    pub(super) fn file_of_child(&self, child: &str) -> Option<&'a str> {
-        self.defs.get(child).map(|info| info.file)
-    }
-
-    /// The node a resolved reference points at, creating Directory and External nodes.
-    fn target(&mut self, target: &Target) -> NodeRef {
-        match target {
-            Target::Internal(name) => {
-                if let Some(info) = self.defs.get(name.as_str()) {
-                    NodeRef::new(info.label, name)
-                } else if self.files.contains(name.as_str()) {
-                    NodeRef::new(Label::File, name)
-                } else {
-                    self.node(Label::Directory, name, None, Props::new());
-                    NodeRef::new(Label::Directory, name)
-                }
-            }
-            Target::External(name) => {
-                self.node(Label::External, name, None, Props::new());
-                NodeRef::new(Label::External, name)
-            }
-        }
+        dst.owned()
     }
 
     fn node(&mut self, label: Label, key: &str, file: Option<&str>, props: Props) {
@@ -455,12 +598,14 @@ impl<'a> Builder<'a> {
             })
     }
 
-    fn finish(&mut self) -> GraphRows {
-        let nodes = std::mem::take(&mut self.nodes)
+    fn finish(self) -> GraphRows {
+        let nodes = self
+            .nodes
             .into_iter()
             .map(|(label, rows)| (label, rows.into_values().collect()))
             .collect();
-        let relationships = std::mem::take(&mut self.relationships)
+        let relationships = self
+            .relationships
             .into_iter()
             .map(|(rel, rows)| {
                 let rows = rows
@@ -479,6 +624,70 @@ impl<'a> Builder<'a> {
             nodes,
             relationships,
         }
+    }
+}
+
+/// The sink that hashes each file's steps, in order (see [`RowLookups::file_digests`]).
+#[derive(Default)]
+struct Digests<'a> {
+    files: foldhash::HashMap<&'a str, DefaultHasher>,
+    /// The file of the last step and its hasher (steps come in runs of one file).
+    current: Option<(&'a str, DefaultHasher)>,
+}
+
+impl<'a> Digests<'a> {
+    fn of(&mut self, file: &'a str) -> &mut DefaultHasher {
+        if self.current.as_ref().is_some_and(|(last, _)| *last != file)
+            && let Some((last, hasher)) = self.current.take()
+        {
+            self.files.insert(last, hasher);
+        }
+        let files = &mut self.files;
+        let (_, hasher) = self
+            .current
+            .get_or_insert_with(|| (file, files.remove(file).unwrap_or_default()));
+        hasher
+    }
+
+    /// Each file's hash.
+    fn finish(mut self) -> foldhash::HashMap<&'a str, u64> {
+        self.files.extend(self.current.take());
+        let files = self.files.into_iter();
+        files
+            .map(|(file, hasher)| (file, hasher.finish()))
+            .collect()
+    }
+}
+
+impl<'a> Sink<'a> for Digests<'a> {
+    fn file(&mut self, file: &'a FileFacts) {
+        let facts = (file.language, file.lines, file.bytes, file.has_errors);
+        (0u8, facts).hash(self.of(&file.path));
+    }
+
+    fn definition(&mut self, file: &'a str, def: &'a Definition, parent: Ref<'a>, rel: RelType) {
+        let node = (def.kind, &def.name, &def.qualified_name);
+        (1u8, node, def.start_line, def.end_line, parent, rel).hash(self.of(file));
+    }
+
+    fn call(&mut self, file: &'a str, src: Ref<'a>, dst: Ref<'a>, line: u32) {
+        (2u8, src, dst, line).hash(self.of(file));
+    }
+
+    fn import(&mut self, import: &'a ImportEdge, dst: Ref<'a>) {
+        let facts = (&import.module, &import.name, import.line);
+        (3u8, dst, facts).hash(self.of(&import.file));
+    }
+
+    fn inherit(
+        &mut self,
+        file: &'a str,
+        src: Ref<'a>,
+        dst: Ref<'a>,
+        rel: RelType,
+        parent: &'a str,
+    ) {
+        (4u8, src, dst, rel, parent).hash(self.of(file));
     }
 }
 

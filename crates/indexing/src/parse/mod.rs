@@ -177,7 +177,7 @@ pub struct Reparsed {
     pub output: ParseOutput,
     /// Every file's facts before resolution (what `reuse` can hand back next time), sorted by
     /// path.
-    pub unresolved: Vec<FileFacts>,
+    pub unresolved: Vec<Arc<FileFacts>>,
     /// Files whose facts came from `reuse` instead of the parser.
     pub reused: u64,
 }
@@ -189,7 +189,7 @@ pub fn parse_repository_reusing(
     repo: &Path,
     revision: &str,
     options: &ParseOptions,
-    reuse: impl Fn(&str) -> Option<FileFacts> + Sync,
+    reuse: impl Fn(&str) -> Option<Arc<FileFacts>> + Sync,
     progress: impl Fn(usize, usize) + Sync,
 ) -> Result<Reparsed, ParseError> {
     parse(repo, revision, options, reuse, true, progress)
@@ -199,7 +199,7 @@ fn parse(
     repo: &Path,
     revision: &str,
     options: &ParseOptions,
-    reuse: impl Fn(&str) -> Option<FileFacts> + Sync,
+    reuse: impl Fn(&str) -> Option<Arc<FileFacts>> + Sync,
     keep_unresolved: bool,
     progress: impl Fn(usize, usize) + Sync,
 ) -> Result<Reparsed, ParseError> {
@@ -247,7 +247,8 @@ fn parse(
                         reused.fetch_add(1, Ordering::Relaxed);
                         Ok((facts, Duration::ZERO))
                     }
-                    None => parse_candidate(extractor, &blobs, candidate, options)?,
+                    None => parse_candidate(extractor, &blobs, candidate, options)?
+                        .map(|(facts, spent)| (Arc::new(facts), spent)),
                 };
                 progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
                 Ok(outcome)
@@ -266,17 +267,21 @@ fn parse(
     }
     parsed.sort_by(|(a, _), (b, _)| a.path.cmp(&b.path));
     // What is left of each file's time once it is extracted is its time for resolution.
-    let (files, budgets): (Vec<FileFacts>, Vec<Option<Duration>>) = parsed
+    let (unresolved, budgets): (Vec<Arc<FileFacts>>, Vec<Option<Duration>>) = parsed
         .into_iter()
         .map(|(facts, spent)| {
             let left = options.file_timeout.map(|t| t.saturating_sub(spent));
             (facts, left)
         })
         .unzip();
-    let unresolved = if keep_unresolved {
-        files.clone()
+    // Resolution rewrites its own copy; facts nobody else holds are moved, not copied.
+    let (files, unresolved) = if keep_unresolved {
+        let copy = || unresolved.par_iter().map(|f| FileFacts::clone(f)).collect();
+        let files = in_pool(pool.as_ref(), copy);
+        (files, unresolved)
     } else {
-        Vec::new()
+        let files = unresolved.into_iter().map(Arc::unwrap_or_clone).collect();
+        (files, Vec::new())
     };
     let resolved = in_pool(pool.as_ref(), || resolve::resolve_within(files, &budgets));
     for path in &resolved.timed_out {
@@ -325,14 +330,21 @@ fn parse(
 }
 
 /// Hands the memory freed by the run (syntax trees, captures, the resolver's indexes) back to
-/// the system: glibc keeps freed memory in each thread's arena otherwise, so one large
-/// repository would hold the host's RSS at its peak after the run.
+/// the system, on a thread of its own (the caller does not wait for it): glibc keeps freed
+/// memory in each thread's arena otherwise, so one large repository would hold the host's RSS
+/// at its peak after the run.
 fn release_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only returns free pages of the allocator's arenas to the system; it
-    // touches no memory in use.
-    unsafe {
-        libc::malloc_trim(0);
+    {
+        // SAFETY: malloc_trim only returns free pages of the allocator's arenas to the system
+        // (it locks each arena in turn); it touches no memory in use.
+        let trim = || unsafe {
+            libc::malloc_trim(0);
+        };
+        let spawned = std::thread::Builder::new().name("trim".into()).spawn(trim);
+        if spawned.is_err() {
+            trim();
+        }
     }
 }
 
