@@ -314,23 +314,8 @@ impl DeltaFile {
 mod tests {
     use super::*;
     use crate::graph::{Label, NodeRef, NodeRow, RelRow, RelType};
-    use crate::parse::{ParseOutput, parse_source};
+    use crate::parse::{ParseOutput, parse_sources};
     use std::collections::BTreeMap;
-
-    fn parsed(files: &[(&str, &str)]) -> ParseOutput {
-        let facts = files
-            .iter()
-            .map(|(p, s)| parse_source(p, s).expect("parse"))
-            .collect();
-        let resolved = crate::parse::resolve::resolve(facts);
-        ParseOutput {
-            files: resolved.files,
-            calls: resolved.calls,
-            imports: resolved.imports,
-            inherits: resolved.inherits,
-            ..Default::default()
-        }
-    }
 
     fn digest(output: &ParseOutput) -> RowsDigest {
         RowsDigest::of(&RowLookups::new(output)).expect("a digest")
@@ -355,7 +340,7 @@ mod tests {
     /// cleanup of the affected files do to rows) and checks the graph equals a full index of
     /// `new`. Returns the affected files.
     fn incremental_equals_full(old: &[(&str, &str)], new: &[(&str, &str)]) -> Vec<String> {
-        let (old, new) = (parsed(old), parsed(new));
+        let (old, new) = (parse_sources(old), parse_sources(new));
         let (mut nodes, mut rels) = keyed(GraphRows::from_parse(&old));
         let new_lookups = RowLookups::new(&new);
         let delta = delta(&digest(&old), &new_lookups, &digest(&new)).expect("a delta");
@@ -402,7 +387,7 @@ mod tests {
 
     #[test]
     fn a_digest_survives_a_file_and_the_same_commit_changes_nothing() {
-        let old = parsed(&[("a.py", A), ("b.py", B)]);
+        let old = parse_sources(&[("a.py", A), ("b.py", B)]);
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("digest.json");
         digest(&old).write(&path).expect("write");

@@ -72,22 +72,7 @@ impl Iterator for Parts<'_> {
 mod tests {
     use super::*;
     use crate::graph::GraphDump;
-    use crate::parse::{parse_source, resolve};
-
-    fn output(files: &[(&str, &str)]) -> ParseOutput {
-        let facts = files
-            .iter()
-            .map(|(p, s)| parse_source(p, s).expect("parse"))
-            .collect();
-        let resolved = resolve::resolve(facts);
-        ParseOutput {
-            files: resolved.files,
-            calls: resolved.calls,
-            imports: resolved.imports,
-            inherits: resolved.inherits,
-            ..Default::default()
-        }
-    }
+    use crate::parse::parse_sources;
 
     /// All the parts' rows together, in the whole graph's order.
     fn union(parts: Parts<'_>) -> GraphRows {
@@ -105,7 +90,7 @@ mod tests {
 
     #[test]
     fn the_parts_together_are_the_whole_graph_at_every_part_size() {
-        let out = output(&[
+        let out = parse_sources(&[
             (
                 "app/main.py",
                 "import os\nfrom app.util import helper\n\n\nclass Main(Base):\n    def run(self):\n        helper()\n        os.getcwd()\n\n\nhelper()\n",

@@ -389,6 +389,23 @@ fn parse_candidate(
     }
 }
 
+/// The resolved parse of in-memory sources `(path, text)`, for tests.
+#[cfg(test)]
+pub(crate) fn parse_sources(files: &[(&str, &str)]) -> ParseOutput {
+    let facts = files
+        .iter()
+        .map(|(path, text)| parse_source(path, text).expect("parse"))
+        .collect();
+    let resolved = resolve::resolve(facts);
+    ParseOutput {
+        files: resolved.files,
+        calls: resolved.calls,
+        imports: resolved.imports,
+        inherits: resolved.inherits,
+        ..ParseOutput::default()
+    }
+}
+
 /// Extracts the facts of one source text, its language chosen by the extension of `path` (a
 /// repo-relative path, used in qualified names). No resolution: that needs the other files.
 pub fn parse_source(path: &str, source: &str) -> Result<FileFacts, ParseError> {
