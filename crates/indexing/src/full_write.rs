@@ -1,9 +1,9 @@
 //! The graph of a whole parse output written into the store a part of `files_per_part` files
-//! (`[indexing.graph]`) at a time ([`Parts`]), so the rows held at once are one part's, not the repository's: the
-//! output itself stays in memory (every part's lookups need all definitions), the rows do not.
-//! On Neo4j, a write of more than one part writes every part's nodes first and builds the
-//! parts again for their relationships (a relationship is matched by its ends). Runs on a
-//! blocking thread; the store's async calls are driven from it.
+//! (`[indexing.graph]`) at a time ([`Parts`]), so the rows held at once are one part's, not the
+//! repository's; the output itself stays in memory (every part's lookups need all
+//! definitions). On Neo4j, a write of more than one part writes every part's nodes first and
+//! builds the parts again for their relationships (a relationship is matched by its ends). Runs
+//! on a blocking thread; the store's async calls are driven from it.
 
 use crate::{
     failure::{PARSE_OUTPUT_UNREADABLE, of_graph, transient},
