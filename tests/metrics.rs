@@ -72,15 +72,20 @@ async fn metrics_show_the_work_done_and_the_sdk_series_of_each_queue() {
     );
 
     // Heartbeats: every entry is listed by the server with its slots (the first heartbeat
-    // goes out within the 10 s interval).
+    // goes out within the 10 s interval; one sent as the worker starts may not count its
+    // slots yet, so wait for one that does).
     let alpha = wait_until(
-        "both entries in `temporal worker list`",
+        "both entries in `temporal worker list`, the first with its slots",
         Duration::from_secs(30),
         || {
             let listed = listed_workers();
             let of = |q: &str| listed.iter().find(|w| w["taskQueue"] == q).cloned();
             match (of(&q1), of(&q2)) {
-                (Some(a), Some(_)) => Ok(a),
+                (Some(a), Some(_))
+                    if a["activityTaskSlotsInfo"]["currentAvailableSlots"].is_number() =>
+                {
+                    Ok(a)
+                }
                 _ => Err(format!("{listed:?}")),
             }
         },
