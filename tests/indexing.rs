@@ -123,12 +123,7 @@ async fn end_to_end(store: Store) {
     assert_expected_graph(&dump);
     let store_handle = indexer.open_store().await;
     let counts = store_handle.counts(&repo_id).await.expect("counts");
-    let written = &summary["written"];
-    for (label, n) in &counts.nodes {
-        if let Some(w) = written["nodes_per_label"][label].as_u64() {
-            assert_eq!(w, *n, "nodes labelled {label}: written vs stored");
-        }
-    }
+    assert_stored_as_written(&counts.nodes, &summary["written"]["nodes_per_label"]);
     let repository = store_handle
         .repository(&repo_id)
         .await
@@ -143,6 +138,15 @@ async fn end_to_end(store: Store) {
     assert_eq!(runs[0].status, RunStatus::Succeeded);
     assert_eq!(runs[0].counts["files"], 4);
     assert_eq!(indexer.workspace_entries(), 0, "the run's clone is removed");
+}
+
+/// Each label (or type) the summary says was written has as many elements in the store.
+fn assert_stored_as_written(stored: &std::collections::BTreeMap<String, u64>, written: &Json) {
+    for (name, n) in stored {
+        if let Some(w) = written[name].as_u64() {
+            assert_eq!(w, *n, "{name}: written vs stored");
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -175,22 +179,8 @@ async fn written_in_parts(store: Store) {
         .await
         .expect("counts");
     let written = &summary["written"];
-    for (label, n) in &counts.nodes {
-        if let Some(w) = written["nodes_per_label"][label].as_u64() {
-            assert_eq!(
-                w, *n,
-                "nodes labelled {label}: written once across the parts"
-            );
-        }
-    }
-    for (rel, n) in &counts.relationships {
-        if let Some(w) = written["relationships_per_type"][rel].as_u64() {
-            assert_eq!(
-                w, *n,
-                "relationships of type {rel}: written once across the parts"
-            );
-        }
-    }
+    assert_stored_as_written(&counts.nodes, &written["nodes_per_label"]);
+    assert_stored_as_written(&counts.relationships, &written["relationships_per_type"]);
     let out = indexer.index(path_str(repo.path()), &["--repo-id", &repo_id, "--full"]);
     assert!(
         out.status.success(),
