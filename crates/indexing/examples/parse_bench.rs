@@ -25,9 +25,8 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 use worker_host_indexing::graph::RowLookups;
-use worker_host_indexing::incremental::{
-    CachedFacts, RowsDigest, delta, drop_in_background, tree_blobs,
-};
+use worker_host_indexing::incremental::{CachedFacts, RowsDigest, delta, tree_blobs};
+use worker_host_indexing::memory::drop_in_background;
 use worker_host_indexing::parse::{
     ParseOptions, commit_directory, parse_repository, parse_repository_reusing, walk, write_output,
 };
@@ -135,7 +134,7 @@ fn bare(root: &Path, options: &ParseOptions) -> Result<(), String> {
 fn incremental(root: &Path, options: &ParseOptions, rounds: usize) -> Result<(), String> {
     let (root, _scratch) = repository(root)?;
     let error = |e: &dyn std::fmt::Display| e.to_string();
-    let first = parse_repository_reusing(&root, "HEAD", options, |_| None, |_, _| {})
+    let first = parse_repository_reusing(&root, "HEAD", options, |_| None, |_| true, |_, _| {})
         .map_err(|e| error(&e))?;
     let blobs = tree_blobs(&root, "HEAD").map_err(|e| error(&e))?;
     let old = RowsDigest::of(&RowLookups::new(&first.output)).ok_or("no digest of the rows")?;
@@ -158,7 +157,7 @@ fn incremental(root: &Path, options: &ParseOptions, rounds: usize) -> Result<(),
     for _ in 0..rounds {
         let started = Instant::now();
         let reuse = |path: &str| (path != changed).then(|| cached.reusable(path, &blobs))?;
-        let parsed = parse_repository_reusing(&root, "HEAD", options, reuse, |_, _| {})
+        let parsed = parse_repository_reusing(&root, "HEAD", options, reuse, |_| true, |_, _| {})
             .map_err(|e| error(&e))?;
         let parsed_at = started.elapsed().as_secs_f64();
         let lookups = RowLookups::new(&parsed.output);

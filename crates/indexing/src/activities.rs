@@ -14,14 +14,15 @@ use crate::{
         CleanupScope, DeleteReport, GraphStore, IndexRunRecord, RepositoryRecord, RowLookups,
         RunKey,
     },
-    incremental::{CacheDir, DeltaFile, RowsDigest, delta, drop_in_background, tree_blobs},
-    last_run::{LastRun, Pending, RunMemory},
+    incremental::{CacheDir, DeltaFile, RowsDigest, delta, tree_blobs, write_facts},
+    last_run::{LastRun, MAX_REMEMBERED_FILES, Pending, PendingFacts, RunMemory},
+    memory::{drop_in_background, release_in_background},
     messages::{
         Checkout, CleanupRepoInput, CleanupStaleInput, CloneInput, CloneResult, Deleted,
         MetadataInput, ParseInput, ParseResult, PersistInput, PersistResult, ProgressCounter,
     },
     metrics::IndexingMetrics,
-    parse::{ParseOptions, parse_repository_reusing, write_output},
+    parse::{FileFacts, ParseOptions, parse_repository_reusing, write_output},
     progress::{Counters, blocking, heartbeating, with_progress},
     settings::IndexingSettings,
     store_cache::StoreCache,
@@ -317,11 +318,33 @@ impl IndexingActivities {
             move || -> Result<ParseResult, String> {
                 let blobs = tree_blobs(&repo, &input.commit)
                     .map_err(|e| format!("cannot list the commit's tree: {e}"))?;
+                // A run too big for the memory of runs has its facts written now, and
+                // resolution takes them over instead of copying them.
+                let mut facts = None;
+                let keep = |unresolved: &[Arc<FileFacts>]| {
+                    if unresolved.len() <= MAX_REMEMBERED_FILES {
+                        return true;
+                    }
+                    let path = folder.facts();
+                    match write_facts(
+                        &path,
+                        &input.commit,
+                        &blobs,
+                        unresolved.iter().map(|f| &**f),
+                    ) {
+                        Ok(()) => facts = Some(PendingFacts::OnDisk(path)),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "cannot write the run's facts; the next run is a full one")
+                        }
+                    }
+                    false
+                };
                 let parsed = parse_repository_reusing(
                     &repo,
                     &input.commit,
                     &options,
                     |path| last.as_ref()?.facts.reusable(path, &blobs),
+                    keep,
                     |done, total| counters.set(done as u64, total as u64),
                 )
                 .map_err(|e| e.to_string())?;
@@ -349,18 +372,22 @@ impl IndexingActivities {
                         drop_in_background(file);
                         result.base_commit = Some(base);
                         result.output_path = path.display().to_string();
+                        drop(lookups);
+                        drop_in_background((parsed.output, last));
                     }
                     None => {
                         write_output(&out, &parsed.output).map_err(|e| e.to_string())?;
+                        // The write stage reads the output back on another thread.
+                        drop(lookups);
+                        release_in_background((parsed.output, last));
                     }
                 }
-                drop(lookups);
-                drop_in_background((parsed.output, last));
+                let facts = facts.unwrap_or(PendingFacts::InMemory(parsed.unresolved));
                 let pending = Pending {
                     repo_id: input.repo_id.clone(),
                     commit: input.commit.clone(),
                     blobs,
-                    files: parsed.unresolved,
+                    facts,
                     digest,
                 };
                 memory.begin(&input.run_key, pending);

@@ -8,6 +8,7 @@
 use crate::{
     failure::{PARSE_OUTPUT_UNREADABLE, of_graph, transient},
     graph::{GraphRows, GraphStore, Parts, RunKey, WriteReport},
+    memory::release_in_background,
     parse::read_output_edges,
     progress::Counters,
 };
@@ -67,7 +68,7 @@ pub fn write_parse_output(
         }
     }
     // Freeing a big output takes a while; the answer need not wait for it.
-    runtime.spawn_blocking(move || drop(output));
+    release_in_background(output);
     Ok(report)
 }
 

@@ -275,17 +275,6 @@ pub fn delta(old: &RowsDigest, lookups: &RowLookups<'_>, new: &RowsDigest) -> Op
     })
 }
 
-/// Drop `value` on a thread of its own: freeing a repository's facts or rows takes a good
-/// part of what parsing a change takes, and nobody waits for it.
-pub fn drop_in_background<T: Send + 'static>(value: T) {
-    let spawned = std::thread::Builder::new()
-        .name("drop".into())
-        .spawn(move || drop(value));
-    if let Err(e) = spawned {
-        tracing::debug!(error = %e, "no thread to drop in; dropped here");
-    }
-}
-
 /// What the parse of an incremental run hands the persist activity, in the run's folder: the
 /// rows to write and the files to clean. Small: the size of the change.
 #[derive(Debug, Default, Serialize, Deserialize)]

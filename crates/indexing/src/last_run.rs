@@ -5,11 +5,12 @@
 //! [`CacheDir`] in the background for after a restart; a read from disk waits for the saves
 //! under way. Memory holds at most [`MAX_REMEMBERED_FILES`] files' facts: the runs of the
 //! least recently indexed repositories beyond that, and a run bigger than that, are only on
-//! disk.
+//! disk (a bigger run's facts are written during its parse, never held until it ends).
 
 use crate::incremental::{CacheDir, CachedFacts, RowsDigest, read_facts, write_facts};
 use crate::parse::FileFacts;
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
 /// How many files' facts the host keeps in memory, all repositories together.
@@ -33,23 +34,35 @@ impl LastRun {
 
     /// Save the run in `cache`: written next to it, then put in its place at once.
     fn save(&self, cache: &CacheDir) -> std::io::Result<()> {
-        let scratch = cache.scratch();
-        std::fs::create_dir_all(&scratch)?;
-        let (facts, digest) = (
-            scratch.join("facts.jsonl"),
-            scratch.join("rows.digest.json"),
-        );
         let facts_by_path = {
             let mut files: Vec<&FileFacts> = self.facts.files.values().map(|f| &**f).collect();
             files.sort_by(|a, b| a.path.cmp(&b.path));
             files
         };
-        write_facts(&facts, &self.facts.commit, &self.facts.blobs, facts_by_path)?;
-        self.digest.write(&digest)?;
-        let replaced = cache.replace(&facts, &digest);
-        let _ = std::fs::remove_dir_all(&scratch);
-        replaced
+        save_with(cache, &self.digest, |scratch| {
+            let facts = scratch.join("facts.jsonl");
+            write_facts(&facts, &self.facts.commit, &self.facts.blobs, facts_by_path)?;
+            Ok(facts)
+        })
     }
+}
+
+/// Save a run in `cache`: its digest and the facts file `facts(scratch)` gives (written in the
+/// scratch folder, or already written elsewhere), put in place at once.
+fn save_with(
+    cache: &CacheDir,
+    digest: &RowsDigest,
+    facts: impl FnOnce(&Path) -> std::io::Result<PathBuf>,
+) -> std::io::Result<()> {
+    let scratch = cache.scratch();
+    std::fs::create_dir_all(&scratch)?;
+    let digest_path = scratch.join("rows.digest.json");
+    let replaced = facts(&scratch).and_then(|facts| {
+        digest.write(&digest_path)?;
+        cache.replace(&facts, &digest_path)
+    });
+    let _ = std::fs::remove_dir_all(&scratch);
+    replaced
 }
 
 /// A run in flight: its commit, facts and digest, from the parse.
@@ -58,9 +71,20 @@ pub struct Pending {
     pub repo_id: String,
     pub commit: String,
     pub blobs: HashMap<String, String>,
-    pub files: Vec<Arc<FileFacts>>,
+    pub facts: PendingFacts,
     /// `None` when the run's rows have no digest: the next run is a full one.
     pub digest: Option<RowsDigest>,
+}
+
+/// Where the facts of a run in flight are.
+#[derive(Debug)]
+pub enum PendingFacts {
+    /// In memory: a run of at most [`MAX_REMEMBERED_FILES`] files.
+    InMemory(Vec<Arc<FileFacts>>),
+    /// Already in a facts file (of [`write_facts`]) in the run's folder: a bigger run, whose
+    /// facts are written before resolution instead of held; promoting it moves the file into
+    /// the cache.
+    OnDisk(PathBuf),
 }
 
 /// The host's memory of runs (one per host, shared by the activities).
@@ -151,19 +175,32 @@ impl RunMemory {
         let Some(digest) = pending.digest else {
             return;
         };
+        let files = match pending.facts {
+            PendingFacts::InMemory(files) => files,
+            PendingFacts::OnDisk(facts) => {
+                self.remember(&pending.repo_id, None);
+                // Moved out of the run's folder before the run's cleanup removes it.
+                let saving = Arc::clone(&self.disk).lock_owned().await;
+                let cache = cache.clone();
+                let saved = tokio::task::spawn_blocking(move || {
+                    let _saving = saving;
+                    save_with(&cache, &digest, |_| Ok(facts))
+                });
+                if let Ok(Err(e)) = saved.await {
+                    tracing::warn!(error = %e, "cannot save the run's facts; the next run is a full one");
+                }
+                return;
+            }
+        };
         let run = Arc::new(LastRun {
             facts: CachedFacts {
                 commit: pending.commit,
                 blobs: pending.blobs,
-                files: pending
-                    .files
-                    .into_iter()
-                    .map(|f| (f.path.clone(), f))
-                    .collect(),
+                files: files.into_iter().map(|f| (f.path.clone(), f)).collect(),
             },
             digest,
         });
-        self.remember(&pending.repo_id, Arc::clone(&run));
+        self.remember(&pending.repo_id, Some(Arc::clone(&run)));
         let saving = Arc::clone(&self.disk).lock_owned().await;
         let cache = cache.clone();
         tokio::task::spawn_blocking(move || {
@@ -174,7 +211,9 @@ impl RunMemory {
         });
     }
 
-    fn remember(&self, repo_id: &str, run: Arc<LastRun>) {
+    /// Make `run` the last run of `repo_id` in memory; `None` (a run only on disk) forgets the
+    /// one remembered.
+    fn remember(&self, repo_id: &str, run: Option<Arc<LastRun>>) {
         let mut state = self.state();
         let mut forgotten = Vec::new();
         state.last.retain(|(repo, run)| {
@@ -184,9 +223,11 @@ impl RunMemory {
             }
             keep
         });
-        if run.facts.files.len() > MAX_REMEMBERED_FILES {
+        let Some(run) = run.filter(|run| run.facts.files.len() <= MAX_REMEMBERED_FILES) else {
+            drop(state);
+            crate::memory::drop_in_background(forgotten);
             return;
-        }
+        };
         state.last.push((repo_id.to_owned(), run));
         let mut files = 0;
         let mut keep = state.last.len();
@@ -199,7 +240,7 @@ impl RunMemory {
         }
         forgotten.extend(state.last.drain(..keep).map(|(_, run)| run));
         drop(state);
-        crate::incremental::drop_in_background(forgotten);
+        crate::memory::drop_in_background(forgotten);
     }
 
     /// Forget run `run_key` in flight (it ended, whatever the outcome).
@@ -222,7 +263,7 @@ mod tests {
             repo_id: repo_id.to_owned(),
             commit: commit.to_owned(),
             blobs: files.iter().map(|f| (f.path.clone(), "b".into())).collect(),
-            files,
+            facts: PendingFacts::InMemory(files),
             digest: None,
         }
     }
@@ -270,6 +311,43 @@ mod tests {
         assert!(memory.last_commit("r", &cache).await.is_none());
     }
 
+    #[tokio::test]
+    async fn a_run_with_its_facts_on_disk_is_moved_into_the_cache() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cache = CacheDir::of(dir.path(), "r");
+        let memory = RunMemory::default();
+        let mut run_1 = pending("r", "c1", &["a.py"]);
+        run_1.digest = Some(RowsDigest::default());
+        memory.begin("run-1", run_1);
+        memory.promote("run-1", &cache).await;
+        assert!(memory.remembered("r").is_some());
+
+        let mut run_2 = pending("r", "c2", &["a.py", "b.py"]);
+        let PendingFacts::InMemory(files) = &run_2.facts else {
+            panic!("pending() keeps the facts in memory");
+        };
+        let folder = dir.path().join("run-2");
+        std::fs::create_dir_all(&folder).expect("run folder");
+        let written = folder.join("facts.jsonl");
+        write_facts(&written, "c2", &run_2.blobs, files.iter().map(|f| &**f)).expect("write");
+        run_2.facts = PendingFacts::OnDisk(written.clone());
+        run_2.digest = Some(RowsDigest::default());
+        memory.begin("run-2", run_2);
+        memory.promote("run-2", &cache).await;
+
+        assert!(
+            memory.remembered("r").is_none(),
+            "the run of c1 is no longer the last one in memory"
+        );
+        assert!(!written.exists(), "moved out of the run's folder");
+        let _ = std::fs::remove_dir_all(&folder);
+        let read = memory.last("r", "c2", &cache).await.expect("from disk");
+        let mut paths: Vec<&str> = read.facts.files.keys().map(String::as_str).collect();
+        paths.sort_unstable();
+        assert_eq!(paths, ["a.py", "b.py"]);
+        assert!(memory.last("r", "c1", &cache).await.is_none());
+    }
+
     #[test]
     fn memory_keeps_the_most_recent_runs_within_its_bound() {
         let memory = RunMemory::default();
@@ -293,16 +371,16 @@ mod tests {
             })
         };
         let half = MAX_REMEMBERED_FILES / 2;
-        memory.remember("a", run(half));
-        memory.remember("b", run(half));
+        memory.remember("a", Some(run(half)));
+        memory.remember("b", Some(run(half)));
         assert!(memory.remembered("a").is_some() && memory.remembered("b").is_some());
-        memory.remember("c", run(1));
+        memory.remember("c", Some(run(1)));
         assert!(
             memory.remembered("a").is_none(),
             "the least recent goes first"
         );
         assert!(memory.remembered("b").is_some() && memory.remembered("c").is_some());
-        memory.remember("c", run(MAX_REMEMBERED_FILES + 1));
+        memory.remember("c", Some(run(MAX_REMEMBERED_FILES + 1)));
         assert!(memory.remembered("c").is_none(), "too big for memory");
         assert!(memory.remembered("b").is_some(), "the others stay");
     }

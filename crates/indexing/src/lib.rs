@@ -15,6 +15,7 @@ pub mod graph;
 pub mod incremental;
 pub mod index_command;
 pub mod last_run;
+pub mod memory;
 pub mod messages;
 pub mod metrics;
 pub mod parse;

@@ -76,6 +76,12 @@ impl RunFolder {
         self.root.join("graph.jsonl")
     }
 
+    /// The unresolved facts of a run too big to hold them in memory until it ends
+    /// ([`crate::last_run::PendingFacts::OnDisk`]).
+    pub fn facts(&self) -> PathBuf {
+        self.root.join("facts.jsonl")
+    }
+
     /// An incremental run's rows that changed ([`crate::incremental::DeltaFile`]), written
     /// instead of the parse output.
     pub fn delta(&self) -> PathBuf {

@@ -167,7 +167,7 @@ pub fn parse_repository(
     options: &ParseOptions,
     progress: impl Fn(usize, usize) + Sync,
 ) -> Result<ParseOutput, ParseError> {
-    parse(repo, revision, options, |_| None, false, progress).map(|parsed| parsed.output)
+    parse(repo, revision, options, |_| None, |_| false, progress).map(|parsed| parsed.output)
 }
 
 /// What [`parse_repository_reusing`] returns.
@@ -176,23 +176,29 @@ pub struct Reparsed {
     /// The resolved output, as [`parse_repository`] gives it.
     pub output: ParseOutput,
     /// Every file's facts before resolution (what `reuse` can hand back next time), sorted by
-    /// path.
+    /// path; empty when the `unresolved` callback did not keep them.
     pub unresolved: Vec<Arc<FileFacts>>,
     /// Files whose facts came from `reuse` instead of the parser.
     pub reused: u64,
 }
 
 /// Like [`parse_repository`], but a file for which `reuse(path)` returns facts: its blob is
-/// not read and it is not parsed; those facts (unresolved, as [`Reparsed::unresolved`] gave them for the same
-/// content) are used. Resolution always runs over every file.
+/// not read and it is not parsed; those facts (unresolved, as [`Reparsed::unresolved`] gave
+/// them for the same content) are used. Resolution always runs over every file.
+///
+/// Before resolution, `unresolved` is handed every file's facts, sorted by path: it returns
+/// whether to keep them in [`Reparsed::unresolved`] (resolution then rewrites a copy) or not
+/// (resolution takes them over: a big repository's facts are in memory once; the callback may
+/// store them elsewhere first).
 pub fn parse_repository_reusing(
     repo: &Path,
     revision: &str,
     options: &ParseOptions,
     reuse: impl Fn(&str) -> Option<Arc<FileFacts>> + Sync,
+    unresolved: impl FnOnce(&[Arc<FileFacts>]) -> bool,
     progress: impl Fn(usize, usize) + Sync,
 ) -> Result<Reparsed, ParseError> {
-    parse(repo, revision, options, reuse, true, progress)
+    parse(repo, revision, options, reuse, unresolved, progress)
 }
 
 fn parse(
@@ -200,7 +206,7 @@ fn parse(
     revision: &str,
     options: &ParseOptions,
     reuse: impl Fn(&str) -> Option<Arc<FileFacts>> + Sync,
-    keep_unresolved: bool,
+    keep_unresolved: impl FnOnce(&[Arc<FileFacts>]) -> bool,
     progress: impl Fn(usize, usize) + Sync,
 ) -> Result<Reparsed, ParseError> {
     let reused = AtomicUsize::new(0);
@@ -275,7 +281,7 @@ fn parse(
         })
         .unzip();
     // Resolution rewrites its own copy; facts nobody else holds are moved, not copied.
-    let (files, unresolved) = if keep_unresolved {
+    let (files, unresolved) = if keep_unresolved(&unresolved) {
         let copy = || unresolved.par_iter().map(|f| FileFacts::clone(f)).collect();
         let files = in_pool(pool.as_ref(), copy);
         (files, unresolved)
@@ -321,31 +327,13 @@ fn parse(
         skipped_files,
         languages,
     };
-    release_freed_memory();
+    // What the run freed (syntax trees, captures, the resolver's indexes) goes back.
+    crate::memory::release_freed_memory();
     Ok(Reparsed {
         output,
         unresolved,
         reused: reused.into_inner() as u64,
     })
-}
-
-/// Hands the memory freed by the run (syntax trees, captures, the resolver's indexes) back to
-/// the system, on a thread of its own (the caller does not wait for it): glibc keeps freed
-/// memory in each thread's arena otherwise, so one large repository would hold the host's RSS
-/// at its peak after the run.
-fn release_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        // SAFETY: malloc_trim only returns free pages of the allocator's arenas to the system
-        // (it locks each arena in turn); it touches no memory in use.
-        let trim = || unsafe {
-            libc::malloc_trim(0);
-        };
-        let spawned = std::thread::Builder::new().name("trim".into()).spawn(trim);
-        if spawned.is_err() {
-            trim();
-        }
-    }
 }
 
 /// Runs `work` on `pool`, or on rayon's global pool.

@@ -1510,3 +1510,51 @@ fn rust_calls_with_turbofish() {
         [(None, "a"), (Some("x"), "b"), (Some("C"), "d"), (None, "e")]
     );
 }
+
+#[test]
+fn facts_not_kept_are_handed_over_before_resolution_and_the_output_is_the_same() {
+    let dir = repository(&[
+        ("pkg/a.py", "from pkg.b import g\n\ndef f():\n    g()\n"),
+        (
+            "pkg/b.py",
+            "class B:\n    pass\n\ndef g():\n    return B()\n",
+        ),
+    ]);
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let repo = scratch.path().join("snapshot.git");
+    commit_directory(dir.path(), &repo).expect("commit the folder");
+    let options = ParseOptions::default();
+    let run = |keep: bool| {
+        let handed = std::cell::RefCell::new(Vec::new());
+        let parsed = parse_repository_reusing(
+            &repo,
+            "HEAD",
+            &options,
+            |_| None,
+            |facts| {
+                handed.replace(facts.iter().map(|f| f.path.clone()).collect());
+                keep
+            },
+            |_, _| {},
+        )
+        .expect("parse");
+        (parsed, handed.into_inner())
+    };
+    let (kept, handed_kept) = run(true);
+    let (dropped, handed_dropped) = run(false);
+    assert_eq!(handed_kept, ["pkg/a.py", "pkg/b.py"]);
+    assert_eq!(handed_dropped, handed_kept);
+    let kept_paths: Vec<&str> = kept.unresolved.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(kept_paths, ["pkg/a.py", "pkg/b.py"]);
+    assert!(dropped.unresolved.is_empty());
+    assert_eq!(dropped.output, kept.output);
+    assert!(
+        dropped
+            .output
+            .calls
+            .iter()
+            .any(|c| matches!(&c.target, Target::Internal(t) if t == "pkg/b.py::g")),
+        "the call resolves across files: {:?}",
+        dropped.output.calls
+    );
+}
