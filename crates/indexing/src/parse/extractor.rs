@@ -28,6 +28,7 @@
 
 use std::cell::Cell;
 use std::ops::ControlFlow;
+use std::sync::Arc;
 
 use foldhash::{HashMap, HashMapExt};
 use tree_sitter::{
@@ -660,6 +661,8 @@ fn nest(
     };
     let mut seen: HashMap<String, u32> = HashMap::new();
     let mut stack: Vec<OpenScope> = Vec::new();
+    // The calls of one definition follow each other: they share its name.
+    let mut last_caller: Option<Arc<str>> = None;
     for (number, item) in items.into_iter().enumerate() {
         if number % ITEMS_PER_DEADLINE_CHECK == 0 {
             limits.deadline.check()?;
@@ -743,12 +746,16 @@ fn nest(
                             .and_then(|scope| scope.self_name.as_deref())
                             .is_some_and(|self_name| self_name == receiver)
                 });
+                let caller =
+                    enclosing.map_or(path, |scope| scope.qualified_name(&facts.definitions));
+                let caller = match &last_caller {
+                    Some(last) if **last == *caller => Arc::clone(last),
+                    _ => Arc::clone(last_caller.insert(Arc::from(caller))),
+                };
                 facts.calls.push(Call {
-                    caller: enclosing
-                        .map_or(path, |scope| scope.qualified_name(&facts.definitions))
-                        .to_owned(),
-                    callee,
-                    receiver,
+                    caller,
+                    callee: callee.into(),
+                    receiver: receiver.map(Arc::from),
                     receiver_is_self,
                     line: item.line,
                 });

@@ -10,6 +10,7 @@
 //! Go, a conditional `def f` in Python), the second gets `#2`, the third `#3`, and so on.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -95,16 +96,17 @@ pub struct Import {
     pub line: u32,
 }
 
-/// A call (or a `new` expression) as written.
+/// A call (or a `new` expression) as written. Its names are shared (`Arc`): the calls of one
+/// definition share their caller, and a call's edge shares all three.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Call {
     /// Qualified name of the innermost enclosing definition, or the file path for top-level code.
-    pub caller: String,
+    pub caller: Arc<str>,
     /// The called name: the last segment (`bar` in `obj.bar()`, `new` in `Foo::new()`).
-    pub callee: String,
+    pub callee: Arc<str>,
     /// What stands before the last segment, as written (`obj`, `self.client`, `Foo`, `os.path`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub receiver: Option<String>,
+    pub receiver: Option<Arc<str>>,
     /// The receiver is the caller's own instance or type: `self`, `this`, `cls`, `Self`, or the
     /// receiver variable of a Go method.
     #[serde(default, skip_serializing_if = "is_false")]
@@ -185,10 +187,10 @@ pub enum Via {
 /// A call with its target.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CallEdge {
-    pub caller: String,
-    pub callee: String,
+    pub caller: Arc<str>,
+    pub callee: Arc<str>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub receiver: Option<String>,
+    pub receiver: Option<Arc<str>>,
     pub line: u32,
     pub target: Target,
     pub via: Via,

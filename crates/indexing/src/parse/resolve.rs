@@ -168,7 +168,7 @@ impl Resolved {
     fn unlink(&mut self, removed: &HashSet<String>) {
         let gone = |target: &Target| matches!(target, Target::Internal(q) if removed.contains(q));
         for call in self.calls.iter_mut().filter(|edge| gone(&edge.target)) {
-            call.target = Target::External(call.callee.clone());
+            call.target = Target::External(call.callee.to_string());
             call.via = Via::Unresolved;
         }
         for import in self.imports.iter_mut().filter(|edge| gone(&edge.target)) {
@@ -953,7 +953,7 @@ impl<'a> Index<'a> {
         let facts = &self.files[file];
         let language = facts.language;
         let names = names(language);
-        let name = call.callee.as_str();
+        let name = &*call.callee;
         let internal = |q: &str, via| (Target::Internal(q.to_owned()), via);
         let Some(receiver) = call.receiver.as_deref() else {
             if let Some(q) = self.visible_callable(file, &call.caller, name) {

@@ -1223,7 +1223,7 @@ fn deeply_nested_code_does_not_overflow() {
     let recursive = output
         .calls
         .iter()
-        .filter(|c| c.target == Target::Internal(c.caller.clone()))
+        .filter(|c| c.target == Target::Internal(c.caller.to_string()))
         .count();
     assert_eq!(recursive, 1_000, "every f_i() call resolves to itself");
     let unbalanced = output
@@ -1307,7 +1307,7 @@ fn class_fields_holding_functions_are_methods() {
             .map(|(k, q, o)| (*k, q.as_str(), *o))
             .collect();
         assert_eq!(definitions, expected, "{path}");
-        assert_eq!(facts.calls[0].caller, format!("{path}::A.handle"));
+        assert_eq!(&*facts.calls[0].caller, format!("{path}::A.handle"));
     }
 }
 
@@ -1503,7 +1503,7 @@ fn rust_calls_with_turbofish() {
     let calls: Vec<(Option<&str>, &str)> = facts
         .calls
         .iter()
-        .map(|c| (c.receiver.as_deref(), c.callee.as_str()))
+        .map(|c| (c.receiver.as_deref(), &*c.callee))
         .collect();
     assert_eq!(
         calls,
