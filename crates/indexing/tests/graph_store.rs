@@ -550,3 +550,53 @@ async fn embedded_store_lives_in_the_data_dir() {
     assert_eq!(store.backend_name(), "embedded");
     assert!(dir.path().join("graph.sqlite").exists());
 }
+
+/// A file made before the unused secondary indexes were left out: opening it drops them, and
+/// its graph reads, re-writes and cleans up as before.
+#[tokio::test]
+async fn embedded_store_drops_the_indexes_of_an_older_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let settings = GraphSettings::default();
+    let repo = "old-file";
+    {
+        let store = GraphStore::open(&settings, dir.path()).await.expect("open");
+        persist(&store, repo, "run-1", &rows_v1()).await;
+    }
+    let file = settings.embedded_path(dir.path());
+    let indexes = |conn: &rusqlite::Connection| -> Vec<String> {
+        let mut stmt = conn
+            .prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL ORDER BY name")
+            .expect("prepare");
+        stmt.query_map([], |row| row.get(0))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("names")
+    };
+    {
+        let conn = rusqlite::Connection::open(&file).expect("open the file");
+        conn.execute_batch(
+            "CREATE INDEX nodes_run ON nodes (repo_id, run_id);
+             CREATE INDEX relationships_run ON relationships (repo_id, run_id);
+             CREATE INDEX relationships_src ON relationships (repo_id, src_label, src_key);",
+        )
+        .expect("the old indexes");
+    }
+    let store = GraphStore::open(&settings, dir.path())
+        .await
+        .expect("reopen");
+    let conn = rusqlite::Connection::open(&file).expect("open the file");
+    assert_eq!(
+        indexes(&conn),
+        ["nodes_file", "nodes_name", "relationships_dst"],
+        "only the indexes a query uses are left"
+    );
+    assert_eq!(dump(&store, repo).await, GraphDump::from_rows(&rows_v1()));
+    let rows = rows_v2();
+    persist(&store, repo, "run-2", &rows).await;
+    let files = vec!["pkg/legacy.py".to_owned(), "pkg/util.py".to_owned()];
+    store
+        .cleanup_stale(RunKey::new(repo, "run-2"), &CleanupScope::Files(files))
+        .await
+        .expect("cleanup");
+    assert_eq!(dump(&store, repo).await, GraphDump::from_rows(&rows));
+}

@@ -1,7 +1,14 @@
 //! The embedded backend: the graph in one SQLite file (bundled SQLite, WAL journal), two tables
 //! — `nodes` keyed by (repo_id, label, key) and `relationships` keyed by (repo_id, type, source,
-//! target) — with properties as JSON. Writes use prepared statements, one transaction per
-//! batch; every call runs on tokio's blocking pool, holding the one connection.
+//! target) — with properties as JSON. A write of rows is one transaction of prepared
+//! statements (progress is reported batch by batch); every call runs on tokio's blocking pool,
+//! holding the one connection.
+//!
+//! Secondary indexes cost most of a write (each entry repeats the long text keys), so there
+//! are only those a lookup needs: nodes by file and by name, relationships by target. A lookup
+//! by source without a type seeks the primary key once per type (`type IN (…)`); a cleanup of
+//! stale rows (`run_id <> ?`) scans the repository's range, which no index on `run_id` saves.
+//! Files made before drop the indexes they had beyond these ([`UNUSED_INDEXES`]) when opened.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -24,7 +31,6 @@ CREATE TABLE IF NOT EXISTS nodes (
     file TEXT, run_id TEXT NOT NULL, props TEXT NOT NULL,
     PRIMARY KEY (repo_id, label, key)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS nodes_run ON nodes (repo_id, run_id);
 CREATE INDEX IF NOT EXISTS nodes_file ON nodes (repo_id, file);
 CREATE INDEX IF NOT EXISTS nodes_name ON nodes (repo_id, lower(json_extract(props, '$.name')));
 CREATE TABLE IF NOT EXISTS relationships (
@@ -34,10 +40,15 @@ CREATE TABLE IF NOT EXISTS relationships (
     file TEXT, run_id TEXT NOT NULL, props TEXT NOT NULL,
     PRIMARY KEY (repo_id, type, src_label, src_key, dst_label, dst_key)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS relationships_run ON relationships (repo_id, run_id);
-CREATE INDEX IF NOT EXISTS relationships_src ON relationships (repo_id, src_label, src_key);
 CREATE INDEX IF NOT EXISTS relationships_dst ON relationships (repo_id, dst_label, dst_key);
 ";
+
+/// Indexes of earlier versions of [`SCHEMA`] that no query uses (see the module doc).
+const UNUSED_INDEXES: [&str; 3] = ["nodes_run", "relationships_run", "relationships_src"];
+
+/// Page cache of the connection, in KiB (SQLite's default is 2 MiB): a write's secondary
+/// index pages are visited in random order and stay cached until its one commit.
+const CACHE_KIB: i64 = 64 * 1024;
 
 const UPSERT_NODE: &str = "INSERT INTO nodes (repo_id, label, key, file, run_id, props)
     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
@@ -107,7 +118,10 @@ impl EmbeddedStore {
                 .map_err(sql)?;
             conn.pragma_update(None, "synchronous", "NORMAL")
                 .map_err(sql)?;
+            conn.pragma_update(None, "cache_size", -CACHE_KIB)
+                .map_err(sql)?;
             conn.execute_batch(SCHEMA).map_err(sql)?;
+            drop_unused_indexes(&conn, &owned).map_err(sql)?;
             Ok(conn)
         })
         .await
@@ -233,20 +247,29 @@ impl EmbeddedStore {
                 ));
             }
         }
-        let into_empty = write.into_empty;
-        let mut written = 0;
-        for batch in &batches {
-            let (rows, repo, run) = (Arc::clone(rows), repo.clone(), run.clone());
-            let batch = match batch {
-                Batch::Nodes(label, range) => Batch::Nodes(*label, range.clone()),
-                Batch::Relationships(rel, range) => Batch::Relationships(*rel, range.clone()),
-            };
-            written += self
-                .with_conn(move |conn| write_batch(conn, &rows, &batch, &repo, &run))
-                .await?;
-            (write.written)(written);
-        }
-        Ok(WriteReport::of(rows, batches.len() as u64, into_empty))
+        let steps = batches.len() as u64;
+        // The blocking call sends the rows written after each batch; they are reported here.
+        let (sent, mut received) = tokio::sync::mpsc::unbounded_channel();
+        let shared = Arc::clone(rows);
+        let writing = self.with_conn(move |conn| {
+            let tx = conn.transaction()?;
+            let mut written = 0;
+            for batch in &batches {
+                written += write_batch(&tx, &shared, batch, &repo, &run)?;
+                // The receiver outlives the call unless the write was abandoned.
+                let _ = sent.send(written);
+            }
+            tx.commit()?;
+            Ok(())
+        });
+        let reporting = async {
+            while let Some(written) = received.recv().await {
+                (write.written)(written);
+            }
+        };
+        let (outcome, ()) = tokio::join!(writing, reporting);
+        outcome?;
+        Ok(WriteReport::of(rows, steps, write.into_empty))
     }
 
     pub(crate) async fn cleanup_stale(
@@ -483,11 +506,15 @@ fn cleanup_all(conn: &mut Connection, repo: &str, run: &str) -> Result<DeleteRep
         params![repo, run],
     )?;
     nodes += tx.execute(
-        "DELETE FROM nodes WHERE repo_id = ?1 AND label IN ('Directory', 'External')
-         AND NOT EXISTS (SELECT 1 FROM relationships r WHERE r.repo_id = ?1
-             AND r.src_label = nodes.label AND r.src_key = nodes.key)
-         AND NOT EXISTS (SELECT 1 FROM relationships r WHERE r.repo_id = ?1
-             AND r.dst_label = nodes.label AND r.dst_key = nodes.key)",
+        &format!(
+            "DELETE FROM nodes WHERE repo_id = ?1 AND label IN ('Directory', 'External')
+             AND NOT EXISTS (SELECT 1 FROM relationships r WHERE r.repo_id = ?1
+                 AND r.type IN ({all_types}) AND r.src_label = nodes.label
+                 AND r.src_key = nodes.key)
+             AND NOT EXISTS (SELECT 1 FROM relationships r WHERE r.repo_id = ?1
+                 AND r.dst_label = nodes.label AND r.dst_key = nodes.key)",
+            all_types = type_list(|_| true),
+        ),
         params![repo],
     )?;
     tx.commit()?;
@@ -519,18 +546,27 @@ fn cleanup_files(
             "SELECT label, key, run_id <> ?3 AND label NOT IN ('Repository', 'IndexRun')
              FROM nodes INDEXED BY nodes_file WHERE repo_id = ?1 AND file = ?2",
         )?;
-        let mut delete_rels: Vec<rusqlite::CachedStatement<'_>> = ["src", "dst"]
-            .iter()
-            .map(|end| {
-                tx.prepare_cached(&format!(
-                    "DELETE FROM relationships INDEXED BY relationships_{end}
-                     WHERE repo_id = ?1 AND {end}_label = ?2
-                     AND {end}_key = ?3 AND type <> 'HAS_RUN'
-                     AND (?4 OR (run_id <> ?5 AND file IS ?6))
-                     RETURNING src_label, src_key, dst_label, dst_key"
-                ))
-            })
-            .collect::<Result<_, _>>()?;
+        // From a source: the primary key, a seek per type; to a target: its index.
+        let code_types = type_list(|t| t != RelType::HasRun);
+        let mut delete_rels: Vec<rusqlite::CachedStatement<'_>> = [
+            (
+                "",
+                format!("type IN ({code_types}) AND src_label = ?2 AND src_key = ?3"),
+            ),
+            (
+                "INDEXED BY relationships_dst",
+                "dst_label = ?2 AND dst_key = ?3 AND type <> 'HAS_RUN'".to_owned(),
+            ),
+        ]
+        .iter()
+        .map(|(index, of_end)| {
+            tx.prepare_cached(&format!(
+                "DELETE FROM relationships {index} WHERE repo_id = ?1 AND {of_end}
+                 AND (?4 OR (run_id <> ?5 AND file IS ?6))
+                 RETURNING src_label, src_key, dst_label, dst_key"
+            ))
+        })
+        .collect::<Result<_, _>>()?;
         let mut delete_node =
             tx.prepare_cached("DELETE FROM nodes WHERE repo_id = ?1 AND label = ?2 AND key = ?3")?;
         for file in files {
@@ -563,13 +599,14 @@ fn cleanup_files(
                 }
             }
         }
-        let mut delete_lonely = tx.prepare_cached(
+        let mut delete_lonely = tx.prepare_cached(&format!(
             "DELETE FROM nodes WHERE repo_id = ?1 AND label = ?2 AND key = ?3
              AND NOT EXISTS (SELECT 1 FROM relationships r WHERE r.repo_id = ?1
-                 AND r.src_label = ?2 AND r.src_key = ?3)
+                 AND r.type IN ({all_types}) AND r.src_label = ?2 AND r.src_key = ?3)
              AND NOT EXISTS (SELECT 1 FROM relationships r WHERE r.repo_id = ?1
                  AND r.dst_label = ?2 AND r.dst_key = ?3)",
-        )?;
+            all_types = type_list(|_| true),
+        ))?;
         for (label, key) in &lonely {
             nodes += delete_lonely.execute(params![repo, label, key])?;
         }
@@ -581,7 +618,6 @@ fn cleanup_files(
     })
 }
 
-/// Writes one batch in one transaction; returns the rows written.
 /// Whether the repository has any node besides `Repository` and `IndexRun`.
 fn has_code_nodes(conn: &Connection, repo: &str) -> Result<bool, Fail> {
     let found = conn
@@ -595,14 +631,32 @@ fn has_code_nodes(conn: &Connection, repo: &str) -> Result<bool, Fail> {
     Ok(found.is_some())
 }
 
+/// Drops the [`UNUSED_INDEXES`] a file made by an earlier version has, once.
+fn drop_unused_indexes(conn: &Connection, path: &Path) -> rusqlite::Result<()> {
+    for index in UNUSED_INDEXES {
+        let found = conn
+            .query_row(
+                "SELECT 1 FROM sqlite_schema WHERE type = 'index' AND name = ?1",
+                params![index],
+                |_| Ok(()),
+            )
+            .optional()?;
+        if found.is_some() {
+            tracing::info!(path = %path.display(), index, "dropping an index no query uses");
+            conn.execute_batch(&format!("DROP INDEX {index}"))?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes one batch inside the write's transaction; returns the rows written.
 fn write_batch(
-    conn: &mut Connection,
+    tx: &rusqlite::Transaction<'_>,
     rows: &GraphRows,
     batch: &Batch,
     repo: &str,
     run: &str,
 ) -> Result<u64, Fail> {
-    let tx = conn.transaction()?;
     let mut written = 0;
     match batch {
         Batch::Nodes(label, range) => {
@@ -648,7 +702,6 @@ fn write_batch(
             }
         }
     }
-    tx.commit()?;
     Ok(written)
 }
 
@@ -656,6 +709,16 @@ fn write_batch(
 const NAME: &str = "json_extract(props, '$.name')";
 /// The same, ASCII-lower-cased: the expression of the `nodes_name` index.
 const LOWER_NAME: &str = "lower(json_extract(props, '$.name'))";
+
+/// `'A', 'B'` for an `IN` list of the relationship types `keep` accepts (constants).
+fn type_list(keep: impl Fn(RelType) -> bool) -> String {
+    RelType::ALL
+        .into_iter()
+        .filter(|&t| keep(t))
+        .map(|t| format!("'{}'", t.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 /// `'A', 'B'` for an `IN` list of labels (constants, never user input).
 fn label_list(labels: &[Label]) -> String {

@@ -133,7 +133,8 @@ impl GraphStore {
     }
 
     /// Writes `rows` as the graph of `repo_id`, stamped with `run_id`: nodes first, then
-    /// relationships, in batches; `progress(written, total)` after each committed batch.
+    /// relationships, in batches; `progress(written, total)` after each batch (Neo4j commits
+    /// each batch; the embedded store commits the whole write at once).
     /// Idempotent: writing the same rows again leaves the same graph. The rows are shared, not
     /// copied, with the blocking threads that write them.
     pub async fn persist_graph(
