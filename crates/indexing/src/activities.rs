@@ -377,9 +377,14 @@ impl IndexingActivities {
                     }
                     None => {
                         write_output(&out, &parsed.output).map_err(|e| e.to_string())?;
-                        // The write stage reads the output back on another thread.
                         drop(lookups);
-                        release_in_background((parsed.output, last));
+                        // The write stage reads a big output back on another thread: the
+                        // memory this one held goes back to the system first.
+                        if parsed.output.files.len() > MAX_REMEMBERED_FILES {
+                            release_in_background((parsed.output, last));
+                        } else {
+                            drop_in_background((parsed.output, last));
+                        }
                     }
                 }
                 let facts = facts.unwrap_or(PendingFacts::InMemory(parsed.unresolved));
