@@ -167,7 +167,8 @@ pub fn parse_repository(
     options: &ParseOptions,
     progress: impl Fn(usize, usize) + Sync,
 ) -> Result<ParseOutput, ParseError> {
-    parse(repo, revision, options, |_| None, |_| false, progress).map(|parsed| parsed.output)
+    parse_repository_reusing(repo, revision, options, |_| None, |_| false, progress)
+        .map(|parsed| parsed.output)
 }
 
 /// What [`parse_repository_reusing`] returns.
@@ -176,7 +177,7 @@ pub struct Reparsed {
     /// The resolved output, as [`parse_repository`] gives it.
     pub output: ParseOutput,
     /// Every file's facts before resolution (what `reuse` can hand back next time), sorted by
-    /// path; empty when the `unresolved` callback did not keep them.
+    /// path; empty when `keep_unresolved` did not keep them.
     pub unresolved: Vec<Arc<FileFacts>>,
     /// Files whose facts came from `reuse` instead of the parser.
     pub reused: u64,
@@ -186,22 +187,11 @@ pub struct Reparsed {
 /// not read and it is not parsed; those facts (unresolved, as [`Reparsed::unresolved`] gave
 /// them for the same content) are used. Resolution always runs over every file.
 ///
-/// Before resolution, `unresolved` is handed every file's facts, sorted by path: it returns
+/// Before resolution, `keep_unresolved` is handed every file's facts, sorted by path: it returns
 /// whether to keep them in [`Reparsed::unresolved`] (resolution then rewrites a copy) or not
 /// (resolution takes them over: a big repository's facts are in memory once; the callback may
 /// store them elsewhere first).
 pub fn parse_repository_reusing(
-    repo: &Path,
-    revision: &str,
-    options: &ParseOptions,
-    reuse: impl Fn(&str) -> Option<Arc<FileFacts>> + Sync,
-    unresolved: impl FnOnce(&[Arc<FileFacts>]) -> bool,
-    progress: impl Fn(usize, usize) + Sync,
-) -> Result<Reparsed, ParseError> {
-    parse(repo, revision, options, reuse, unresolved, progress)
-}
-
-fn parse(
     repo: &Path,
     revision: &str,
     options: &ParseOptions,
