@@ -15,8 +15,10 @@ use crate::{
         RunKey,
     },
     incremental::{CacheDir, DeltaFile, RowsDigest, delta, tree_blobs, write_facts},
-    last_run::{LastRun, MAX_REMEMBERED_FILES, Pending, PendingFacts, RunMemory},
-    memory::{drop_in_background, release_in_background},
+    last_run::{
+        LastRun, MAX_REMEMBERED_FILES, Pending, PendingFacts, RunMemory, drop_after_full_run,
+    },
+    memory::drop_in_background,
     messages::{
         Checkout, CleanupRepoInput, CleanupStaleInput, CloneInput, CloneResult, Deleted,
         MetadataInput, ParseInput, ParseResult, PersistInput, PersistResult, ProgressCounter,
@@ -378,13 +380,9 @@ impl IndexingActivities {
                     None => {
                         write_output(&out, &parsed.output).map_err(|e| e.to_string())?;
                         drop(lookups);
-                        // The write stage reads a big output back on another thread: the
-                        // memory this one held goes back to the system first.
-                        if parsed.output.files.len() > MAX_REMEMBERED_FILES {
-                            release_in_background((parsed.output, last));
-                        } else {
-                            drop_in_background((parsed.output, last));
-                        }
+                        // The write stage reads the output back, on another thread.
+                        let files = parsed.output.files.len();
+                        drop_after_full_run((parsed.output, last), files);
                     }
                 }
                 let facts = facts.unwrap_or(PendingFacts::InMemory(parsed.unresolved));

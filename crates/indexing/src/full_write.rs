@@ -8,8 +8,7 @@
 use crate::{
     failure::{PARSE_OUTPUT_UNREADABLE, of_graph, transient},
     graph::{GraphRows, GraphStore, Parts, RunKey, WriteReport},
-    last_run::MAX_REMEMBERED_FILES,
-    memory::{drop_in_background, release_in_background},
+    last_run::drop_after_full_run,
     parse::read_output_edges,
     progress::Counters,
 };
@@ -68,13 +67,9 @@ pub fn write_parse_output(
             report.add(part);
         }
     }
-    // Freeing a big output takes a while; the answer need not wait for it. After a repository
-    // too big to be remembered, the memory goes back to the system.
-    if output.files.len() > MAX_REMEMBERED_FILES {
-        release_in_background(output);
-    } else {
-        drop_in_background(output);
-    }
+    // Freeing a big output takes a while; the answer need not wait for it.
+    let files = output.files.len();
+    drop_after_full_run(output, files);
     Ok(report)
 }
 

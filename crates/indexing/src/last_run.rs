@@ -16,6 +16,18 @@ use std::sync::{Arc, Mutex, PoisonError};
 /// How many files' facts the host keeps in memory, all repositories together.
 pub const MAX_REMEMBERED_FILES: usize = 20_000;
 
+/// Drop what a full run of `files` files holds (its parse output) on a thread of its own; after
+/// a repository too big to be remembered ([`MAX_REMEMBERED_FILES`]), hand the freed memory
+/// back to the system too. Not after smaller ones, whose runs a trim of every arena (each
+/// locked in turn) would only slow down.
+pub fn drop_after_full_run<T: Send + 'static>(value: T, files: usize) {
+    if files > MAX_REMEMBERED_FILES {
+        crate::memory::release_in_background(value);
+    } else {
+        crate::memory::drop_in_background(value);
+    }
+}
+
 /// A finished run: what the next run of its repository starts from.
 #[derive(Debug)]
 pub struct LastRun {

@@ -9,9 +9,7 @@ pub fn drop_in_background<T: Send + 'static>(value: T) {
     in_background("drop", move || drop(value));
 }
 
-/// Drop `value` on a thread of its own, then hand the freed memory back to the system: for
-/// what a full run of a big repository frees (its whole parse output), not for smaller
-/// values, whose runs a trim of every arena (each locked in turn) would only slow down.
+/// Drop `value` on a thread of its own, then hand the freed memory back to the system.
 pub fn release_in_background<T: Send + 'static>(value: T) {
     in_background("release", move || {
         drop(value);
