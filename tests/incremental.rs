@@ -3,13 +3,23 @@
 //! class, a new file that makes a name resolve, Go methods and Rust impls whose type is in
 //! another file) the incrementally indexed
 //! graph equals, in a canonical dump, a full index of the same commit, in either store; the
-//! same commit twice writes and deletes nothing; a restarted host goes on from the run it saved.
+//! same commit twice writes and deletes nothing; a restarted host goes on from the run it saved;
+//! an incremental run writes its record with its graph, and its final record while its folder
+//! goes, and its history replays.
 
 mod common;
 
 use common::indexer::{Indexer, Store, config, path_str};
 use common::{git, unique, wait_until};
 use serde_json::Value as Json;
+use temporalio_client::{WorkflowExecutionInfo, WorkflowFetchHistoryOptions, WorkflowHistory};
+use temporalio_common::protos::{
+    constants::PATCH_MARKER_NAME,
+    coresdk::common::decode_change_marker_details,
+    temporal::api::history::v1::{History, history_event::Attributes},
+};
+use temporalio_sdk::workflow_replayer::{WorkflowReplayer, WorkflowReplayerOptions};
+use worker_host_indexing::{RepoIndexingWorkflow, workflow::CONCURRENT_WRITES};
 
 const BASE: &[(&str, &str)] = &[
     (
@@ -229,6 +239,92 @@ async fn the_same_commit_twice_writes_and_deletes_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn an_incremental_run_writes_independent_steps_at_once_and_replays() {
+    let repo = git::repo(BASE);
+    let indexer = Indexer::start(Store::Embedded);
+    let repo_id = unique("concurrent");
+    indexer.index_ok(repo.path(), &repo_id);
+    git::commit(
+        repo.path(),
+        &[("lib/util.py", "def clamp(x):\n    return min(9, x)\n")],
+        &[],
+        "edit",
+    );
+    let summary = indexer.index_ok(repo.path(), &repo_id);
+    assert_eq!(summary["mode"], "incremental", "{summary:#}");
+    for stage in ["persist_metadata", "persist_graph", "cleanup_repo", "total"] {
+        assert!(
+            summary["durations_ms"][stage].is_u64(),
+            "{stage}: {summary:#}"
+        );
+    }
+
+    let info = WorkflowExecutionInfo::builder()
+        .namespace("default")
+        .workflow_id(worker_host_indexing::workflow_id_of(&repo_id))
+        .run_id(summary["run_id"].as_str().expect("run_id").to_owned())
+        .build();
+    let handle = info.bind_untyped(common::client_of(&indexer.address).await);
+    let json = handle
+        .fetch_history(WorkflowFetchHistoryOptions::default())
+        .to_json()
+        .await
+        .expect("the run's history");
+    let history: Json = serde_json::from_slice(&json).expect("history JSON");
+    let events = history["events"].as_array().expect("events");
+    assert_eq!(
+        patches(&json),
+        [CONCURRENT_WRITES],
+        "the run's patch markers"
+    );
+    // Activities scheduled by one workflow task run at once.
+    let scheduled: Vec<(&str, u64)> = events
+        .iter()
+        .filter_map(|e| {
+            let a = &e["attributes"]["ActivityTaskScheduledEventAttributes"];
+            Some((
+                a["activity_type"]["name"].as_str()?,
+                a["workflow_task_completed_event_id"].as_u64()?,
+            ))
+        })
+        .collect();
+    let names: Vec<&str> = scheduled.iter().map(|(name, _)| *name).collect();
+    assert_eq!(
+        names,
+        [
+            "clone_repo_activity",
+            "parse_repo_activity",
+            "persist_metadata_activity",
+            "persist_kg_activity",
+            "cleanup_stale_kg_nodes_activity",
+            "persist_metadata_activity",
+            "cleanup_repo_activity"
+        ],
+        "{scheduled:?}"
+    );
+    assert_eq!(
+        scheduled[2].1, scheduled[3].1,
+        "record and graph: {scheduled:?}"
+    );
+    assert_eq!(
+        scheduled[5].1, scheduled[6].1,
+        "record and removal: {scheduled:?}"
+    );
+    assert_ne!(scheduled[1].1, scheduled[2].1, "{scheduled:?}");
+
+    let options = WorkflowReplayerOptions::new()
+        .register_workflow::<RepoIndexingWorkflow>()
+        .expect("the workflow registers")
+        .build();
+    let replayer = WorkflowReplayer::new(options).expect("a replayer");
+    let history = WorkflowHistory::from_json(&json).expect("a history");
+    replayer
+        .replay_workflow(history)
+        .await
+        .expect("the run's history replays");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_restarted_host_goes_on_from_the_run_it_saved() {
     let repo = git::repo(BASE);
     let indexer = Indexer::start(Store::Embedded);
@@ -272,6 +368,23 @@ async fn a_restarted_host_goes_on_from_the_run_it_saved() {
 }
 
 /// The commits of the runs saved in a host's index cache.
+/// The ids of the patch markers of a history (its JSON).
+fn patches(json: &[u8]) -> Vec<String> {
+    let history: History = serde_json::from_slice(json).expect("a history");
+    let markers = history
+        .events
+        .into_iter()
+        .filter_map(|e| match e.attributes? {
+            Attributes::MarkerRecordedEventAttributes(m) if m.marker_name == PATCH_MARKER_NAME => {
+                Some(m.details)
+            }
+            _ => None,
+        });
+    markers
+        .filter_map(|details| decode_change_marker_details(&details).map(|(id, _)| id))
+        .collect()
+}
+
 fn saved_commits(cache: &std::path::Path) -> Vec<String> {
     let Ok(entries) = std::fs::read_dir(cache) else {
         return Vec::new();

@@ -5,6 +5,11 @@
 //! picked up within `host_seconds`, or its files gone) the run starts over from the clone, on
 //! whichever host takes it. A failed run is recorded (IndexRun with status failed and the
 //! reason) before the workflow fails; a malformed input fails it at once, before any activity.
+//!
+//! Runs started since [`CONCURRENT_WRITES`] (a patch marker in their history) do two pairs of
+//! independent steps at once: an incremental run's `running` record with its (small) graph
+//! write, and every run's final record with the removal of its folder. Older histories replay
+//! the one-at-a-time order they were recorded with.
 
 use crate::{
     activities::IndexingActivities,
@@ -31,6 +36,9 @@ use temporalio_sdk::{
 /// How many times a run starts from the clone before it gives up on lost hosts.
 const MAX_ATTEMPTS: u32 = 3;
 
+/// The patch that made the independent writes of a run concurrent (see the module doc).
+pub const CONCURRENT_WRITES: &str = "concurrent-writes";
+
 /// Indexes one repository into the graph store. Input: [`IndexRequest`] as JSON. Queries:
 /// `progress`. Signals: `progress_update` (sent by the activities).
 #[workflow]
@@ -49,6 +57,8 @@ struct Run {
     started_at_ms: u64,
     timeouts: RunTimeouts,
     durations: Durations,
+    /// Whether the run's independent writes go at once ([`CONCURRENT_WRITES`]).
+    concurrent: bool,
 }
 
 /// Why an attempt ended early, and where its clone is (if it got that far).
@@ -88,6 +98,7 @@ impl RepoIndexingWorkflow {
             run_id: ctx.run_id().to_owned(),
             started_at_ms: now_ms(ctx),
             durations: Durations::default(),
+            concurrent: ctx.patched(CONCURRENT_WRITES),
         };
         let mut attempt = 0;
         loop {
@@ -205,20 +216,30 @@ async fn index(
         repository: Some(repository.clone()),
         run: record,
     };
-    let persist = (
+    let metadata = (
         IndexingActivities::persist_metadata_activity,
         &policy::PERSIST_METADATA,
     );
-    stage(ctx, run, Stage::PersistingMetadata, persist, input, route).await?;
-
-    let input = PersistInput {
+    let graph_input = PersistInput {
         repo_id: run.repo_id.clone(),
         run_id: run.run_id.clone(),
         run_key: key.to_owned(),
         base_commit: parsed.base_commit.clone(),
     };
-    let persist = (IndexingActivities::persist_kg_activity, &policy::PERSIST_KG);
-    let persisted = stage(ctx, run, Stage::PersistingGraph, persist, input, route).await?;
+    let graph = (IndexingActivities::persist_kg_activity, &policy::PERSIST_KG);
+    // A full write holds the embedded store's connection for long: the record goes first.
+    let persisted = if run.concurrent && parsed.base_commit.is_some() {
+        set_stage(ctx, Stage::PersistingGraph);
+        let (recorded, persisted) = futures::join!(
+            timed(ctx, run, metadata, input, route),
+            timed(ctx, run, graph, graph_input, route)
+        );
+        finish(run, Stage::PersistingMetadata, recorded).map_err(stopped(route))?;
+        finish(run, Stage::PersistingGraph, persisted).map_err(stopped(route))?
+    } else {
+        stage(ctx, run, Stage::PersistingMetadata, metadata, input, route).await?;
+        stage(ctx, run, Stage::PersistingGraph, graph, graph_input, route).await?
+    };
     let incremental = persisted.affected_files.is_some();
     let written = persisted.written;
     let elements = written.nodes + written.relationships;
@@ -239,7 +260,9 @@ async fn index(
     );
     let stale = stage(ctx, run, Stage::CleaningStaleNodes, clean, input, route).await?;
 
-    cleanup_repo(ctx, run, key, route).await;
+    if !run.concurrent {
+        cleanup_repo(ctx, run, key, route).await;
+    }
     run.durations
         .total(now_ms(ctx).saturating_sub(run.started_at_ms));
 
@@ -259,12 +282,21 @@ async fn index(
         updated_at_ms: now_ms(ctx),
         ..repository
     };
-    persist_metadata(ctx, run, Some(repository), record, route, false)
-        .await
-        .map_err(|cause| Stopped {
-            cause,
-            route: Some(cloned.clone()),
-        })?;
+    let recorded = persist_metadata(ctx, run, Some(repository), record, route, false);
+    let recorded = if run.concurrent {
+        // The record is written while the folder goes; it holds the durations until then.
+        let (recorded, removed) = futures::join!(recorded, remove_folder(ctx, run, key, route));
+        run.durations
+            .record(Stage::CleaningUp, removed.ms, removed.done.is_err());
+        recorded
+    } else {
+        recorded.await
+    };
+    recorded.map_err(stopped(Some(&cloned)))?;
+    if run.concurrent {
+        run.durations
+            .total(now_ms(ctx).saturating_sub(run.started_at_ms));
+    }
     Ok(IndexSummary {
         version: VERSION,
         repo_id: run.repo_id.clone(),
@@ -284,11 +316,17 @@ async fn index(
     })
 }
 
+/// What an activity answered, and how long that took in workflow time.
+struct Timed<T> {
+    done: Result<T, Cause>,
+    ms: u64,
+}
+
 /// Run `stage`'s activity: report the stage, schedule the activity by its [`Policy`] (on the
 /// clone's host once there is a `route`), and time it. A failure stops the attempt, with the
 /// clone's `route` for the cleanup.
 async fn stage<A: ActivityDefinition>(
-    ctx: &mut Ctx,
+    ctx: &Ctx,
     run: &mut Run,
     stage: Stage,
     activity: (A, &Policy),
@@ -296,20 +334,44 @@ async fn stage<A: ActivityDefinition>(
     route: Option<&CloneResult>,
 ) -> Result<A::Output, Stopped> {
     set_stage(ctx, stage);
+    let done = timed(ctx, run, activity, input, route).await;
+    finish(run, stage, done).map_err(stopped(route))
+}
+
+/// Schedule `activity` (see [`schedule`]) and time it.
+async fn timed<A: ActivityDefinition>(
+    ctx: &Ctx,
+    run: &Run,
+    activity: (A, &Policy),
+    input: A::Input,
+    route: Option<&CloneResult>,
+) -> Timed<A::Output> {
     let started = now_ms(ctx);
     let done = schedule(ctx, run, activity, input, route, false).await;
-    let ms = now_ms(ctx).saturating_sub(started);
-    run.durations.record(stage, ms, false);
-    done.map_err(|cause| Stopped {
+    Timed {
+        done,
+        ms: now_ms(ctx).saturating_sub(started),
+    }
+}
+
+/// Record how long `stage`'s activity took; what it answered.
+fn finish<T>(run: &mut Run, stage: Stage, timed: Timed<T>) -> Result<T, Cause> {
+    run.durations.record(stage, timed.ms, false);
+    timed.done
+}
+
+/// A failure that stops the attempt, with the clone's `route` for the cleanup.
+fn stopped(route: Option<&CloneResult>) -> impl FnOnce(Cause) -> Stopped + '_ {
+    move |cause| Stopped {
         cause,
         route: route.cloned(),
-    })
+    }
 }
 
 /// Schedule `activity` by its [`Policy`]: on the host-local queue `route` names for it, else on
 /// the workflow's queue. `detached`: it runs even after the workflow was cancelled.
 async fn schedule<A: ActivityDefinition>(
-    ctx: &mut Ctx,
+    ctx: &Ctx,
     run: &Run,
     (activity, policy): (A, &Policy),
     input: A::Input,
@@ -331,7 +393,7 @@ async fn schedule<A: ActivityDefinition>(
 
 /// Record the repository and the run. `detached`: also after the workflow was cancelled.
 async fn persist_metadata(
-    ctx: &mut Ctx,
+    ctx: &Ctx,
     run: &Run,
     repository: Option<RepositoryState>,
     record: RunState,
@@ -351,7 +413,19 @@ async fn persist_metadata(
 
 /// Remove the run's folder on the host that holds it; runs after a cancellation too. A failure
 /// here is recorded in the durations (`cleanup_repo_failed`) but never fails the run.
-async fn cleanup_repo(ctx: &mut Ctx, run: &mut Run, key: &str, route: Option<&CloneResult>) {
+async fn cleanup_repo(ctx: &Ctx, run: &mut Run, key: &str, route: Option<&CloneResult>) {
+    let removed = remove_folder(ctx, run, key, route).await;
+    run.durations
+        .record(Stage::CleaningUp, removed.ms, removed.done.is_err());
+}
+
+/// The activity of [`cleanup_repo`], timed.
+async fn remove_folder(
+    ctx: &Ctx,
+    run: &Run,
+    key: &str,
+    route: Option<&CloneResult>,
+) -> Timed<bool> {
     if run_is_live(ctx) {
         set_stage(ctx, Stage::CleaningUp);
     }
@@ -364,8 +438,10 @@ async fn cleanup_repo(ctx: &mut Ctx, run: &mut Run, key: &str, route: Option<&Cl
         &policy::CLEANUP_REPO,
     );
     let done = schedule(ctx, run, activity, input, route, true).await;
-    let ms = now_ms(ctx).saturating_sub(started);
-    run.durations.record(Stage::CleaningUp, ms, done.is_err());
+    Timed {
+        done,
+        ms: now_ms(ctx).saturating_sub(started),
+    }
 }
 
 /// Whether the run is still going (not already reported failed).
@@ -373,7 +449,7 @@ fn run_is_live(ctx: &Ctx) -> bool {
     ctx.state(|s| s.progress.stage != Stage::Failed)
 }
 
-fn set_stage(ctx: &mut Ctx, stage: Stage) {
+fn set_stage(ctx: &Ctx, stage: Stage) {
     ctx.state_mut(|s| s.progress.stage = stage);
 }
 
