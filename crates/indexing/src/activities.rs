@@ -24,7 +24,7 @@ use crate::{
         MetadataInput, ParseInput, ParseResult, PersistInput, PersistResult, ProgressCounter,
     },
     metrics::IndexingMetrics,
-    parse::{FileFacts, ParseOptions, parse_repository_reusing, write_output},
+    parse::{FileFacts, ParseOptions, parse_repository_reusing, read_output_edges, write_output},
     progress::{Counters, blocking, heartbeating, with_progress},
     settings::IndexingSettings,
     store_cache::StoreCache,
@@ -362,7 +362,7 @@ impl IndexingActivities {
                         .map(|delta| (last.facts.commit.clone(), delta)),
                     _ => None,
                 };
-                match changed {
+                let output = match changed {
                     Some((base, delta)) => {
                         let path = folder.delta();
                         let file = DeltaFile {
@@ -376,15 +376,23 @@ impl IndexingActivities {
                         result.output_path = path.display().to_string();
                         drop(lookups);
                         drop_in_background((parsed.output, last));
+                        None
                     }
                     None => {
                         write_output(&out, &parsed.output).map_err(|e| e.to_string())?;
                         drop(lookups);
-                        // The write stage reads the output back, on another thread.
+                        drop_in_background(last);
+                        // The write stage takes the output from memory; a big one it reads
+                        // back, once the parse's memory is handed back.
                         let files = parsed.output.files.len();
-                        drop_after_full_run((parsed.output, last), files);
+                        if files <= MAX_REMEMBERED_FILES {
+                            Some(parsed.output)
+                        } else {
+                            drop_after_full_run(parsed.output, files);
+                            None
+                        }
                     }
-                }
+                };
                 let facts = facts.unwrap_or(PendingFacts::InMemory(parsed.unresolved));
                 let pending = Pending {
                     repo_id: input.repo_id.clone(),
@@ -392,6 +400,7 @@ impl IndexingActivities {
                     blobs,
                     facts,
                     digest,
+                    output,
                 };
                 memory.begin(&input.run_key, pending);
                 Ok(result)
@@ -444,11 +453,17 @@ impl IndexingActivities {
                 let counters = counters.clone();
                 let (input, runtime) = (input.clone(), tokio::runtime::Handle::current());
                 let files_per_part = self.current().indexing.graph.files_per_part;
+                let held = self.memory.take_output(&input.run_key);
                 return blocking(move || -> Result<_, ActivityError> {
+                    let output = match held {
+                        Some(output) => output,
+                        None => read_output_edges(&path)
+                            .map_err(|e| transient(PARSE_OUTPUT_UNREADABLE, e.to_string()))?,
+                    };
                     let run = RunKey::new(&input.repo_id, &input.run_id);
                     let written = write_parse_output(
                         &store,
-                        &path,
+                        output,
                         run,
                         files_per_part,
                         &counters,

@@ -1,20 +1,27 @@
 //! The graph of a whole parse output written into the store a part of `files_per_part` files
-//! (`[indexing.graph]`) at a time ([`Parts`]), so the rows held at once are one part's, not the
+//! (`[indexing.graph]`) at a time ([`Parts`]), so the rows held at once are a part's, not the
 //! repository's; the output itself stays in memory (every part's lookups need all
-//! definitions). On Neo4j, a write of more than one part writes every part's nodes first and
-//! builds the parts again for their relationships (a relationship is matched by its ends). Runs
-//! on a blocking thread; the store's async calls are driven from it.
+//! definitions). The next part's rows are built on a thread of their own while a part is
+//! written. On Neo4j, a write of more than one part writes every part's nodes first and builds
+//! the parts again for their relationships (a relationship is matched by its ends); on the
+//! embedded store, which writes a part's relationships with its nodes, a part is at most
+//! [`BUILT_WHILE_WRITING`] files, so that most of the building is done while writing. Runs on
+//! a blocking thread; the store's async calls are driven from it.
 
 use crate::{
-    failure::{PARSE_OUTPUT_UNREADABLE, of_graph, transient},
+    failure::of_graph,
     graph::{GraphRows, GraphStore, Parts, RunKey, WriteReport},
     last_run::drop_after_full_run,
-    parse::read_output_edges,
+    parse::ParseOutput,
     progress::Counters,
 };
-use std::{path::Path, sync::Arc};
+use std::sync::{Arc, mpsc};
 use temporalio_sdk::activities::ActivityError;
 use tokio::runtime::Handle;
+
+/// At most this many files per part on a store that writes a part's nodes and relationships
+/// together: a part is built while the one before is written.
+const BUILT_WHILE_WRITING: usize = 200;
 
 /// Which rows of a part a pass writes.
 #[derive(Clone, Copy, PartialEq)]
@@ -24,23 +31,24 @@ enum Pass {
     Relationships,
 }
 
-/// Write the graph of the parse output at `path` as `run`'s, `files_per_part` files at a time,
-/// reporting progress in `counters` (the total grows part by part); returns what was written.
+/// Write the graph of `output` as `run`'s, `files_per_part` files at a time, reporting progress
+/// in `counters` (the total grows part by part); returns what was written.
 pub fn write_parse_output(
     store: &GraphStore,
-    path: &Path,
+    output: ParseOutput,
     run: RunKey<'_>,
     files_per_part: usize,
     counters: &Counters,
     runtime: &Handle,
 ) -> Result<WriteReport, ActivityError> {
-    let output =
-        read_output_edges(path).map_err(|e| transient(PARSE_OUTPUT_UNREADABLE, e.to_string()))?;
     let into_empty = runtime
         .block_on(store.begin_graph_write(run))
         .map_err(of_graph)?;
-    let parts = Parts::new(&output, files_per_part);
-    let passes: &[Pass] = if parts.len() > 1 && store.needs_nodes_first() {
+    let files_per_part = match store.needs_nodes_first() {
+        true => files_per_part.max(1),
+        false => files_per_part.clamp(1, BUILT_WHILE_WRITING),
+    };
+    let passes: &[Pass] = if output.files.len() > files_per_part && store.needs_nodes_first() {
         &[Pass::Nodes, Pass::Relationships]
     } else {
         &[Pass::All]
@@ -49,23 +57,33 @@ pub fn write_parse_output(
         into_empty,
         ..WriteReport::default()
     };
-    let mut parts = Some(parts);
     for &pass in passes {
-        let parts = parts
-            .take()
-            .unwrap_or_else(|| Parts::new(&output, files_per_part));
-        for rows in parts {
-            if counters.stop_requested() {
-                return Err(ActivityError::cancelled());
+        std::thread::scope(|scope| {
+            // One part waits while one is written: two parts' rows at most.
+            let (built, parts) = mpsc::sync_channel(1);
+            let output = &output;
+            scope.spawn(move || {
+                for rows in Parts::new(output, files_per_part) {
+                    // A closed channel: the write stopped.
+                    if built.send(only(rows, pass)).is_err() {
+                        return;
+                    }
+                }
+            });
+            for rows in parts {
+                if counters.stop_requested() {
+                    return Err(ActivityError::cancelled());
+                }
+                let rows = Arc::new(rows);
+                let before = report.nodes + report.relationships;
+                let progress = |done, total| counters.set(before + done, before + total);
+                let part = runtime
+                    .block_on(store.write_graph_part(run, &rows, into_empty, &progress))
+                    .map_err(of_graph)?;
+                report.add(part);
             }
-            let rows = Arc::new(only(rows, pass));
-            let before = report.nodes + report.relationships;
-            let progress = |done, total| counters.set(before + done, before + total);
-            let part = runtime
-                .block_on(store.write_graph_part(run, &rows, into_empty, &progress))
-                .map_err(of_graph)?;
-            report.add(part);
-        }
+            Ok(())
+        })?;
     }
     // Freeing a big output takes a while; the answer need not wait for it.
     let files = output.files.len();

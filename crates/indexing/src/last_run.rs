@@ -8,7 +8,7 @@
 //! disk (a bigger run's facts are written during its parse, never held until it ends).
 
 use crate::incremental::{CacheDir, CachedFacts, RowsDigest, read_facts, write_facts};
-use crate::parse::FileFacts;
+use crate::parse::{FileFacts, ParseOutput};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -86,6 +86,9 @@ pub struct Pending {
     pub facts: PendingFacts,
     /// `None` when the run's rows have no digest: the next run is a full one.
     pub digest: Option<RowsDigest>,
+    /// A full run's parse output (of at most [`MAX_REMEMBERED_FILES`] files), until the graph
+    /// write takes it: then the write does not read back the file the parse wrote.
+    pub output: Option<ParseOutput>,
 }
 
 /// Where the facts of a run in flight are.
@@ -255,9 +258,16 @@ impl RunMemory {
         crate::memory::drop_in_background(forgotten);
     }
 
+    /// The parse output of run `run_key` in flight, if this host still holds it (see
+    /// [`Pending::output`]); it is the taker's from then on.
+    pub fn take_output(&self, run_key: &str) -> Option<ParseOutput> {
+        self.state().pending.get_mut(run_key)?.output.take()
+    }
+
     /// Forget run `run_key` in flight (it ended, whatever the outcome).
     pub fn forget(&self, run_key: &str) {
-        self.state().pending.remove(run_key);
+        let forgotten = self.state().pending.remove(run_key);
+        crate::memory::drop_in_background(forgotten);
     }
 }
 
@@ -277,7 +287,31 @@ mod tests {
             blobs: files.iter().map(|f| (f.path.clone(), "b".into())).collect(),
             facts: PendingFacts::InMemory(files),
             digest: None,
+            output: None,
         }
+    }
+
+    #[test]
+    fn a_full_runs_output_is_taken_once_and_goes_with_the_run() {
+        let memory = RunMemory::default();
+        let mut run = pending("r", "c1", &["a.py"]);
+        run.output = Some(crate::parse::parse_sources(&[(
+            "a.py",
+            "def f():\n    return 1\n",
+        )]));
+        memory.begin("run-1", run);
+        let taken = memory.take_output("run-1").expect("the parse output");
+        assert_eq!(taken.files.len(), 1);
+        assert_eq!(taken.files[0].path, "a.py");
+        // A retried write finds none, and reads the parse output's file instead.
+        assert!(memory.take_output("run-1").is_none());
+        assert!(memory.take_output("run-2").is_none());
+
+        let mut run = pending("r", "c2", &["a.py"]);
+        run.output = Some(crate::parse::parse_sources(&[("a.py", "x = 1\n")]));
+        memory.begin("run-2", run);
+        memory.forget("run-2");
+        assert!(memory.take_output("run-2").is_none());
     }
 
     #[tokio::test]
