@@ -36,7 +36,9 @@ PY
 }
 
 # start_temporal DIR: a dev server on free ports with its database and log in DIR, completing the
-# open polls of stopping workers (see vendor/README.md) and listing worker heartbeats. Sets
+# open polls of stopping workers (see vendor/README.md) and listing worker heartbeats, its
+# SQLite file in WAL mode synced at checkpoints (as the host starts its own, see
+# crates/host/src/temporal/dev_server.rs: SQLITE_PRAGMAS). Sets
 # TEMPORAL_PORT and TEMPORAL_PID; fails loudly (with the log) when it does not come up.
 start_temporal() {
   local dir=$1
@@ -44,6 +46,7 @@ start_temporal() {
   "${TEMPORAL_CLI:-temporal}" server start-dev --headless --ip 127.0.0.1 \
     --port "$TEMPORAL_PORT" --http-port "$(free_port)" --metrics-port "$(free_port)" \
     --db-filename "$dir/temporal.sqlite" --log-level warn \
+    --sqlite-pragma journal_mode=wal --sqlite-pragma synchronous=normal \
     --dynamic-config-value frontend.enableCancelWorkerPollsOnShutdown=true \
     --dynamic-config-value frontend.ListWorkersEnabled=true \
     >"$dir/temporal.log" 2>&1 &

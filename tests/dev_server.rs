@@ -1,6 +1,6 @@
 //! `run --dev` with nothing listening at the address: the host starts `temporal server
-//! start-dev` on loopback with its database in `data_dir` (created for its owner only), serves
-//! work through it, and stops it on exit.
+//! start-dev` on loopback with its database in `data_dir` (created for its owner only, in WAL
+//! mode), serves work through it, and stops it on exit.
 
 mod common;
 
@@ -40,6 +40,11 @@ async fn the_host_starts_and_stops_its_own_dev_server() {
     assert!(
         data_dir.join("temporal-dev.sqlite").exists(),
         "the host started the server, with its database in data_dir"
+    );
+    // The journal of a database in WAL mode (`SQLITE_PRAGMAS`), there while the server runs.
+    assert!(
+        data_dir.join("temporal-dev.sqlite-wal").exists(),
+        "the server keeps its database with a write-ahead log"
     );
 
     host.signal(Signal::SIGTERM);
