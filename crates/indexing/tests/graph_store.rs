@@ -600,3 +600,34 @@ async fn embedded_store_drops_the_indexes_of_an_older_file() {
         .expect("cleanup");
     assert_eq!(dump(&store, repo).await, GraphDump::from_rows(&rows));
 }
+
+#[tokio::test]
+async fn embedded_store_makes_new_files_with_wide_pages_and_an_older_file_keeps_its_own() {
+    let page_size = |file: &std::path::Path| -> i64 {
+        let conn = rusqlite::Connection::open(file).expect("open the file");
+        conn.query_row("PRAGMA page_size", [], |row| row.get(0))
+            .expect("page_size")
+    };
+    let settings = GraphSettings::default();
+    let new = tempfile::tempdir().expect("temp dir");
+    {
+        let store = GraphStore::open(&settings, new.path()).await.expect("open");
+        persist(&store, "wide", "run-1", &rows_v1()).await;
+    }
+    assert_eq!(page_size(&settings.embedded_path(new.path())), 16 * 1024);
+
+    // A file made with SQLite's default pages keeps them, and its graph.
+    let old = tempfile::tempdir().expect("temp dir");
+    let file = settings.embedded_path(old.path());
+    std::fs::create_dir_all(file.parent().expect("a folder")).expect("mkdir");
+    rusqlite::Connection::open(&file)
+        .and_then(|conn| conn.execute_batch("PRAGMA page_size = 4096; CREATE TABLE t (x);"))
+        .expect("an older file");
+    let store = GraphStore::open(&settings, old.path()).await.expect("open");
+    persist(&store, "narrow", "run-1", &rows_v1()).await;
+    assert_eq!(
+        dump(&store, "narrow").await,
+        GraphDump::from_rows(&rows_v1())
+    );
+    assert_eq!(page_size(&file), 4096);
+}

@@ -46,6 +46,11 @@ CREATE INDEX IF NOT EXISTS relationships_dst ON relationships (repo_id, dst_labe
 /// Indexes of earlier versions of [`SCHEMA`] that no query uses (see the module doc).
 const UNUSED_INDEXES: [&str; 3] = ["nodes_run", "relationships_run", "relationships_src"];
 
+/// Page size of a new file, in bytes (SQLite's default is 4 KiB; a file keeps the size it was
+/// made with): wider pages split less often under a write's random-order index inserts and
+/// make the trees shallower; a stdlib-sized write takes about a fifth less time.
+const PAGE_BYTES: i64 = 16 * 1024;
+
 /// Page cache of the connection, in KiB (SQLite's default is 2 MiB): a write's secondary
 /// index pages are visited in random order and stay cached until its one commit.
 const CACHE_KIB: i64 = 64 * 1024;
@@ -113,6 +118,9 @@ impl EmbeddedStore {
             }
             let conn = Connection::open(&owned).map_err(sql)?;
             conn.busy_timeout(std::time::Duration::from_secs(30))
+                .map_err(sql)?;
+            // Before the first table: it only applies to a file still empty.
+            conn.pragma_update(None, "page_size", PAGE_BYTES)
                 .map_err(sql)?;
             conn.pragma_update(None, "journal_mode", "WAL")
                 .map_err(sql)?;
