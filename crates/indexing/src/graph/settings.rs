@@ -58,7 +58,8 @@ pub struct GraphSettings {
     pub max_rows_per_transaction: usize,
     /// Files whose rows a full write builds and writes at a time: a repository with more files
     /// is written in parts (on Neo4j, every part's nodes before any relationship), so the
-    /// rows held at once are one part's. Default 2000.
+    /// rows held at once are one part's (and the next one's, built meanwhile). The embedded
+    /// store takes at most 200. Default 2000.
     pub files_per_part: usize,
 }
 
