@@ -5,8 +5,9 @@
 //! written. On Neo4j, a write of more than one part writes every part's nodes first and builds
 //! the parts again for their relationships (a relationship is matched by its ends); on the
 //! embedded store, which writes a part's relationships with its nodes, a part is at most
-//! [`BUILT_WHILE_WRITING`] files, so that most of the building is done while writing. Runs on
-//! a blocking thread; the store's async calls are driven from it.
+//! [`BUILT_WHILE_WRITING`] files (or an eighth of the repository, whichever is more), so that
+//! most of the building is done while writing. Runs on a blocking thread; the store's async
+//! calls are driven from it.
 
 use crate::{
     failure::of_graph,
@@ -22,6 +23,9 @@ use tokio::runtime::Handle;
 /// At most this many files per part on a store that writes a part's nodes and relationships
 /// together: a part is built while the one before is written.
 const BUILT_WHILE_WRITING: usize = 200;
+/// But no more parts than this for that: each part's rows are picked from a walk over the
+/// whole output, so many small parts of a big repository cost more than they save.
+const MAX_PARTS_BUILT_WHILE_WRITING: usize = 8;
 
 /// Which rows of a part a pass writes.
 #[derive(Clone, Copy, PartialEq)]
@@ -46,7 +50,12 @@ pub fn write_parse_output(
         .map_err(of_graph)?;
     let files_per_part = match store.needs_nodes_first() {
         true => files_per_part.max(1),
-        false => files_per_part.clamp(1, BUILT_WHILE_WRITING),
+        false => {
+            let overlapped = output.files.len().div_ceil(MAX_PARTS_BUILT_WHILE_WRITING);
+            files_per_part
+                .min(overlapped.max(BUILT_WHILE_WRITING))
+                .max(1)
+        }
     };
     let passes: &[Pass] = if output.files.len() > files_per_part && store.needs_nodes_first() {
         &[Pass::Nodes, Pass::Relationships]

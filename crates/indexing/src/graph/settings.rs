@@ -59,7 +59,7 @@ pub struct GraphSettings {
     /// Files whose rows a full write builds and writes at a time: a repository with more files
     /// is written in parts (on Neo4j, every part's nodes before any relationship), so the
     /// rows held at once are one part's (and the next one's, built meanwhile). The embedded
-    /// store takes at most 200. Default 2000.
+    /// store takes at most 200, or an eighth of the repository when that is more. Default 2000.
     pub files_per_part: usize,
 }
 
