@@ -231,8 +231,8 @@ async fn index(
     let persisted = if run.concurrent && parsed.base_commit.is_some() {
         set_stage(ctx, Stage::PersistingGraph);
         let (recorded, persisted) = futures::join!(
-            timed(ctx, run, metadata, input, route),
-            timed(ctx, run, graph, graph_input, route)
+            timed(ctx, run, metadata, input, route, false),
+            timed(ctx, run, graph, graph_input, route, false)
         );
         finish(run, Stage::PersistingMetadata, recorded).map_err(stopped(route))?;
         finish(run, Stage::PersistingGraph, persisted).map_err(stopped(route))?
@@ -334,7 +334,7 @@ async fn stage<A: ActivityDefinition>(
     route: Option<&CloneResult>,
 ) -> Result<A::Output, Stopped> {
     set_stage(ctx, stage);
-    let done = timed(ctx, run, activity, input, route).await;
+    let done = timed(ctx, run, activity, input, route, false).await;
     finish(run, stage, done).map_err(stopped(route))
 }
 
@@ -345,9 +345,10 @@ async fn timed<A: ActivityDefinition>(
     activity: (A, &Policy),
     input: A::Input,
     route: Option<&CloneResult>,
+    detached: bool,
 ) -> Timed<A::Output> {
     let started = now_ms(ctx);
-    let done = schedule(ctx, run, activity, input, route, false).await;
+    let done = schedule(ctx, run, activity, input, route, detached).await;
     Timed {
         done,
         ms: now_ms(ctx).saturating_sub(started),
@@ -432,16 +433,11 @@ async fn remove_folder(
     let input = CleanupRepoInput {
         run_key: key.to_owned(),
     };
-    let started = now_ms(ctx);
     let activity = (
         IndexingActivities::cleanup_repo_activity,
         &policy::CLEANUP_REPO,
     );
-    let done = schedule(ctx, run, activity, input, route, true).await;
-    Timed {
-        done,
-        ms: now_ms(ctx).saturating_sub(started),
-    }
+    timed(ctx, run, activity, input, route, true).await
 }
 
 /// Whether the run is still going (not already reported failed).
