@@ -15,9 +15,7 @@ use crate::{
         RunKey,
     },
     incremental::{CacheDir, DeltaFile, RowsDigest, delta, tree_blobs, write_facts},
-    last_run::{
-        LastRun, MAX_REMEMBERED_FILES, Pending, PendingFacts, RunMemory, drop_after_full_run,
-    },
+    last_run::{LastRun, MAX_REMEMBERED_FILES, Pending, PendingFacts, RunMemory},
     memory::drop_in_background,
     messages::{
         Checkout, CleanupRepoInput, CleanupStaleInput, CloneInput, CloneResult, Deleted,
@@ -382,15 +380,9 @@ impl IndexingActivities {
                         write_output(&out, &parsed.output).map_err(|e| e.to_string())?;
                         drop(lookups);
                         drop_in_background(last);
-                        // The write stage takes the output from memory; a big one it reads
-                        // back, once the parse's memory is handed back.
-                        let files = parsed.output.files.len();
-                        if files <= MAX_REMEMBERED_FILES {
-                            Some(parsed.output)
-                        } else {
-                            drop_after_full_run(parsed.output, files);
-                            None
-                        }
+                        // The write stage takes it from memory, unless the memory of runs
+                        // cannot hold it (see `RunMemory::begin`).
+                        Some(parsed.output)
                     }
                 };
                 let facts = facts.unwrap_or(PendingFacts::InMemory(parsed.unresolved));

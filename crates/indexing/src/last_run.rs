@@ -86,8 +86,8 @@ pub struct Pending {
     pub facts: PendingFacts,
     /// `None` when the run's rows have no digest: the next run is a full one.
     pub digest: Option<RowsDigest>,
-    /// A full run's parse output (of at most [`MAX_REMEMBERED_FILES`] files), until the graph
-    /// write takes it: then the write does not read back the file the parse wrote.
+    /// A full run's parse output, until the graph write takes it: then the write does not read
+    /// back the file the parse wrote. Held within a bound (see [`RunMemory::begin`]).
     pub output: Option<ParseOutput>,
 }
 
@@ -172,10 +172,27 @@ impl RunMemory {
     /// Remember run `run_key` in flight. What an earlier run of the same repository left (an
     /// attempt that started over elsewhere and never cleaned up here) is dropped: a repository
     /// has one run at a time, and a run whose facts are dropped only makes the next one full.
-    pub fn begin(&self, run_key: &str, pending: Pending) {
+    /// The parse outputs held for runs in flight come to at most [`MAX_REMEMBERED_FILES`]
+    /// files, all runs together: beyond that, the run's output is dropped (its write reads the
+    /// file instead).
+    pub fn begin(&self, run_key: &str, mut pending: Pending) {
         let mut state = self.state();
         state.pending.retain(|_, p| p.repo_id != pending.repo_id);
+        let held: usize = state
+            .pending
+            .values()
+            .filter_map(|p| p.output.as_ref())
+            .map(|output| output.files.len())
+            .sum();
+        let files = pending.output.as_ref().map_or(0, |o| o.files.len());
+        let dropped = (held + files > MAX_REMEMBERED_FILES)
+            .then(|| pending.output.take())
+            .flatten();
         state.pending.insert(run_key.to_owned(), pending);
+        drop(state);
+        if let Some(output) = dropped {
+            drop_after_full_run(output, files);
+        }
     }
 
     /// Run `run_key` is in the store: make it the last run of its repository, in memory, and
@@ -312,6 +329,40 @@ mod tests {
         memory.begin("run-2", run);
         memory.forget("run-2");
         assert!(memory.take_output("run-2").is_none());
+    }
+
+    #[test]
+    fn outputs_held_for_runs_in_flight_stay_within_the_bound() {
+        let memory = RunMemory::default();
+        let one = crate::parse::parse_sources(&[("a.py", "def f():\n    return 1\n")]);
+        let of = |files: usize| ParseOutput {
+            files: vec![one.files[0].clone(); files],
+            ..ParseOutput::default()
+        };
+        let mut big = pending("big", "c1", &["a.py"]);
+        big.output = Some(of(MAX_REMEMBERED_FILES - 10));
+        memory.begin("run-big", big);
+        // Another repository's run would go past the bound: its write reads its file.
+        let mut other = pending("other", "c1", &["a.py"]);
+        other.output = Some(of(11));
+        memory.begin("run-other", other);
+        assert!(memory.take_output("run-other").is_none());
+        // Within the bound it is held; once the big one is taken, there is room again.
+        let mut small = pending("small", "c1", &["a.py"]);
+        small.output = Some(of(10));
+        memory.begin("run-small", small);
+        assert_eq!(
+            memory.take_output("run-small").map(|o| o.files.len()),
+            Some(10)
+        );
+        assert!(memory.take_output("run-big").is_some());
+        let mut again = pending("other", "c2", &["a.py"]);
+        again.output = Some(of(11));
+        memory.begin("run-again", again);
+        assert_eq!(
+            memory.take_output("run-again").map(|o| o.files.len()),
+            Some(11)
+        );
     }
 
     #[tokio::test]
