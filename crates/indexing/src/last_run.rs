@@ -339,26 +339,24 @@ mod tests {
             files: vec![one.files[0].clone(); files],
             ..ParseOutput::default()
         };
-        let mut big = pending("big", "c1", &["a.py"]);
-        big.output = Some(of(MAX_REMEMBERED_FILES - 10));
-        memory.begin("run-big", big);
+        // A run of `repo` in flight as `key`, its output of `files` files handed over.
+        let begin = |key: &str, repo: &str, commit: &str, files: usize| {
+            let mut run = pending(repo, commit, &["a.py"]);
+            run.output = Some(of(files));
+            memory.begin(key, run);
+        };
+        begin("run-big", "big", "c1", MAX_REMEMBERED_FILES - 10);
         // Another repository's run would go past the bound: its write reads its file.
-        let mut other = pending("other", "c1", &["a.py"]);
-        other.output = Some(of(11));
-        memory.begin("run-other", other);
+        begin("run-other", "other", "c1", 11);
         assert!(memory.take_output("run-other").is_none());
         // Within the bound it is held; once the big one is taken, there is room again.
-        let mut small = pending("small", "c1", &["a.py"]);
-        small.output = Some(of(10));
-        memory.begin("run-small", small);
+        begin("run-small", "small", "c1", 10);
         assert_eq!(
             memory.take_output("run-small").map(|o| o.files.len()),
             Some(10)
         );
         assert!(memory.take_output("run-big").is_some());
-        let mut again = pending("other", "c2", &["a.py"]);
-        again.output = Some(of(11));
-        memory.begin("run-again", again);
+        begin("run-again", "other", "c2", 11);
         assert_eq!(
             memory.take_output("run-again").map(|o| o.files.len()),
             Some(11)
