@@ -268,53 +268,64 @@ fn strip_generics(name: &str) -> &str {
 
 /// Gives Go methods and Rust `impl` methods the owner definition of their type.
 fn fix_owners(files: &mut [FileFacts]) {
-    let known: HashSet<String> = files
-        .iter()
-        .flat_map(|f| f.definitions.iter().map(|d| d.qualified_name.clone()))
-        .collect();
-    let mut types: HashMap<(Language, String), Vec<(String, String)>> = HashMap::new();
-    for facts in files.iter() {
-        for definition in facts.definitions.iter().filter(|d| d.kind.is_type()) {
-            types
-                .entry((family(facts.language), definition.name.clone()))
-                .or_default()
-                .push((
-                    definition.qualified_name.clone(),
-                    directory(&facts.path).to_owned(),
-                ));
-        }
+    let renames = owner_renames(files);
+    if renames.is_empty() {
+        return;
     }
-    let mut renamed: HashMap<String, Option<String>> = HashMap::new();
     for facts in files.iter_mut() {
-        let language = family(facts.language);
-        let dir = directory(&facts.path).to_owned();
-        let mut rename = |owner: &str| -> Option<String> {
-            if known.contains(owner) {
-                return None;
-            }
-            renamed
-                .entry(owner.to_owned())
-                .or_insert_with(|| {
-                    let candidates = types.get(&(language, last_segment(owner).to_owned()))?;
-                    let same_dir: Vec<_> = candidates.iter().filter(|(_, d)| *d == dir).collect();
-                    match (same_dir.as_slice(), candidates.as_slice()) {
-                        ([(only, _)], _) | ([], [(only, _)]) => Some(only.clone()),
-                        _ => None,
-                    }
-                })
-                .clone()
-        };
         for definition in &mut facts.definitions {
-            if let Some(new) = definition.owner.as_deref().and_then(&mut rename) {
-                definition.owner = Some(new);
+            if let Some(new) = definition.owner.as_deref().and_then(|o| renames.get(o)) {
+                definition.owner = Some(new.clone());
             }
         }
         for inherit in &mut facts.inherits {
-            if let Some(new) = rename(&inherit.child) {
-                inherit.child = new;
+            if let Some(new) = renames.get(inherit.child.as_str()) {
+                inherit.child = new.clone();
             }
         }
     }
+}
+
+/// Owner names no definition has → the only type of that name (in the same directory
+/// first), for [`fix_owners`].
+fn owner_renames(files: &[FileFacts]) -> HashMap<String, String> {
+    let mut known: HashSet<&str> = HashSet::with_capacity(files.len() * 32);
+    let mut types: HashMap<(Language, &str), Vec<(&str, &str)>> = HashMap::new();
+    for facts in files {
+        for definition in &facts.definitions {
+            known.insert(&definition.qualified_name);
+            if definition.kind.is_type() {
+                types
+                    .entry((family(facts.language), definition.name.as_str()))
+                    .or_default()
+                    .push((&definition.qualified_name, directory(&facts.path)));
+            }
+        }
+    }
+    let mut renamed: HashMap<&str, Option<&str>> = HashMap::new();
+    for facts in files {
+        let language = family(facts.language);
+        let dir = directory(&facts.path);
+        let owners = facts.definitions.iter().filter_map(|d| d.owner.as_deref());
+        let children = facts.inherits.iter().map(|i| i.child.as_str());
+        for owner in owners
+            .chain(children)
+            .filter(|owner| !known.contains(owner))
+        {
+            renamed.entry(owner).or_insert_with(|| {
+                let candidates = types.get(&(language, last_segment(owner)))?;
+                let same_dir: Vec<_> = candidates.iter().filter(|(_, d)| *d == dir).collect();
+                match (same_dir.as_slice(), candidates.as_slice()) {
+                    ([(only, _)], _) | ([], [(only, _)]) => Some(*only),
+                    _ => None,
+                }
+            });
+        }
+    }
+    renamed
+        .into_iter()
+        .filter_map(|(owner, new)| Some((owner.to_owned(), new?.to_owned())))
+        .collect()
 }
 
 /// What a local name of a file stands for, through its imports.
@@ -342,6 +353,9 @@ struct Index<'a> {
     by_name: HashMap<(Language, &'a str), Vec<(usize, usize)>>,
     /// Per file: name → positions of that file's definitions of that name.
     in_file: Vec<HashMap<&'a str, Vec<usize>>>,
+    /// Per file: the first name of each definition's chain (`geometry` of
+    /// `a.rs::geometry.Circle`): a receiver that names a scope of the file starts with one.
+    scopes: Vec<HashSet<&'a str>>,
     /// (file, name) → qualified name of the first top-level definition of that name.
     top_level: HashMap<(usize, &'a str), &'a str>,
     /// Owner → name → qualified name of the first member of that name.
@@ -357,14 +371,17 @@ struct Index<'a> {
 
 impl<'a> Index<'a> {
     fn new(files: &'a [FileFacts]) -> Self {
+        let definitions = files.iter().map(|facts| facts.definitions.len()).sum();
+        let (in_file, scopes) = files.par_iter().map(Self::file_names).unzip();
         let mut index = Index {
             files,
-            by_qualified_name: HashMap::new(),
-            by_name: HashMap::new(),
-            in_file: vec![HashMap::new(); files.len()],
-            top_level: HashMap::new(),
+            by_qualified_name: HashMap::with_capacity(definitions),
+            by_name: HashMap::with_capacity(definitions),
+            in_file,
+            scopes,
+            top_level: HashMap::with_capacity(definitions),
             members: HashMap::new(),
-            modules: HashMap::new(),
+            modules: HashMap::with_capacity(files.len()),
             directories: HashMap::new(),
             module_suffixes: HashMap::new(),
             directory_suffixes: HashMap::new(),
@@ -381,7 +398,6 @@ impl<'a> Index<'a> {
                     .entry((language, name))
                     .or_default()
                     .push((file, position));
-                index.in_file[file].entry(name).or_default().push(position);
                 if definition.owner.is_none() && !chain(&definition.qualified_name).contains('.') {
                     index
                         .top_level
@@ -422,6 +438,23 @@ impl<'a> Index<'a> {
             keys.sort_by(|a, b| a.len().cmp(&b.len()).then_with(|| a.cmp(b)));
         }
         index
+    }
+
+    /// One file's names: name → positions of its definitions, and the first names of their
+    /// chains.
+    fn file_names(facts: &'a FileFacts) -> (HashMap<&'a str, Vec<usize>>, HashSet<&'a str>) {
+        let mut in_file: HashMap<&str, Vec<usize>> =
+            HashMap::with_capacity(facts.definitions.len());
+        let mut scopes = HashSet::new();
+        for (position, definition) in facts.definitions.iter().enumerate() {
+            in_file
+                .entry(definition.name.as_str())
+                .or_default()
+                .push(position);
+            let chain = chain(&definition.qualified_name);
+            scopes.insert(chain.split('.').next().unwrap_or(chain));
+        }
+        (in_file, scopes)
     }
 
     fn definition(&self, qualified_name: &str) -> Option<&'a super::model::Definition> {
@@ -523,6 +556,12 @@ impl<'a> Index<'a> {
         owner: &str,
         name: &str,
     ) -> Option<&'a str> {
+        if let Some(found) = self.members.get(owner).and_then(|m| m.get(name)) {
+            return Some(found);
+        }
+        if !bases.contains_key(owner) {
+            return None;
+        }
         let mut queue = vec![owner.to_owned()];
         let mut seen = HashSet::new();
         for _ in 0..MAX_BASE_DEPTH {
@@ -883,6 +922,12 @@ impl<'a> Index<'a> {
     /// a package's `__init__.py`, `export { x } from "./y"`, wildcard re-exports; followed
     /// [`MAX_REEXPORT_DEPTH`] levels deep.
     fn export(&self, file: usize, name: &str) -> Option<&'a str> {
+        if let Some(found) = self.top_level.get(&(file, name)) {
+            return Some(found);
+        }
+        if self.files[file].imports.is_empty() {
+            return None;
+        }
         self.export_from(file, name, MAX_REEXPORT_DEPTH, &mut HashSet::new())
     }
 
@@ -1056,16 +1101,18 @@ impl<'a> Index<'a> {
                 Via::Unresolved,
             ));
         }
-        let chain = format!(
-            "{}::{}.{name}",
-            self.files[file].path,
-            receiver.replace("::", ".")
-        );
-        if let Some(definition) = self.definition(&chain) {
-            return Some((
-                Target::Internal(definition.qualified_name.clone()),
-                Via::SameFile,
-            ));
+        if self.scopes[file].contains(first) {
+            let chain = format!(
+                "{}::{}.{name}",
+                self.files[file].path,
+                receiver.replace("::", ".")
+            );
+            if let Some(definition) = self.definition(&chain) {
+                return Some((
+                    Target::Internal(definition.qualified_name.clone()),
+                    Via::SameFile,
+                ));
+            }
         }
         if let Some((Target::Internal(owner), _)) =
             self.visible_type(file, scope, strip_generics(receiver))
