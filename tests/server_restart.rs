@@ -1,13 +1,17 @@
 //! The Temporal server SIGKILLed and started again on the same database (a private dev server
 //! on SQLite), once while two hosts are idle and once in the middle of an indexing run: during
 //! the outage every host answers `/readyz` 503 with a reason naming the server; after it every
-//! host is ready again with every entry running, and the run completes.
+//! host is ready again with every entry running, and the run completes. Once more while
+//! `worker-host index` waits for a run: it waits through the outage and prints the run's
+//! summary.
 
 mod common;
 
 use common::dev_server::DevServer;
-use common::indexer::{Indexer, Store, big_repo, config, slow, start_indexing, wait_for_progress};
-use common::{client_of, free_port, http_get, own_listen, unique};
+use common::indexer::{
+    Indexer, Store, big_repo, config, path_str, slow, start_indexing, wait_for_progress,
+};
+use common::{client_of, free_port, http_get, own_listen, unique, wait_until};
 use serde_json::Value as Json;
 use std::time::Duration;
 
@@ -79,6 +83,45 @@ async fn hosts_report_the_outage_and_the_run_completes_after_a_server_restart() 
     );
     assert_eq!(summary["files"], 3001, "{summary:#}");
     all_ready(&hosts);
+
+    // A `worker-host index` waiting for its run's result through an outage.
+    let repo_id = unique("srv-cli");
+    let output = tempfile::tempdir().expect("tempdir");
+    let (stdout, stderr) = (output.path().join("out"), output.path().join("err"));
+    let mut waiting = hosts[0]
+        .index_command(path_str(repo.path()), &["--repo-id", &repo_id])
+        .stdout(std::fs::File::create(&stdout).expect("stdout file"))
+        .stderr(std::fs::File::create(&stderr).expect("stderr file"))
+        .spawn()
+        .expect("run worker-host index");
+    let workflow_id = worker_host::indexing::workflow_id_of(&repo_id);
+    wait_for_progress(
+        &address,
+        &workflow_id,
+        "the CLI's run under way",
+        Duration::from_secs(60),
+        |p| p["stage"] == "parsing" || p["stage"] == "persisting_graph",
+    );
+    server.kill();
+    all_not_ready(&hosts, &address);
+    assert!(
+        waiting.try_wait().expect("the CLI's status").is_none(),
+        "the CLI gave up during the outage: {}",
+        std::fs::read_to_string(&stderr).unwrap_or_default()
+    );
+    server.restart();
+    let status = wait_until("the CLI to exit", Duration::from_secs(180), || {
+        waiting
+            .try_wait()
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| "still waiting".to_owned())
+    });
+    let said = std::fs::read_to_string(&stderr).unwrap_or_default();
+    eprintln!("the CLI through the outage said: {said}");
+    assert!(status.success(), "{status}: {said}");
+    let summary: Json =
+        serde_json::from_slice(&std::fs::read(&stdout).expect("stdout")).expect("summary JSON");
+    assert_eq!(summary["files"], 3001, "{summary:#}\n{said}");
 }
 
 /// Every host ready, with every entry running.

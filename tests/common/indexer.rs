@@ -90,13 +90,20 @@ impl Indexer {
 
     /// `worker-host index <repo> --json` with extra arguments.
     pub fn index(&self, repo: &str, args: &[&str]) -> Output {
-        Command::new(super::binary("worker-host"))
+        self.index_command(repo, args)
+            .output()
+            .expect("run worker-host index")
+    }
+
+    /// The command of [`Indexer::index`], not started.
+    pub fn index_command(&self, repo: &str, args: &[&str]) -> Command {
+        let mut command = Command::new(super::binary("worker-host"));
+        command
             .args(["index", repo, "--json", "--queue", &self.queue, "--config"])
             .arg(self.host.config_path())
             .args(args)
-            .env("TEMPORAL_ADDRESS", &self.address)
-            .output()
-            .expect("run worker-host index")
+            .env("TEMPORAL_ADDRESS", &self.address);
+        command
     }
 
     /// Index `repo` as `repo_id`; the summary.
