@@ -289,7 +289,8 @@ fn fix_owners(files: &mut [FileFacts]) {
 /// Owner names no definition has → the only type of that name (in the same directory
 /// first), for [`fix_owners`].
 fn owner_renames(files: &[FileFacts]) -> HashMap<String, String> {
-    let mut known: HashSet<&str> = HashSet::with_capacity(files.len() * 32);
+    let definitions = files.iter().map(|facts| facts.definitions.len()).sum();
+    let mut known: HashSet<&str> = HashSet::with_capacity(definitions);
     let mut types: HashMap<(Language, &str), Vec<(&str, &str)>> = HashMap::new();
     for facts in files {
         for definition in &facts.definitions {
