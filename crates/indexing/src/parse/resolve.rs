@@ -923,12 +923,6 @@ impl<'a> Index<'a> {
     /// a package's `__init__.py`, `export { x } from "./y"`, wildcard re-exports; followed
     /// [`MAX_REEXPORT_DEPTH`] levels deep.
     fn export(&self, file: usize, name: &str) -> Option<&'a str> {
-        if let Some(found) = self.top_level.get(&(file, name)) {
-            return Some(found);
-        }
-        if self.files[file].imports.is_empty() {
-            return None;
-        }
         self.export_from(file, name, MAX_REEXPORT_DEPTH, &mut HashSet::new())
     }
 
@@ -942,7 +936,11 @@ impl<'a> Index<'a> {
         if let Some(found) = self.top_level.get(&(file, name)) {
             return Some(found);
         }
-        if depth == 0 || !seen.insert((file, name.to_owned())) {
+        // A file without imports re-exports nothing: no need to remember it as seen.
+        if depth == 0
+            || self.files[file].imports.is_empty()
+            || !seen.insert((file, name.to_owned()))
+        {
             return None;
         }
         for import in &self.files[file].imports {
