@@ -140,6 +140,40 @@ async fn end_to_end(store: Store) {
     assert_eq!(indexer.workspace_entries(), 0, "the run's clone is removed");
 }
 
+/// A host with a `[host] data_dir` of its own keeps its embedded graph there, not under the
+/// default `.worker-host/` of its working directory (the store the host opens as it starts was
+/// opened before the file's config applied, with the default folder).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_embedded_graph_is_kept_in_the_configured_data_dir() {
+    let repo = git::repo(FILES);
+    let queue = unique("index");
+    let config = config(&queue, Store::Embedded).replacen(
+        "[host]\n",
+        "[host]\ndata_dir = \"state/host\"\n",
+        1,
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let indexer = Indexer::start_with(dir, &queue, &config, Store::Embedded, &temporal_address());
+    let repo_id = unique("repo");
+    indexer.index_ok(repo.path(), &repo_id);
+
+    let cwd = indexer.host.dir.path();
+    let data_dir = cwd.join("state/host");
+    assert!(
+        data_dir.join("graph.sqlite").is_file(),
+        "the graph is in the configured data_dir; host log:\n{}",
+        indexer.host.log()
+    );
+    assert!(
+        !cwd.join(".worker-host").exists(),
+        "nothing is written under the default data_dir"
+    );
+    let store = GraphStore::open(&Store::Embedded.settings(), &data_dir)
+        .await
+        .expect("open the graph store");
+    assert_expected_graph(&store.dump(&repo_id).await.expect("dump"));
+}
+
 /// Each label (or type) the summary says was written has as many elements in the store.
 fn assert_stored_as_written(stored: &std::collections::BTreeMap<String, u64>, written: &Json) {
     for (name, n) in stored {

@@ -6,33 +6,37 @@ use crate::{
     graph::{GraphError, GraphSettings, GraphStore},
     settings::IndexingSettings,
 };
-use std::{path::Path, sync::Arc};
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+};
 use tokio::sync::Mutex;
 use worker_host_core::services::HostServices;
 
-/// One open store and the settings it was opened with.
+/// One open store and what it was opened with: the settings and the host's data folder.
 #[derive(Default)]
 pub struct StoreCache {
-    open: Mutex<Option<(GraphSettings, Arc<GraphStore>)>>,
+    open: Mutex<Option<(GraphSettings, PathBuf, Arc<GraphStore>)>>,
 }
 
 impl StoreCache {
-    /// The store for `settings`, opening it if needed. A failed open is not cached: the next
-    /// activity tries again.
+    /// The store for `settings` (an embedded file relative to `data_dir`), opening it if
+    /// needed. A failed open is not cached: the next activity tries again.
     pub async fn get(
         &self,
         settings: &GraphSettings,
         data_dir: &Path,
     ) -> Result<Arc<GraphStore>, GraphError> {
         let mut open = self.open.lock().await;
-        if let Some((s, store)) = open.as_ref()
+        if let Some((s, dir, store)) = open.as_ref()
             && s == settings
+            && dir == data_dir
         {
             return Ok(store.clone());
         }
         let store = Arc::new(GraphStore::open(settings, data_dir).await?);
         tracing::info!(backend = store.backend_name(), "graph store open");
-        *open = Some((settings.clone(), store.clone()));
+        *open = Some((settings.clone(), data_dir.to_owned(), store.clone()));
         Ok(store)
     }
 }

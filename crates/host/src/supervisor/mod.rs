@@ -166,6 +166,13 @@ impl Supervisor {
             }
             self.factory.status().entry_removed(name);
         }
+        if self.generation == 0 {
+            // The workers built next may read the host's settings as they are made (the
+            // indexing workload opens its graph store under `data_dir`): at start-up they must
+            // see this config, not the defaults. No activity runs yet, so the host-local routes
+            // of an entry that then fails to start are never used (they are corrected below).
+            self.factory.config_applied(&new);
+        }
         let mut running = new.clone();
         for entry in &diff.tuned {
             if let Some(handle) = self.entries.get_mut(&entry.name) {
