@@ -57,7 +57,7 @@ STDLIB="$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')
 CORPUS="$WORK/stdlib"
 mkdir -p "$CORPUS"
 (cd "$STDLIB" && tar --exclude=./site-packages --exclude='__pycache__' --exclude=./test -cf - .) | tar -C "$CORPUS" -xf -
-(cd "$CORPUS" && git init -q && git add -A && git -c user.name=bench -c user.email=bench@localhost commit -qm corpus)
+(cd "$CORPUS" && git init -q && git add -A && git -c gc.auto=0 -c user.name=bench -c user.email=bench@localhost commit -qm corpus)
 log "corpus: $(find "$CORPUS" -name '*.py' -not -path '*/.git/*' | wc -l) .py files"
 
 start_temporal "$WORK"

@@ -46,7 +46,7 @@ CORPUS="$WORK/corpus"
 SOURCE="$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')"
 mkdir -p "$CORPUS"
 (cd "$SOURCE" && tar --exclude=./site-packages --exclude=./test --exclude='__pycache__' -cf - .) | tar -C "$CORPUS" -xf -
-git_c() { git -C "$CORPUS" -c user.name=bench -c user.email=bench@localhost "$@"; }
+git_c() { git -C "$CORPUS" -c gc.auto=0 -c user.name=bench -c user.email=bench@localhost "$@"; }
 git_c init -q && git_c add -A && git_c commit -qm corpus
 echo "corpus: $(find "$CORPUS" -name '*.py' -not -path '*/.git/*' | wc -l) .py files" >&2
 

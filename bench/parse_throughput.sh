@@ -43,7 +43,7 @@ CORPUS="$WORK/corpus"
 SOURCE="${BENCH_CORPUS:-$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')}"
 mkdir -p "$CORPUS"
 (cd "$SOURCE" && tar --exclude=./site-packages --exclude='__pycache__' -cf - .) | tar -C "$CORPUS" -xf -
-(cd "$CORPUS" && git init -q && git add -A && git -c user.name=bench -c user.email=bench@localhost commit -qm corpus)
+(cd "$CORPUS" && git init -q && git add -A && git -c gc.auto=0 -c user.name=bench -c user.email=bench@localhost commit -qm corpus)
 PY_FILES=$(find "$CORPUS" -name '*.py' -not -path '*/.git/*' | wc -l)
 PY_BYTES=$(find "$CORPUS" -name '*.py' -not -path '*/.git/*' -printf '%s\n' | awk '{s+=$1} END {print s}')
 echo "corpus: $SOURCE -> $CORPUS: $PY_FILES .py files, $((PY_BYTES / 1024 / 1024)) MiB" >&2
