@@ -1,12 +1,15 @@
 //! A big parse's graph a part at a time, so that writing it holds the rows of one part, not of
 //! the whole repository. A part is a run of consecutive files of the output with every node and
-//! relationship that belongs to them ([`RowLookups::rows_of`]: each file's rows are built from
-//! its own facts and the lookups of the whole parse). A Directory or External node goes with
-//! the first part that points at it. The union of the parts is [`GraphRows::from_parse`].
+//! relationship that belongs to them ([`RowLookups::rows_of_steps`]: each file's rows are built
+//! from its own facts and the lookups of the whole parse). Which calls, imports and inherits
+//! belong to each part is found in one pass over the output, so building every part costs
+//! what building the whole graph costs, however many parts there are. A Directory or External
+//! node goes with the first part that points at it. The union of the parts is
+//! [`GraphRows::from_parse`].
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
-use super::rows::RowLookups;
+use super::rows::{FileSteps, RowLookups};
 use super::{GraphRows, Label};
 use crate::parse::ParseOutput;
 
@@ -16,6 +19,8 @@ pub struct Parts<'a> {
     lookups: RowLookups<'a>,
     /// The first file of each part (in the order of `output.files`).
     starts: Vec<usize>,
+    /// The steps of each part (taken when the part is built).
+    steps: Vec<FileSteps>,
     next: usize,
     /// Directory and External nodes already in an earlier part.
     fileless: HashSet<(Label, String)>,
@@ -24,12 +29,18 @@ pub struct Parts<'a> {
 impl<'a> Parts<'a> {
     /// The graph of `output` in parts of `files_per_part` files (at least one).
     pub fn new(output: &'a ParseOutput, files_per_part: usize) -> Self {
+        let files_per_part = files_per_part.max(1);
+        let lookups = RowLookups::new(output);
+        let part_of: HashMap<&str, usize> = (output.files.iter().enumerate())
+            .map(|(i, file)| (file.path.as_str(), i / files_per_part))
+            .collect();
+        let starts: Vec<usize> = (0..output.files.len()).step_by(files_per_part).collect();
+        let steps = lookups.steps_by_group(starts.len(), |file| part_of.get(file).copied());
         Self {
             output,
-            lookups: RowLookups::new(output),
-            starts: (0..output.files.len())
-                .step_by(files_per_part.max(1))
-                .collect(),
+            lookups,
+            starts,
+            steps,
             next: 0,
             fileless: HashSet::new(),
         }
@@ -51,11 +62,14 @@ impl Iterator for Parts<'_> {
 
     fn next(&mut self) -> Option<GraphRows> {
         let start = *self.starts.get(self.next)?;
+        let steps = std::mem::take(self.steps.get_mut(self.next)?);
         self.next += 1;
         let files = &self.output.files;
         let end = self.starts.get(self.next).copied().unwrap_or(files.len());
         let part: HashSet<&str> = files[start..end].iter().map(|f| f.path.as_str()).collect();
-        let mut rows = self.lookups.rows_of(|file| part.contains(file));
+        let mut rows = self
+            .lookups
+            .rows_of_steps(|file| part.contains(file), &steps);
         for label in [Label::Directory, Label::External] {
             if let Some(list) = rows.nodes.get_mut(&label) {
                 list.retain(|row| self.fileless.insert((label, row.key.clone())));

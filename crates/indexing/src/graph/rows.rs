@@ -16,7 +16,8 @@ use serde::{Deserialize, Serialize};
 
 use super::value::{Props, Value};
 use crate::parse::{
-    Definition, DefinitionKind, FileFacts, ImportEdge, InheritKind, ParseOutput, Target,
+    CallEdge, Definition, DefinitionKind, FileFacts, ImportEdge, InheritEdge, InheritKind,
+    ParseOutput, Target,
 };
 
 /// How rows refer to the repository node (see the module doc).
@@ -247,6 +248,55 @@ impl<'a> RowLookups<'a> {
         builder.finish()
     }
 
+    /// The steps of each of `groups` groups of files (`group_of` names a file's group, below
+    /// `groups`; none: in no group), found in one pass over the output.
+    pub fn steps_by_group(
+        &self,
+        groups: usize,
+        group_of: impl Fn(&str) -> Option<usize>,
+    ) -> Vec<FileSteps> {
+        let mut steps: Vec<FileSteps> = (0..groups).map(|_| FileSteps::default()).collect();
+        let lookups = &self.lookups;
+        for (i, call) in self.output.calls.iter().enumerate() {
+            let group = lookups
+                .source_of(&call.caller)
+                .and_then(|(_, f)| group_of(f));
+            if let Some(steps) = group.and_then(|g| steps.get_mut(g)) {
+                steps.calls.push(i);
+            }
+        }
+        for (i, import) in self.output.imports.iter().enumerate() {
+            let group = lookups.import_file(import).and_then(&group_of);
+            if let Some(steps) = group.and_then(|g| steps.get_mut(g)) {
+                steps.imports.push(i);
+            }
+        }
+        for (i, inherit) in self.output.inherits.iter().enumerate() {
+            let child = lookups.defs.get(inherit.child.as_str());
+            if let Some(steps) = child
+                .and_then(|c| group_of(c.file))
+                .and_then(|g| steps.get_mut(g))
+            {
+                steps.inherits.push(i);
+            }
+        }
+        steps
+    }
+
+    /// [`Self::rows_of`] for files whose steps are all in `steps` (their group's, from
+    /// [`Self::steps_by_group`]): only those steps are visited.
+    pub fn rows_of_steps(
+        &self,
+        keep: impl Fn(&str) -> bool + Copy,
+        steps: &FileSteps,
+    ) -> GraphRows {
+        let mut builder = Builder::default();
+        for part in [Part::Files, Part::Steps(steps)] {
+            walk(self.output, &self.lookups, &part, keep, &mut builder);
+        }
+        builder.finish()
+    }
+
     /// A hash per file of everything the file's rows are built from: its own facts and what
     /// the lookups answered for them, step by step. Two parses whose hashes of a file are
     /// equal give that file equal rows. `None` when a file's rows may depend on another file's
@@ -276,21 +326,31 @@ impl<'a> RowLookups<'a> {
     }
 }
 
+/// The calls, imports and inherits of some files, as indices into a parse output
+/// ([`RowLookups::steps_by_group`]).
+#[derive(Debug, Default)]
+pub struct FileSteps {
+    calls: Vec<usize>,
+    imports: Vec<usize>,
+    inherits: Vec<usize>,
+}
+
 /// A part of the steps of a parse's rows: the files with their definitions, a range of the
-/// calls, the imports, the inherits.
-enum Part {
+/// calls, the imports, the inherits; or the listed steps of some files.
+enum Part<'s> {
     Files,
     Calls(Range<usize>),
     Imports,
     Inherits,
+    Steps(&'s FileSteps),
 }
 
-impl Part {
+impl Part<'static> {
     /// How many calls one part holds at most.
     const CALLS: usize = 16_384;
 
     /// All steps of `output`, in order.
-    fn whole(output: &ParseOutput) -> impl Iterator<Item = Part> {
+    fn whole(output: &ParseOutput) -> impl Iterator<Item = Part<'static>> {
         let calls = output.calls.len();
         let ranges = (0..calls.div_ceil(Self::CALLS))
             .map(move |i| Part::Calls(i * Self::CALLS..calls.min((i + 1) * Self::CALLS)));
@@ -388,6 +448,12 @@ impl<'a> Lookups<'a> {
             .then_some((Ref::new(Label::File, path), path))
     }
 
+    /// The file an import belongs to, when the parse has that file.
+    fn import_file(&self, import: &'a ImportEdge) -> Option<&'a str> {
+        let file = import.file.as_str();
+        self.files.contains(file).then_some(file)
+    }
+
     /// The node a resolved reference points at: a definition, a file, else a directory (for
     /// internal names) or an external name.
     fn target(&self, target: &'a Target) -> Ref<'a> {
@@ -446,39 +512,79 @@ fn walk<'a>(
         }
         Part::Calls(range) => {
             for call in &output.calls[range.clone()] {
-                let Some((src, file)) = lookups.source_of(&call.caller) else {
-                    continue;
-                };
-                if keep(file) {
-                    sink.call(file, src, lookups.target(&call.target), call.line);
-                }
+                walk_call(lookups, call, &keep, sink);
             }
         }
         Part::Imports => {
             for import in &output.imports {
-                if lookups.files.contains(import.file.as_str()) && keep(&import.file) {
-                    sink.import(import, lookups.target(&import.target));
-                }
+                walk_import(lookups, import, &keep, sink);
             }
         }
         Part::Inherits => {
             for inherit in &output.inherits {
-                let Some(child) = lookups.defs.get(inherit.child.as_str()) else {
-                    continue;
-                };
-                if !keep(child.file) {
-                    continue;
-                }
-                let src = Ref::new(child.label, &inherit.child);
-                let rel = match inherit.kind {
-                    InheritKind::Extends => RelType::Extends,
-                    InheritKind::Implements => RelType::Implements,
-                };
-                let dst = lookups.target(&inherit.target);
-                sink.inherit(child.file, src, dst, rel, &inherit.parent);
+                walk_inherit(lookups, inherit, &keep, sink);
+            }
+        }
+        Part::Steps(steps) => {
+            for &i in &steps.calls {
+                walk_call(lookups, &output.calls[i], &keep, sink);
+            }
+            for &i in &steps.imports {
+                walk_import(lookups, &output.imports[i], &keep, sink);
+            }
+            for &i in &steps.inherits {
+                walk_inherit(lookups, &output.inherits[i], &keep, sink);
             }
         }
     }
+}
+
+/// The step of one call, when its file is kept.
+fn walk_call<'a>(
+    lookups: &Lookups<'a>,
+    call: &'a CallEdge,
+    keep: &impl Fn(&str) -> bool,
+    sink: &mut impl Sink<'a>,
+) {
+    if let Some((src, file)) = lookups.source_of(&call.caller)
+        && keep(file)
+    {
+        sink.call(file, src, lookups.target(&call.target), call.line);
+    }
+}
+
+/// The step of one import, when its file is kept.
+fn walk_import<'a>(
+    lookups: &Lookups<'a>,
+    import: &'a ImportEdge,
+    keep: &impl Fn(&str) -> bool,
+    sink: &mut impl Sink<'a>,
+) {
+    if lookups.import_file(import).is_some_and(keep) {
+        sink.import(import, lookups.target(&import.target));
+    }
+}
+
+/// The step of one inherit, when the child's file is kept.
+fn walk_inherit<'a>(
+    lookups: &Lookups<'a>,
+    inherit: &'a InheritEdge,
+    keep: &impl Fn(&str) -> bool,
+    sink: &mut impl Sink<'a>,
+) {
+    let Some(child) = lookups.defs.get(inherit.child.as_str()) else {
+        return;
+    };
+    if !keep(child.file) {
+        return;
+    }
+    let src = Ref::new(child.label, &inherit.child);
+    let rel = match inherit.kind {
+        InheritKind::Extends => RelType::Extends,
+        InheritKind::Implements => RelType::Implements,
+    };
+    let dst = lookups.target(&inherit.target);
+    sink.inherit(child.file, src, dst, rel, &inherit.parent);
 }
 
 /// A relationship being aggregated: its file and the lines, names and modules seen.
