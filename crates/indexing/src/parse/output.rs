@@ -24,7 +24,8 @@ use super::model::{
 
 /// Version of the record layout; [`read_output`] refuses other versions.
 const FORMAT_VERSION: u32 = 2;
-/// Files serialized in parallel before their records are written.
+/// Files serialized in parallel before their records are written (and read back in parallel
+/// before they are taken in order).
 const FILES_PER_BATCH: usize = 256;
 
 #[derive(Serialize)]
@@ -237,45 +238,55 @@ fn read(path: &Path, facts: Facts) -> Result<ParseOutput, ParseError> {
         source,
     };
     let reader = BufReader::new(File::open(path).map_err(io_error)?);
+    let mut lines = reader.lines().enumerate();
     let mut output = ParseOutput::default();
     let mut saw_header = false;
-    for (number, line) in reader.lines().enumerate() {
-        let line = line.map_err(io_error)?;
-        if line.is_empty() {
-            continue;
+    loop {
+        // A batch of lines is deserialized on all cores, then taken in order.
+        let batch: Vec<(u64, String)> = (lines.by_ref().take(FILES_PER_BATCH))
+            .map(|(number, line)| line.map(|line| (number as u64 + 1, line)))
+            .collect::<Result<_, _>>()
+            .map_err(io_error)?;
+        if batch.is_empty() {
+            break;
         }
-        let line_number = number as u64 + 1;
-        let format_error = |message: String| ParseError::Format {
-            path: path.to_owned(),
-            line: line_number,
-            source: serde::de::Error::custom(message),
-        };
-        let record: Record = serde_json::from_str(&line).map_err(|source| ParseError::Format {
-            path: path.to_owned(),
-            line: line_number,
-            source,
-        })?;
-        match record {
-            Record::Header {
-                version,
-                skipped,
-                languages,
-            } => {
-                if version != FORMAT_VERSION {
-                    return Err(format_error(format!(
-                        "format version {version}, this build reads {FORMAT_VERSION}"
-                    )));
+        let records: Vec<(u64, serde_json::Result<Record>)> = (batch.par_iter())
+            .filter(|(_, line)| !line.is_empty())
+            .map(|(number, line)| (*number, serde_json::from_str(line)))
+            .collect();
+        for (line_number, record) in records {
+            let format_error = |message: String| ParseError::Format {
+                path: path.to_owned(),
+                line: line_number,
+                source: serde::de::Error::custom(message),
+            };
+            let record = record.map_err(|source| ParseError::Format {
+                path: path.to_owned(),
+                line: line_number,
+                source,
+            })?;
+            match record {
+                Record::Header {
+                    version,
+                    skipped,
+                    languages,
+                } => {
+                    if version != FORMAT_VERSION {
+                        return Err(format_error(format!(
+                            "format version {version}, this build reads {FORMAT_VERSION}"
+                        )));
+                    }
+                    saw_header = true;
+                    output.skipped = skipped;
+                    output.languages = languages;
                 }
-                saw_header = true;
-                output.skipped = skipped;
-                output.languages = languages;
+                Record::File(record) => {
+                    add_file(&mut output, record, facts).map_err(|what| {
+                        format_error(format!("the {what} targets do not match the facts"))
+                    })?;
+                }
+                Record::Skipped(file) => output.skipped_files.push(file),
             }
-            Record::File(record) => {
-                add_file(&mut output, record, facts).map_err(|what| {
-                    format_error(format!("the {what} targets do not match the facts"))
-                })?;
-            }
-            Record::Skipped(file) => output.skipped_files.push(file),
         }
     }
     if !saw_header {

@@ -1260,6 +1260,41 @@ fn output_round_trips_through_json_lines() {
 }
 
 #[test]
+fn an_output_of_many_batches_round_trips_and_names_a_damaged_line() {
+    // Records are read back in batches deserialized in parallel: more files than three
+    // batches, each calling the next module.
+    let sources: Vec<(String, String)> = (0..700)
+        .map(|i| {
+            let next = (i + 1) % 700;
+            let text = format!("import m{next}\n\n\ndef f{i}():\n    return m{next}.f{next}()\n");
+            (format!("m{i}.py"), text)
+        })
+        .collect();
+    let sources: Vec<(&str, &str)> = sources
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
+    let output = parse_sources(&sources);
+    assert_eq!(output.files.len(), 700);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("out.jsonl");
+    write_output(&file, &output).expect("write");
+    assert_eq!(read_output(&file).expect("read"), output);
+
+    let text = std::fs::read_to_string(&file).expect("read");
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines[600] = "{\"record\":\"file\",\"path\":";
+    std::fs::write(&file, lines.join("\n") + "\n").expect("write");
+    assert!(
+        matches!(
+            read_output(&file),
+            Err(ParseError::Format { line: 601, .. })
+        ),
+        "the damaged record's line is named"
+    );
+}
+
+#[test]
 fn output_without_header_is_rejected() {
     let dir = tempfile::tempdir().expect("temp dir");
     let file = dir.path().join("out.jsonl");
