@@ -5,14 +5,20 @@
 //!
 //! ```sh
 //! NEO4J_PASSWORD=… cargo run --release --example graph_bench -- ROOT \
-//!     [--export rows.json] [--neo4j bolt://127.0.0.1:7687] [--embedded DIR] [--repo-id ID]
+//!     [--export rows.json] [--neo4j bolt://127.0.0.1:7687] [--embedded DIR] [--repo-id ID] \
+//!     [--files-per-part N]
 //! ```
+//!
+//! With `--files-per-part`, the embedded store is written a part of N files at a time, as a
+//! full index writes it ([`Parts`]), and the time spent building the parts is printed apart.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use worker_host_indexing::graph::{GraphBackend, GraphRows, GraphSettings, GraphStore, RunKey};
+use worker_host_indexing::graph::{
+    GraphBackend, GraphRows, GraphSettings, GraphStore, Parts, RunKey,
+};
 use worker_host_indexing::parse::{ParseOptions, commit_directory, parse_repository};
 
 struct Args {
@@ -21,6 +27,7 @@ struct Args {
     neo4j: Option<String>,
     embedded: Option<PathBuf>,
     repo_id: String,
+    files_per_part: Option<usize>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -31,6 +38,7 @@ fn parse_args() -> Result<Args, String> {
         neo4j: None,
         embedded: None,
         repo_id: "bench".to_owned(),
+        files_per_part: None,
     };
     let mut root = None;
     while let Some(arg) = args.next() {
@@ -40,6 +48,9 @@ fn parse_args() -> Result<Args, String> {
             "--neo4j" => parsed.neo4j = Some(value()?),
             "--embedded" => parsed.embedded = Some(PathBuf::from(value()?)),
             "--repo-id" => parsed.repo_id = value()?,
+            "--files-per-part" => {
+                parsed.files_per_part = Some(value()?.parse().map_err(|e| format!("{e}"))?)
+            }
             other if other.starts_with("--") => return Err(format!("unknown option {other}")),
             other => root = Some(PathBuf::from(other)),
         }
@@ -54,7 +65,7 @@ async fn main() -> ExitCode {
         Ok(args) => args,
         Err(e) => {
             eprintln!(
-                "graph_bench: {e}\nusage: graph_bench ROOT [--export FILE] [--neo4j URI] [--embedded DIR] [--repo-id ID]"
+                "graph_bench: {e}\nusage: graph_bench ROOT [--export FILE] [--neo4j URI] [--embedded DIR] [--repo-id ID] [--files-per-part N]"
             );
             return ExitCode::from(2);
         }
@@ -105,7 +116,13 @@ async fn run(args: &Args) -> Result<(), String> {
         write(&settings, Path::new("."), &args.repo_id, &rows).await?;
     }
     if let Some(dir) = &args.embedded {
-        write(&GraphSettings::default(), dir, &args.repo_id, &rows).await?;
+        match args.files_per_part {
+            None => write(&GraphSettings::default(), dir, &args.repo_id, &rows).await?,
+            Some(n) => {
+                drop(rows);
+                write_parts(dir, &args.repo_id, &output, n).await?
+            }
+        }
     }
     Ok(())
 }
@@ -133,6 +150,45 @@ async fn write(
             "stage": "write", "backend": store.backend_name(), "nodes": report.nodes,
             "relationships": report.relationships, "batches": report.batches,
             "seconds": seconds, "elements_per_s": elements as f64 / seconds,
+        })
+    );
+    Ok(())
+}
+
+/// Writes the graph a part of `files_per_part` files at a time, as a full index does.
+async fn write_parts(
+    data_dir: &Path,
+    repo_id: &str,
+    output: &worker_host_indexing::parse::ParseOutput,
+    files_per_part: usize,
+) -> Result<(), String> {
+    let store = GraphStore::open(&GraphSettings::default(), data_dir)
+        .await
+        .map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    let mut elements = 0;
+    let mut build_s = 0.0;
+    let mut parts = Parts::new(output, files_per_part);
+    loop {
+        let built = Instant::now();
+        let Some(rows) = parts.next() else { break };
+        build_s += built.elapsed().as_secs_f64();
+        let report = store
+            .persist_graph(
+                RunKey::new(repo_id, "bench-run"),
+                &std::sync::Arc::new(rows),
+                &|_, _| {},
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        elements += report.nodes + report.relationships;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "{}",
+        serde_json::json!({
+            "stage": "write-parts", "files_per_part": files_per_part, "elements": elements,
+            "seconds": seconds, "build_s": build_s, "elements_per_s": elements as f64 / seconds,
         })
     );
     Ok(())

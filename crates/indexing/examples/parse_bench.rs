@@ -1,6 +1,7 @@
 //! Throughput of the repository parser, for `bench/parse_throughput.sh`: `bare` only parses
 //! the files the walk accepts with tree-sitter (no queries, no resolution), `full` runs
-//! `parse_repository` end to end and writes its output. For `bench/parse_nesting.sh`, `nested`
+//! `parse_repository` end to end and writes its output (and times reading it back as the
+//! write stage does). For `bench/parse_nesting.sh`, `nested`
 //! parses one JavaScript file of LEVELS nested named functions (each calling itself), with the
 //! default limits (but no size limit) or, with `unbounded`, none. `incremental` times what the
 //! parse activity of a one-file re-index does after a full parse: ROUNDS times, parse again
@@ -28,7 +29,8 @@ use worker_host_indexing::graph::RowLookups;
 use worker_host_indexing::incremental::{CachedFacts, RowsDigest, delta, tree_blobs};
 use worker_host_indexing::memory::drop_in_background;
 use worker_host_indexing::parse::{
-    ParseOptions, commit_directory, parse_repository, parse_repository_reusing, walk, write_output,
+    ParseOptions, commit_directory, parse_repository, parse_repository_reusing, read_output_edges,
+    walk, write_output,
 };
 
 fn main() -> ExitCode {
@@ -192,11 +194,22 @@ fn full(root: &Path, options: &ParseOptions, output: Option<PathBuf>) -> Result<
     let secs = started.elapsed().as_secs_f64();
     let mut output_bytes = 0;
     let mut write_secs = 0.0;
+    let mut read_secs = 0.0;
     if let Some(path) = output {
         let writing = Instant::now();
         write_output(&path, &parsed).map_err(|e| e.to_string())?;
         write_secs = writing.elapsed().as_secs_f64();
         output_bytes = std::fs::metadata(&path).map_err(|e| e.to_string())?.len();
+        let reading = Instant::now();
+        let read = read_output_edges(&path).map_err(|e| e.to_string())?;
+        read_secs = reading.elapsed().as_secs_f64();
+        if read.calls.len() != parsed.calls.len() {
+            return Err(format!(
+                "read back {} calls of {}",
+                read.calls.len(),
+                parsed.calls.len()
+            ));
+        }
     }
     let bytes: u64 = parsed.files.iter().map(|f| f.bytes).sum();
     let definitions: usize = parsed.files.iter().map(|f| f.definitions.len()).sum();
@@ -206,7 +219,7 @@ fn full(root: &Path, options: &ParseOptions, output: Option<PathBuf>) -> Result<
             .count()
     };
     println!(
-        "{{\"mode\":\"full\",\"threads\":{},\"files\":{},\"bytes\":{bytes},\"definitions\":{definitions},\"calls\":{},\"calls_internal\":{},\"imports\":{},\"imports_internal\":{},\"inherits\":{},\"inherits_internal\":{},\"skipped\":{},\"secs\":{secs:.3},\"write_secs\":{write_secs:.3},\"output_bytes\":{output_bytes}}}",
+        "{{\"mode\":\"full\",\"threads\":{},\"files\":{},\"bytes\":{bytes},\"definitions\":{definitions},\"calls\":{},\"calls_internal\":{},\"imports\":{},\"imports_internal\":{},\"inherits\":{},\"inherits_internal\":{},\"skipped\":{},\"secs\":{secs:.3},\"write_secs\":{write_secs:.3},\"read_secs\":{read_secs:.3},\"output_bytes\":{output_bytes}}}",
         options.threads,
         parsed.files.len(),
         parsed.calls.len(),
