@@ -239,7 +239,9 @@ for corpus in "${CORPORA[@]}"; do
     log "host on the embedded store (pid $HOST_PID); indexing $corpus"
     index_runs "$corpus" embedded
     stop_host
-    ls -l "$WORK/host-$corpus-embedded"/graph.sqlite* >"$WORK/graph-$corpus-embedded.size" 2>/dev/null || true
+    # Each host writes a graph file of its own: a shared one would grow run after run.
+    ls -l "$WORK/host-$corpus-embedded"/graph.sqlite* >"$WORK/graph-$corpus-embedded.size" 2>/dev/null ||
+        { echo "index_e2e: no graph.sqlite in the host's data_dir $WORK/host-$corpus-embedded" >&2; exit 1; }
     rm -rf "$WORK/host-$corpus-embedded"   # the SQLite graph: tens of MB
 
     if [[ "${BENCH_NEO4J:-1}" != 0 ]]; then
