@@ -15,10 +15,9 @@ use crate::parse::ParseOutput;
 
 /// The parts of one parse's graph, in order (an iterator of [`GraphRows`]).
 pub struct Parts<'a> {
-    output: &'a ParseOutput,
     lookups: RowLookups<'a>,
-    /// The first file of each part (in the order of `output.files`).
-    starts: Vec<usize>,
+    /// The part of each file (files in the order of the output, `files_per_part` a part).
+    part_of: HashMap<&'a str, usize>,
     /// The steps of each part (taken when the part is built).
     steps: Vec<FileSteps>,
     next: usize,
@@ -34,12 +33,11 @@ impl<'a> Parts<'a> {
         let part_of: HashMap<&str, usize> = (output.files.iter().enumerate())
             .map(|(i, file)| (file.path.as_str(), i / files_per_part))
             .collect();
-        let starts: Vec<usize> = (0..output.files.len()).step_by(files_per_part).collect();
-        let steps = lookups.steps_by_group(starts.len(), |file| part_of.get(file).copied());
+        let parts = output.files.len().div_ceil(files_per_part);
+        let steps = lookups.steps_by_group(parts, |file| part_of.get(file).copied());
         Self {
-            output,
             lookups,
-            starts,
+            part_of,
             steps,
             next: 0,
             fileless: HashSet::new(),
@@ -48,12 +46,12 @@ impl<'a> Parts<'a> {
 
     /// How many parts there are.
     pub fn len(&self) -> usize {
-        self.starts.len()
+        self.steps.len()
     }
 
     /// Whether there is no part (no file).
     pub fn is_empty(&self) -> bool {
-        self.starts.is_empty()
+        self.steps.is_empty()
     }
 }
 
@@ -61,15 +59,13 @@ impl Iterator for Parts<'_> {
     type Item = GraphRows;
 
     fn next(&mut self) -> Option<GraphRows> {
-        let start = *self.starts.get(self.next)?;
-        let steps = std::mem::take(self.steps.get_mut(self.next)?);
+        let index = self.next;
+        let steps = std::mem::take(self.steps.get_mut(index)?);
         self.next += 1;
-        let files = &self.output.files;
-        let end = self.starts.get(self.next).copied().unwrap_or(files.len());
-        let part: HashSet<&str> = files[start..end].iter().map(|f| f.path.as_str()).collect();
+        let part_of = &self.part_of;
         let mut rows = self
             .lookups
-            .rows_of_steps(|file| part.contains(file), &steps);
+            .rows_of_steps(|file| part_of.get(file) == Some(&index), &steps);
         for label in [Label::Directory, Label::External] {
             if let Some(list) = rows.nodes.get_mut(&label) {
                 list.retain(|row| self.fileless.insert((label, row.key.clone())));
