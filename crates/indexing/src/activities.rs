@@ -326,12 +326,7 @@ impl IndexingActivities {
                         return true;
                     }
                     let path = folder.facts();
-                    match write_facts(
-                        &path,
-                        &input.commit,
-                        &blobs,
-                        unresolved.iter().map(|f| &**f),
-                    ) {
+                    match write_facts(&path, &input.commit, &blobs, unresolved) {
                         Ok(()) => facts = Some(PendingFacts::OnDisk(path)),
                         Err(e) => {
                             tracing::warn!(error = %e, "cannot write the run's facts; the next run is a full one")

@@ -27,8 +27,10 @@
 
 use crate::graph::{GraphRows, RowLookups};
 use crate::parse::FileFacts;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::{
+    borrow::Borrow,
     collections::{BTreeSet, HashMap},
     fs::File,
     hash::{DefaultHasher, Hash, Hasher},
@@ -145,12 +147,15 @@ impl CachedFacts {
     }
 }
 
+/// Files serialized (or read back) on all cores at a time, their lines kept in order.
+const FILES_PER_BATCH: usize = 256;
+
 /// Write the facts file of a run.
-pub fn write_facts(
+pub fn write_facts<F: Borrow<FileFacts> + Sync>(
     path: &Path,
     commit: &str,
     blobs: &HashMap<String, String>,
-    files: impl IntoIterator<Item = impl std::borrow::Borrow<FileFacts>>,
+    files: &[F],
 ) -> std::io::Result<()> {
     let mut out = BufWriter::new(File::create(path)?);
     let header = Header {
@@ -160,9 +165,14 @@ pub fn write_facts(
     };
     serde_json::to_writer(&mut out, &header)?;
     out.write_all(b"\n")?;
-    for file in files {
-        serde_json::to_writer(&mut out, file.borrow())?;
-        out.write_all(b"\n")?;
+    for batch in files.chunks(FILES_PER_BATCH) {
+        let lines = (batch.par_iter())
+            .map(|file| serde_json::to_vec(file.borrow()))
+            .collect::<Result<Vec<_>, _>>()?;
+        for line in lines {
+            out.write_all(&line)?;
+            out.write_all(b"\n")?;
+        }
     }
     out.flush()
 }
@@ -175,9 +185,18 @@ pub fn read_facts(path: &Path) -> Option<CachedFacts> {
         return None;
     }
     let mut files = HashMap::new();
-    for line in lines {
-        let facts: FileFacts = serde_json::from_str(&line.ok()?).ok()?;
-        files.insert(facts.path.clone(), Arc::new(facts));
+    loop {
+        let batch: Vec<String> = (lines.by_ref().take(FILES_PER_BATCH))
+            .collect::<Result<_, _>>()
+            .ok()?;
+        if batch.is_empty() {
+            break;
+        }
+        let facts: Vec<FileFacts> = (batch.par_iter())
+            .map(|line| serde_json::from_str(line))
+            .collect::<Result<_, _>>()
+            .ok()?;
+        files.extend(facts.into_iter().map(|f| (f.path.clone(), Arc::new(f))));
     }
     Some(CachedFacts {
         commit: header.commit,

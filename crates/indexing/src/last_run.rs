@@ -53,7 +53,12 @@ impl LastRun {
         };
         save_with(cache, &self.digest, |scratch| {
             let facts = scratch.join("facts.jsonl");
-            write_facts(&facts, &self.facts.commit, &self.facts.blobs, facts_by_path)?;
+            write_facts(
+                &facts,
+                &self.facts.commit,
+                &self.facts.blobs,
+                &facts_by_path,
+            )?;
             Ok(facts)
         })
     }
@@ -424,7 +429,7 @@ mod tests {
         let folder = dir.path().join("run-2");
         std::fs::create_dir_all(&folder).expect("run folder");
         let written = folder.join("facts.jsonl");
-        write_facts(&written, "c2", &run_2.blobs, files.iter().map(|f| &**f)).expect("write");
+        write_facts(&written, "c2", &run_2.blobs, files).expect("write");
         run_2.facts = PendingFacts::OnDisk(written.clone());
         run_2.digest = Some(RowsDigest::default());
         memory.begin("run-2", run_2);
