@@ -17,7 +17,28 @@ async fn metrics_show_the_work_done_and_the_sdk_series_of_each_queue() {
     let ids = start_sleeps(&client, &q1, 4, 10).await;
     results(&client, &ids, Duration::from_secs(30)).await;
 
-    let text = http_get(&addr, "/metrics").1;
+    // The SDK records an activity's latency and a workflow's completion as it handles them,
+    // which can be just after the client has the workflow's result: wait for all four.
+    let sdk_counts = [
+        format!(
+            "temporal_activity_execution_latency_count{{activity_type=\"sleep\",namespace=\"default\",task_queue=\"{q1}\",workflow_type=\"SleepWorkflow\"}} "
+        ),
+        format!(
+            "temporal_workflow_completed_total{{namespace=\"default\",task_queue=\"{q1}\",workflow_type=\"SleepWorkflow\"}} "
+        ),
+    ];
+    let text = wait_until(
+        "the SDK's series count the four activities and workflows",
+        Duration::from_secs(10),
+        || {
+            let text = http_get(&addr, "/metrics").1;
+            let counts: Vec<Option<f64>> = sdk_counts.iter().map(|s| metric(&text, s)).collect();
+            match counts.iter().all(|c| *c == Some(4.0)) {
+                true => Ok(text),
+                false => Err(format!("{counts:?}")),
+            }
+        },
+    );
     assert_eq!(
         metric(
             &text,
@@ -50,26 +71,6 @@ async fn metrics_show_the_work_done_and_the_sdk_series_of_each_queue() {
             "{text}"
         );
     }
-    assert_eq!(
-        metric(
-            &text,
-            &format!(
-                "temporal_activity_execution_latency_count{{activity_type=\"sleep\",namespace=\"default\",task_queue=\"{q1}\",workflow_type=\"SleepWorkflow\"}} "
-            )
-        ),
-        Some(4.0),
-        "{text}"
-    );
-    assert_eq!(
-        metric(
-            &text,
-            &format!(
-                "temporal_workflow_completed_total{{namespace=\"default\",task_queue=\"{q1}\",workflow_type=\"SleepWorkflow\"}} "
-            )
-        ),
-        Some(4.0),
-        "{text}"
-    );
 
     // Heartbeats: every entry is listed by the server with its slots (the first heartbeat
     // goes out within the 10 s interval; one sent as the worker starts may not count its
