@@ -26,7 +26,7 @@
 //! cache, too many affected files, a qualified name two files define) falls back to a full run.
 
 use crate::graph::{GraphRows, RowLookups};
-use crate::parse::FileFacts;
+use crate::parse::{FILES_PER_BATCH, FileFacts};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::{
@@ -146,9 +146,6 @@ impl CachedFacts {
             .flatten()
     }
 }
-
-/// Files serialized (or read back) on all cores at a time, their lines kept in order.
-const FILES_PER_BATCH: usize = 256;
 
 /// Write the facts file of a run.
 pub fn write_facts<F: Borrow<FileFacts> + Sync>(

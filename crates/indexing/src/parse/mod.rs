@@ -43,6 +43,7 @@ pub use extractor::Extractor;
 pub use language::LanguageSpec;
 pub use limits::{DEFAULT_MAX_FACTS, DEFAULT_MAX_NAME_BYTES, DEFAULT_MAX_NESTING, Limits};
 pub use model::*;
+pub(crate) use output::FILES_PER_BATCH;
 pub use output::{read_output, read_output_edges, write_output};
 pub use snapshot::commit_directory;
 

@@ -25,8 +25,8 @@ use super::model::{
 /// Version of the record layout; [`read_output`] refuses other versions.
 const FORMAT_VERSION: u32 = 2;
 /// Files serialized in parallel before their records are written (and read back in parallel
-/// before they are taken in order).
-const FILES_PER_BATCH: usize = 256;
+/// before they are taken in order); the index cache's facts files use the same batches.
+pub(crate) const FILES_PER_BATCH: usize = 256;
 
 #[derive(Serialize)]
 #[serde(tag = "record", rename_all = "snake_case")]
