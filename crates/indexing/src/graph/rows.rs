@@ -283,17 +283,19 @@ impl<'a> RowLookups<'a> {
         steps
     }
 
-    /// [`Self::rows_of`] for files whose steps are all in `steps` (their group's, from
-    /// [`Self::steps_by_group`]): only those steps are visited.
-    pub fn rows_of_steps(
-        &self,
-        keep: impl Fn(&str) -> bool + Copy,
-        steps: &FileSteps,
-    ) -> GraphRows {
+    /// [`Self::rows_of`] for the files `keep` accepts when `steps` are their steps (their
+    /// group's, from [`Self::steps_by_group`]): only those steps are visited, and each is
+    /// known to be theirs without asking `keep` again.
+    pub fn rows_of_steps(&self, keep: impl Fn(&str) -> bool, steps: &FileSteps) -> GraphRows {
         let mut builder = Builder::default();
-        for part in [Part::Files, Part::Steps(steps)] {
-            walk(self.output, &self.lookups, &part, keep, &mut builder);
-        }
+        walk(self.output, &self.lookups, &Part::Files, keep, &mut builder);
+        walk(
+            self.output,
+            &self.lookups,
+            &Part::Steps(steps),
+            |_| true,
+            &mut builder,
+        );
         builder.finish()
     }
 
