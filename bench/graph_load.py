@@ -38,14 +38,14 @@ def groups(rows, repo):
     out = []
     for label, nodes in rows["nodes"].items():
         out.append((node_cypher(label),
-                    [{"k": n["key"], "f": n["file"], "p": n["props"]} for n in nodes]))
+                    [{"k": n["key"], "f": n["file"], "p": n["props"] or {}} for n in nodes]))
     rels = {}
     for rel, items in rows["relationships"].items():
         for r in items:
             key = (rel, r["src"]["label"], r["dst"]["label"])
             src = repo if r["src"]["label"] == "Repository" else r["src"]["key"]
             rels.setdefault(key, []).append(
-                {"s": src, "d": r["dst"]["key"], "f": r["file"], "p": r["props"]})
+                {"s": src, "d": r["dst"]["key"], "f": r["file"], "p": r["props"] or {}})
     for (rel, src, dst), items in sorted(rels.items()):
         out.append((rel_cypher(rel, src, dst), items))
     return out

@@ -1,11 +1,13 @@
-//! The Neo4j backend, over Bolt with `neo4rs`. Writes are `UNWIND $rows … MERGE` statements of
-//! `batch_size` rows, one per label (nodes) or per (type, source label, target label)
-//! (relationships) so every lookup uses the `(repo_id, key)` uniqueness constraint of a label;
-//! statements are committed every `max_rows_per_transaction` rows. Deletes run as
-//! `CALL (x) { … } IN TRANSACTIONS`, which only works in auto-commit transactions
-//! (`Graph::run`/`Graph::execute`).
+//! The Neo4j backend, over Bolt with `neo4rs`. Writes are `UNWIND $rows …` statements of
+//! `batch_size` rows, each row one property map (identity included): nodes per label (`CREATE`
+//! into a repository without code nodes, else `MERGE` on the `(repo_id, key)` uniqueness
+//! constraint), returning their element ids; then relationships per type, each end found by
+//! the element id its node's statement returned, or, for a node the same write did not write
+//! (another part's, an unchanged file's), by label and key. Statements are committed every
+//! `max_rows_per_transaction` rows. Deletes run as `CALL (x) { … } IN TRANSACTIONS`, which
+//! only works in auto-commit transactions (`Graph::run`/`Graph::execute`).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use neo4rs::{
     BoltList, BoltMap, BoltNull, BoltString, BoltType, ConfigBuilder, Graph, Query, query,
@@ -17,7 +19,7 @@ use super::query::{Direction, GraphReader, Hop, Neighbour, Symbol, SymbolFilter}
 use super::records::{
     DeleteReport, GraphCounts, GraphWrite, IndexRunRecord, RepositoryRecord, RunKey, WriteReport,
 };
-use super::rows::{Label, NodeRef, REPOSITORY_KEY, RelRow, RelType};
+use super::rows::{Label, NodeRef, REPOSITORY_KEY};
 use super::settings::GraphSettings;
 use super::value::{Props, Value};
 use super::{CleanupScope, GraphError};
@@ -145,7 +147,7 @@ impl Neo4jStore {
                 )
                 .param("repo", repo.repo_id.as_str())
                 .param("run", run.run_id.as_str())
-                .param("props", props_to_bolt(&repo.to_props()?)),
+                .param("props", props_to_bolt(&repo.to_props()?, [])),
             )
             .await?;
         }
@@ -160,7 +162,7 @@ impl Neo4jStore {
             )
             .param("repo", run.repo_id.as_str())
             .param("run", run.run_id.as_str())
-            .param("props", props_to_bolt(&run.to_props()?)),
+            .param("props", props_to_bolt(&run.to_props()?, [])),
         )
         .await
     }
@@ -191,104 +193,87 @@ impl Neo4jStore {
         // lookup and lock of every row. Anything already there (a re-index, a retried write
         // that committed part of its batches) is merged.
         let write = if into_empty { "CREATE" } else { "MERGE" };
+        let mut batches = Batches::new(self, run, report);
+        // The element id of every node this write writes, when relationships follow: they
+        // find those ends by id instead of by two index seeks each.
+        let mut written: Option<WrittenIds> = (rows.relationship_count() > 0).then(HashMap::new);
 
-        let mut statements: Vec<(String, Vec<BoltType>)> = Vec::new();
         for (label, list) in &rows.nodes {
-            let cypher = format!(
-                "UNWIND $rows AS r {write} (n:{l} {{repo_id: $repo, key: r.k}})
-                 SET n = r.p, n.repo_id = $repo, n.key = r.k, n.file = r.f, n.run_id = $run",
-                l = label.as_str()
-            );
-            for chunk in list.chunks(self.batch_rows) {
-                let rows = chunk
-                    .iter()
-                    .map(|row| {
-                        bolt_map([
-                            ("k", BoltType::from(row.key.as_str())),
-                            ("f", row.file.as_deref().into()),
-                            ("p", props_to_bolt(&row.props)),
-                        ])
-                    })
-                    .collect();
-                statements.push((cypher.clone(), rows));
-            }
-        }
-        let mut groups: BTreeMap<(RelType, Label, Label), Vec<&RelRow>> = BTreeMap::new();
-        for (rel, list) in &rows.relationships {
-            for row in list {
-                groups
-                    .entry((*rel, row.src.label, row.dst.label))
-                    .or_default()
-                    .push(row);
-            }
-        }
-        for ((rel, src, dst), list) in groups {
-            let cypher = format!(
-                "UNWIND $rows AS r
-                 MATCH (a:{s} {{repo_id: $repo, key: r.s}})
-                 MATCH (b:{d} {{repo_id: $repo, key: r.d}})
-                 {write} (a)-[e:{t}]->(b)
-                 SET e = r.p, e.repo_id = $repo, e.file = r.f, e.run_id = $run",
-                s = src.as_str(),
-                d = dst.as_str(),
-                t = rel.as_str()
-            );
-            let key = |node: &NodeRef| -> BoltType {
-                if node.label == Label::Repository {
-                    repo_id.into()
-                } else {
-                    node.key.as_str().into()
-                }
+            let node = match into_empty {
+                true => format!("CREATE (n:{})", label.as_str()),
+                false => format!(
+                    "MERGE (n:{} {{repo_id: $repo, key: r.key}})",
+                    label.as_str()
+                ),
             };
+            let returning = if written.is_some() {
+                " RETURN r.key AS k, elementId(n) AS e"
+            } else {
+                ""
+            };
+            let cypher = format!("UNWIND $rows AS r {node} SET n = r{returning}");
             for chunk in list.chunks(self.batch_rows) {
                 let rows = chunk
                     .iter()
                     .map(|row| {
-                        bolt_map([
-                            ("s", key(&row.src)),
-                            ("d", key(&row.dst)),
-                            ("f", row.file.as_str().into()),
-                            ("p", props_to_bolt(&row.props)),
-                        ])
+                        let identity = [
+                            ("repo_id", BoltType::from(repo_id)),
+                            ("key", row.key.as_str().into()),
+                            ("run_id", run_id.into()),
+                            ("file", row.file.as_deref().into()),
+                        ];
+                        props_to_bolt(&row.props, identity)
                     })
                     .collect();
-                statements.push((cypher.clone(), rows));
+                let ids = written.as_mut().map(|ids| ids.entry(*label).or_default());
+                batches.run(&cypher, rows, ids).await?;
             }
         }
 
-        let batches = statements.len() as u64;
-        let mut written = 0;
-        let mut in_txn = 0;
-        let mut txn = None;
-        for (cypher, list) in statements {
-            let count = list.len() as u64;
-            let tx = match &mut txn {
-                Some(tx) => tx,
-                None => txn.insert(self.graph.start_txn().await.map_err(|e| self.error(e))?),
-            };
-            tx.run(
-                query(&cypher)
-                    .param("rows", BoltType::List(BoltList::from(list)))
-                    .param("repo", repo_id)
-                    .param("run", run_id),
-            )
-            .await
-            .map_err(|e| self.error(e))?;
-            in_txn += count;
-            if in_txn >= self.transaction_rows as u64
-                && let Some(tx) = txn.take()
-            {
-                tx.commit().await.map_err(|e| self.error(e))?;
-                written += std::mem::take(&mut in_txn);
-                report(written);
+        let ids = written.unwrap_or_default();
+        let end = |node: &NodeRef| -> (End, BoltType) {
+            match ids.get(&node.label).and_then(|keys| keys.get(&node.key)) {
+                Some(id) => (End::Written, id.as_str().into()),
+                None if node.label == Label::Repository => (End::Keyed(node.label), repo_id.into()),
+                None => (End::Keyed(node.label), node.key.as_str().into()),
+            }
+        };
+        for (rel, list) in &rows.relationships {
+            let mut groups: BTreeMap<(End, End), Vec<BoltType>> = BTreeMap::new();
+            for row in list {
+                let (src, s) = end(&row.src);
+                let (dst, d) = end(&row.dst);
+                let identity = [
+                    ("repo_id", BoltType::from(repo_id)),
+                    ("file", row.file.as_str().into()),
+                    ("run_id", run_id.into()),
+                ];
+                let row = bolt_map([
+                    ("s", s),
+                    ("d", d),
+                    ("p", props_to_bolt(&row.props, identity)),
+                ]);
+                groups.entry((src, dst)).or_default().push(row);
+            }
+            for ((src, dst), list) in groups {
+                let cypher = format!(
+                    "UNWIND $rows AS r {} {} {write} (a)-[e:{}]->(b) SET e = r.p",
+                    src.pattern("a", "s"),
+                    dst.pattern("b", "d"),
+                    rel.as_str()
+                );
+                let mut list = list.into_iter();
+                loop {
+                    let chunk: Vec<BoltType> = list.by_ref().take(self.batch_rows).collect();
+                    if chunk.is_empty() {
+                        break;
+                    }
+                    batches.run(&cypher, chunk, None).await?;
+                }
             }
         }
-        if let Some(tx) = txn.take() {
-            tx.commit().await.map_err(|e| self.error(e))?;
-            written += in_txn;
-        }
-        report(written);
-        Ok(WriteReport::of(rows, batches, into_empty))
+        let statements = batches.finish().await?;
+        Ok(WriteReport::of(rows, statements, into_empty))
     }
 
     pub(crate) async fn cleanup_stale(
@@ -498,6 +483,109 @@ impl Neo4jStore {
     }
 }
 
+/// The element ids of the nodes a write wrote, per label and key.
+type WrittenIds = HashMap<Label, HashMap<String, String>>;
+
+/// How a relationship statement finds one of its ends.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum End {
+    /// A node the same write wrote, by the element id its statement returned.
+    Written,
+    /// Any other node (another part's, an unchanged file's, the repository), by label and key.
+    Keyed(Label),
+}
+
+impl End {
+    /// The `MATCH` binding `var` to the end whose id or key is the row's `column`.
+    fn pattern(self, var: &str, column: &str) -> String {
+        match self {
+            End::Written => format!("MATCH ({var}) WHERE elementId({var}) = r.{column}"),
+            End::Keyed(label) => format!(
+                "MATCH ({var}:{} {{repo_id: $repo, key: r.{column}}})",
+                label.as_str()
+            ),
+        }
+    }
+}
+
+/// A write's statements, committed together every `transaction_rows` rows.
+struct Batches<'a> {
+    store: &'a Neo4jStore,
+    run: RunKey<'a>,
+    report: &'a (dyn Fn(u64) + Sync),
+    txn: Option<neo4rs::Txn>,
+    in_txn: u64,
+    written: u64,
+    statements: u64,
+}
+
+impl<'a> Batches<'a> {
+    fn new(store: &'a Neo4jStore, run: RunKey<'a>, report: &'a (dyn Fn(u64) + Sync)) -> Self {
+        Self {
+            store,
+            run,
+            report,
+            txn: None,
+            in_txn: 0,
+            written: 0,
+            statements: 0,
+        }
+    }
+
+    /// Runs `cypher` over `rows`; with `ids`, reads back the `k` and `e` (element id) columns
+    /// of its result into them.
+    async fn run(
+        &mut self,
+        cypher: &str,
+        rows: Vec<BoltType>,
+        ids: Option<&mut HashMap<String, String>>,
+    ) -> Result<(), GraphError> {
+        let store = self.store;
+        let count = rows.len() as u64;
+        let q = query(cypher)
+            .param("rows", BoltType::List(BoltList::from(rows)))
+            .param("repo", self.run.repo_id)
+            .param("run", self.run.run_id);
+        let tx = match &mut self.txn {
+            Some(tx) => tx,
+            None => self
+                .txn
+                .insert(store.graph.start_txn().await.map_err(|e| store.error(e))?),
+        };
+        match ids {
+            None => tx.run(q).await.map_err(|e| store.error(e))?,
+            Some(ids) => {
+                let mut stream = tx.execute(q).await.map_err(|e| store.error(e))?;
+                while let Some(row) = stream.next(tx.handle()).await.map_err(|e| store.error(e))? {
+                    ids.insert(get_str(&row, "k")?, get_str(&row, "e")?);
+                }
+            }
+        }
+        self.statements += 1;
+        self.in_txn += count;
+        if self.in_txn >= store.transaction_rows as u64 {
+            self.commit().await?;
+        }
+        Ok(())
+    }
+
+    async fn commit(&mut self) -> Result<(), GraphError> {
+        if let Some(tx) = self.txn.take() {
+            tx.commit().await.map_err(|e| self.store.error(e))?;
+            self.written += std::mem::take(&mut self.in_txn);
+            (self.report)(self.written);
+        }
+        Ok(())
+    }
+
+    /// Commits what is left; the number of statements run.
+    async fn finish(mut self) -> Result<u64, GraphError> {
+        self.commit().await?;
+        (self.report)(self.written);
+        Ok(self.statements)
+    }
+}
+
 impl GraphReader for Neo4jStore {
     async fn repository(&self, repo_id: &str) -> Result<Option<RepositoryRecord>, GraphError> {
         let rows = self.repo_rows(REPOSITORY_PROPS, repo_id).await?;
@@ -664,8 +752,9 @@ fn bolt_map<const N: usize>(entries: [(&str, BoltType); N]) -> BoltType {
     BoltType::Map(map)
 }
 
-fn props_to_bolt(props: &Props) -> BoltType {
-    let mut map = BoltMap::with_capacity(props.len());
+/// `props` and then `identity` (which wins over a property of the same name) as a Bolt map.
+fn props_to_bolt<const N: usize>(props: &Props, identity: [(&str, BoltType); N]) -> BoltType {
+    let mut map = BoltMap::with_capacity(props.len() + N);
     for (name, value) in props.iter() {
         let value = match value {
             Value::Bool(b) => BoltType::from(*b),
@@ -674,6 +763,9 @@ fn props_to_bolt(props: &Props) -> BoltType {
             Value::Ints(list) => BoltType::from(list.clone()),
             Value::Strs(list) => BoltType::from(list.clone()),
         };
+        map.put(BoltString::new(name), value);
+    }
+    for (name, value) in identity {
         map.put(BoltString::new(name), value);
     }
     BoltType::Map(map)
