@@ -16,7 +16,19 @@ ensure_temporal_cli() {
 
 # A TCP port nobody listens on, on 127.0.0.1.
 free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+  free_ports 1
+}
+
+# free_ports N: N distinct such ports, one per line (all held at once while they are picked:
+# ports picked one after another can repeat once a picked one is closed again).
+free_ports() {
+  python3 - "$1" <<'PY'
+import socket, sys
+held = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in held:
+    s.bind(("127.0.0.1", 0))
+print("\n".join(str(s.getsockname()[1]) for s in held))
+PY
 }
 
 # wait_for_port PORT SECONDS: succeed once something accepts connections on 127.0.0.1:PORT.
@@ -42,9 +54,10 @@ PY
 # TEMPORAL_PORT and TEMPORAL_PID; fails loudly (with the log) when it does not come up.
 start_temporal() {
   local dir=$1
-  TEMPORAL_PORT=$(free_port)
+  local http_port metrics_port
+  { read -r TEMPORAL_PORT; read -r http_port; read -r metrics_port; } < <(free_ports 3)
   "${TEMPORAL_CLI:-temporal}" server start-dev --headless --ip 127.0.0.1 \
-    --port "$TEMPORAL_PORT" --http-port "$(free_port)" --metrics-port "$(free_port)" \
+    --port "$TEMPORAL_PORT" --http-port "$http_port" --metrics-port "$metrics_port" \
     --db-filename "$dir/temporal.sqlite" --log-level warn \
     --sqlite-pragma journal_mode=wal --sqlite-pragma synchronous=normal \
     --dynamic-config-value frontend.enableCancelWorkerPollsOnShutdown=true \

@@ -9,7 +9,6 @@ cd "$(dirname "$0")/.."
 ensure_temporal_cli
 scripts/test-deps.sh
 work=$(mktemp -d -t worker-host-test.XXXXXX)
-NEO4J_PORT=$(free_port)
 export NEO4J_RUN_DIR="$work/neo4j-run"
 export NEO4J_PASSWORD=${NEO4J_PASSWORD:-worker-host-test}
 cleanup() {
@@ -21,6 +20,8 @@ trap cleanup EXIT
 
 start_temporal "$work"
 echo "Temporal dev server on 127.0.0.1:$TEMPORAL_PORT" >&2
+# Picked once Temporal listens: a port picked before could be picked again for Temporal.
+NEO4J_PORT=$(free_port)
 export TEST_TEMPORAL_ADDRESS="127.0.0.1:$TEMPORAL_PORT"
 # Builds the launcher first when needed (Maven Central, cached in ~/.m2); fails loudly.
 TEST_NEO4J_URI=$(scripts/neo4j.sh start --port "$NEO4J_PORT" --data "$work/neo4j-data")
