@@ -19,7 +19,7 @@ use super::query::{Direction, GraphReader, Hop, Neighbour, Symbol, SymbolFilter}
 use super::records::{
     DeleteReport, GraphCounts, GraphWrite, IndexRunRecord, RepositoryRecord, RunKey, WriteReport,
 };
-use super::rows::{Label, NodeRef, REPOSITORY_KEY};
+use super::rows::{Label, NodeRef, REPOSITORY_KEY, RelRow};
 use super::settings::GraphSettings;
 use super::value::{Props, Value};
 use super::{CleanupScope, GraphError};
@@ -239,21 +239,10 @@ impl Neo4jStore {
             }
         };
         for (rel, list) in &rows.relationships {
-            let mut groups: BTreeMap<(End, End), Vec<BoltType>> = BTreeMap::new();
+            let mut groups: BTreeMap<(End, End), Vec<&RelRow>> = BTreeMap::new();
             for row in list {
-                let (src, s) = end(&row.src);
-                let (dst, d) = end(&row.dst);
-                let identity = [
-                    ("repo_id", BoltType::from(repo_id)),
-                    ("file", row.file.as_str().into()),
-                    ("run_id", run_id.into()),
-                ];
-                let row = bolt_map([
-                    ("s", s),
-                    ("d", d),
-                    ("p", props_to_bolt(&row.props, identity)),
-                ]);
-                groups.entry((src, dst)).or_default().push(row);
+                let ends = (end(&row.src).0, end(&row.dst).0);
+                groups.entry(ends).or_default().push(row);
             }
             for ((src, dst), list) in groups {
                 let cypher = format!(
@@ -262,13 +251,23 @@ impl Neo4jStore {
                     dst.pattern("b", "d"),
                     rel.as_str()
                 );
-                let mut list = list.into_iter();
-                loop {
-                    let chunk: Vec<BoltType> = list.by_ref().take(self.batch_rows).collect();
-                    if chunk.is_empty() {
-                        break;
-                    }
-                    batches.run(&cypher, chunk, None).await?;
+                for chunk in list.chunks(self.batch_rows) {
+                    let rows = chunk
+                        .iter()
+                        .map(|row| {
+                            let identity = [
+                                ("repo_id", BoltType::from(repo_id)),
+                                ("file", row.file.as_str().into()),
+                                ("run_id", run_id.into()),
+                            ];
+                            bolt_map([
+                                ("s", end(&row.src).1),
+                                ("d", end(&row.dst).1),
+                                ("p", props_to_bolt(&row.props, identity)),
+                            ])
+                        })
+                        .collect();
+                    batches.run(&cypher, rows, None).await?;
                 }
             }
         }
@@ -565,6 +564,7 @@ impl<'a> Batches<'a> {
         self.in_txn += count;
         if self.in_txn >= store.transaction_rows as u64 {
             self.commit().await?;
+            (self.report)(self.written);
         }
         Ok(())
     }
@@ -573,7 +573,6 @@ impl<'a> Batches<'a> {
         if let Some(tx) = self.txn.take() {
             tx.commit().await.map_err(|e| self.store.error(e))?;
             self.written += std::mem::take(&mut self.in_txn);
-            (self.report)(self.written);
         }
         Ok(())
     }
