@@ -120,7 +120,24 @@ impl Neo4jTarget<'_> {
                 detail: format!("URI `{}`: invalid DNS name `{name}`", self.uri),
             },
             neo4rs::Error::Neo4j(e) => self.server_error(e.code(), e.message(), e.kind()),
+            neo4rs::Error::UnexpectedMessage(detail) => self.unexpected(detail),
             other => GraphError::Other(other.to_string()),
+        }
+    }
+
+    /// `neo4rs` 0.8 reports what goes wrong while a result streams (`PULL`) as an unexpected
+    /// message holding what the connection gave: `Err(…)` when the connection failed (the
+    /// server went away mid-result), a `Failure` with the server's code otherwise.
+    fn unexpected(&self, detail: String) -> GraphError {
+        if detail.contains(": Err(") {
+            self.unreachable(detail)
+        } else if detail.contains("Neo.TransientError.") {
+            GraphError::Query {
+                detail,
+                retryable: true,
+            }
+        } else {
+            GraphError::Other(format!("unexpected message: {detail}"))
         }
     }
 
@@ -174,6 +191,20 @@ mod tests {
         assert_eq!(err.kind(), "GraphUnreachable");
         assert!(err.is_retryable());
         assert!(err.to_string().contains("bolt://127.0.0.1:1"), "{err}");
+    }
+
+    #[test]
+    fn a_connection_lost_while_a_result_streams_is_retryable() {
+        let lost = "unexpected response for PULL: Err(IOError { detail: Kind(UnexpectedEof) })";
+        let err = target().error(neo4rs::Error::UnexpectedMessage(lost.to_owned()));
+        assert_eq!(err.kind(), "GraphUnreachable");
+        assert!(err.is_retryable());
+        let transient = r#"unexpected response for PULL: Ok(Failure(Failure { metadata: {"code": "Neo.TransientError.Transaction.DeadlockDetected"} }))"#;
+        let err = target().error(neo4rs::Error::UnexpectedMessage(transient.to_owned()));
+        assert!(err.is_retryable(), "{err}");
+        let other = r#"unexpected response for PULL: Ok(Failure(Failure { metadata: {"code": "Neo.ClientError.Statement.TypeError"} }))"#;
+        let err = target().error(neo4rs::Error::UnexpectedMessage(other.to_owned()));
+        assert!(!err.is_retryable(), "{err}");
     }
 
     #[test]
