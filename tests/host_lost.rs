@@ -25,10 +25,9 @@ const ROWS_PER_TRANSACTION: usize = 25;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_run_moves_to_the_other_host_when_its_host_dies_during_parse() {
-    a_lost_host_hands_the_run_over(|p| {
-        p["stage"] == "parsing" && p["files_parsed"].as_u64() > Some(0)
-    })
-    .await;
+    // The parse stage as a whole: its first progress report can come after most of a parse of
+    // these small files, so waiting for one missed the stage now and then.
+    a_lost_host_hands_the_run_over(|p| p["stage"] == "parsing").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
