@@ -19,7 +19,7 @@ use super::query::{Direction, GraphReader, Hop, Neighbour, Symbol, SymbolFilter}
 use super::records::{
     DeleteReport, GraphCounts, GraphWrite, IndexRunRecord, RepositoryRecord, RunKey, WriteReport,
 };
-use super::rows::{Label, NodeRef, REPOSITORY_KEY, RelRow};
+use super::rows::{Label, NodeRef, NodeRow, REPOSITORY_KEY, RelRow};
 use super::settings::GraphSettings;
 use super::value::{Props, Value};
 use super::{CleanupScope, GraphError};
@@ -212,22 +212,17 @@ impl Neo4jStore {
                 ""
             };
             let cypher = format!("UNWIND $rows AS r {node} SET n = r{returning}");
-            for chunk in list.chunks(self.batch_rows) {
-                let rows = chunk
-                    .iter()
-                    .map(|row| {
-                        let identity = [
-                            ("repo_id", BoltType::from(repo_id)),
-                            ("key", row.key.as_str().into()),
-                            ("run_id", run_id.into()),
-                            ("file", row.file.as_deref().into()),
-                        ];
-                        props_to_bolt(&row.props, identity)
-                    })
-                    .collect();
-                let ids = written.as_mut().map(|ids| ids.entry(*label).or_default());
-                batches.run(&cypher, rows, ids).await?;
-            }
+            let node_row = |row: &NodeRow| {
+                let identity = [
+                    ("repo_id", BoltType::from(repo_id)),
+                    ("key", row.key.as_str().into()),
+                    ("run_id", run_id.into()),
+                    ("file", row.file.as_deref().into()),
+                ];
+                props_to_bolt(&row.props, identity)
+            };
+            let ids = written.as_mut().map(|ids| ids.entry(*label).or_default());
+            batches.run_all(&cypher, list, node_row, ids).await?;
         }
 
         let ids = written.unwrap_or_default();
@@ -251,24 +246,19 @@ impl Neo4jStore {
                     dst.pattern("b", "d"),
                     rel.as_str()
                 );
-                for chunk in list.chunks(self.batch_rows) {
-                    let rows = chunk
-                        .iter()
-                        .map(|row| {
-                            let identity = [
-                                ("repo_id", BoltType::from(repo_id)),
-                                ("file", row.file.as_str().into()),
-                                ("run_id", run_id.into()),
-                            ];
-                            bolt_map([
-                                ("s", end(&row.src).1),
-                                ("d", end(&row.dst).1),
-                                ("p", props_to_bolt(&row.props, identity)),
-                            ])
-                        })
-                        .collect();
-                    batches.run(&cypher, rows, None).await?;
-                }
+                let rel_row = |row: &&RelRow| {
+                    let identity = [
+                        ("repo_id", BoltType::from(repo_id)),
+                        ("file", row.file.as_str().into()),
+                        ("run_id", run_id.into()),
+                    ];
+                    bolt_map([
+                        ("s", end(&row.src).1),
+                        ("d", end(&row.dst).1),
+                        ("p", props_to_bolt(&row.props, identity)),
+                    ])
+                };
+                batches.run_all(&cypher, &list, rel_row, None).await?;
             }
         }
         let statements = batches.finish().await?;
@@ -529,6 +519,22 @@ impl<'a> Batches<'a> {
             written: 0,
             statements: 0,
         }
+    }
+
+    /// Runs `cypher` over `rows`, a `batch_size` of them at a time, each made into its
+    /// parameter map by `row`; with `ids`, see [`Self::run`].
+    async fn run_all<T>(
+        &mut self,
+        cypher: &str,
+        rows: &[T],
+        row: impl Fn(&T) -> BoltType,
+        mut ids: Option<&mut HashMap<String, String>>,
+    ) -> Result<(), GraphError> {
+        for chunk in rows.chunks(self.store.batch_rows) {
+            let batch = chunk.iter().map(&row).collect();
+            self.run(cypher, batch, ids.as_deref_mut()).await?;
+        }
+        Ok(())
     }
 
     /// Runs `cypher` over `rows`; with `ids`, reads back the `k` and `e` (element id) columns
