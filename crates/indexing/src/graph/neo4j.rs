@@ -226,17 +226,13 @@ impl Neo4jStore {
         }
 
         let ids = written.unwrap_or_default();
-        let end = |node: &NodeRef| -> (End, BoltType) {
-            match ids.get(&node.label).and_then(|keys| keys.get(&node.key)) {
-                Some(id) => (End::Written, id.as_str().into()),
-                None if node.label == Label::Repository => (End::Keyed(node.label), repo_id.into()),
-                None => (End::Keyed(node.label), node.key.as_str().into()),
-            }
-        };
         for (rel, list) in &rows.relationships {
             let mut groups: BTreeMap<(End, End), Vec<&RelRow>> = BTreeMap::new();
             for row in list {
-                let ends = (end(&row.src).0, end(&row.dst).0);
+                let ends = (
+                    End::of(&row.src, &ids, repo_id).0,
+                    End::of(&row.dst, &ids, repo_id).0,
+                );
                 groups.entry(ends).or_default().push(row);
             }
             for ((src, dst), list) in groups {
@@ -253,8 +249,8 @@ impl Neo4jStore {
                         ("run_id", run_id.into()),
                     ];
                     bolt_map([
-                        ("s", end(&row.src).1),
-                        ("d", end(&row.dst).1),
+                        ("s", End::of(&row.src, &ids, repo_id).1.into()),
+                        ("d", End::of(&row.dst, &ids, repo_id).1.into()),
                         ("p", props_to_bolt(&row.props, identity)),
                     ])
                 };
@@ -485,6 +481,15 @@ enum End {
 }
 
 impl End {
+    /// How a statement finds `node`, and the element id or key it finds it by.
+    fn of<'a>(node: &'a NodeRef, ids: &'a WrittenIds, repo_id: &'a str) -> (End, &'a str) {
+        match ids.get(&node.label).and_then(|keys| keys.get(&node.key)) {
+            Some(id) => (End::Written, id.as_str()),
+            None if node.label == Label::Repository => (End::Keyed(node.label), repo_id),
+            None => (End::Keyed(node.label), node.key.as_str()),
+        }
+    }
+
     /// The `MATCH` binding `var` to the end whose id or key is the row's `column`.
     fn pattern(self, var: &str, column: &str) -> String {
         match self {
