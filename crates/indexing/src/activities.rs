@@ -16,7 +16,7 @@ use crate::{
     },
     incremental::{CacheDir, DeltaFile, RowsDigest, delta, tree_blobs, write_facts},
     last_run::{LastRun, MAX_REMEMBERED_FILES, Pending, PendingFacts, RunMemory},
-    memory::drop_in_background,
+    memory::{drop_in_background, release_in_background},
     messages::{
         Checkout, CleanupRepoInput, CleanupStaleInput, CloneInput, CloneResult, Deleted,
         MetadataInput, ParseInput, ParseResult, PersistInput, PersistResult, ProgressCounter,
@@ -432,15 +432,25 @@ impl IndexingActivities {
         let delta_path = folder.delta();
         let incremental = input.base_commit.is_some() && delta_path.is_file();
         let counters = Counters::default();
+        // Taken before connecting: an attempt that fails (a store that does not answer) frees
+        // it, and the retry reads the file, so a store outage holds no output.
+        let held = (!incremental)
+            .then(|| self.memory.take_output(&input.run_key))
+            .flatten();
         // Connecting is inside the heartbeated part: a store that is slow to answer is waited
         // for (and reported as unavailable), not mistaken for a dead worker.
         let work = async {
-            let store = self.store().await?;
+            let store = match self.store().await {
+                Ok(store) => store,
+                Err(e) => {
+                    release_in_background(held);
+                    return Err(e);
+                }
+            };
             if !incremental {
                 let counters = counters.clone();
                 let (input, runtime) = (input.clone(), tokio::runtime::Handle::current());
                 let files_per_part = self.current().indexing.graph.files_per_part;
-                let held = self.memory.take_output(&input.run_key);
                 return blocking(move || -> Result<_, ActivityError> {
                     let output = match held {
                         Some(output) => output,

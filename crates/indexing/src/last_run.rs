@@ -178,8 +178,10 @@ impl RunMemory {
     /// attempt that started over elsewhere and never cleaned up here) is dropped: a repository
     /// has one run at a time, and a run whose facts are dropped only makes the next one full.
     /// The parse outputs held for runs in flight come to at most [`MAX_REMEMBERED_FILES`]
-    /// files, all runs together: beyond that, the run's output is dropped (its write reads the
-    /// file instead).
+    /// files, all runs together, or to one run's output however big when no other is held:
+    /// beyond that, the run's output is dropped (its write reads the file instead). A run's
+    /// output is whole in memory while it is parsed and again while it is written, so holding
+    /// the one output in between, until its write starts, does not raise the host's peak.
     pub fn begin(&self, run_key: &str, mut pending: Pending) {
         let mut state = self.state();
         state.pending.retain(|_, p| p.repo_id != pending.repo_id);
@@ -190,7 +192,7 @@ impl RunMemory {
             .map(|output| output.files.len())
             .sum();
         let files = pending.output.as_ref().map_or(0, |o| o.files.len());
-        let dropped = (held + files > MAX_REMEMBERED_FILES)
+        let dropped = (held > 0 && held + files > MAX_REMEMBERED_FILES)
             .then(|| pending.output.take())
             .flatten();
         state.pending.insert(run_key.to_owned(), pending);
@@ -350,6 +352,11 @@ mod tests {
             run.output = Some(of(files));
             memory.begin(key, run);
         };
+        // One run beyond the bound is held when no other is.
+        begin("run-huge", "huge", "c1", MAX_REMEMBERED_FILES + 1);
+        begin("run-next", "next", "c1", 1);
+        assert!(memory.take_output("run-next").is_none());
+        assert!(memory.take_output("run-huge").is_some());
         begin("run-big", "big", "c1", MAX_REMEMBERED_FILES - 10);
         // Another repository's run would go past the bound: its write reads its file.
         begin("run-other", "other", "c1", 11);
