@@ -21,6 +21,10 @@ use worker_host_indexing::graph::{
 };
 use worker_host_indexing::parse::{ParseOptions, commit_directory, parse_repository};
 
+/// The host's allocator (see `src/main.rs`), so the figures are the host's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 struct Args {
     root: PathBuf,
     export: Option<PathBuf>,

@@ -33,6 +33,10 @@ use worker_host_indexing::parse::{
     walk, write_output,
 };
 
+/// The host's allocator (see `src/main.rs`), so the figures are the host's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let usage = || {

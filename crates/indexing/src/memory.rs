@@ -1,7 +1,9 @@
 //! Freeing big values without making anyone wait, and handing the freed memory back: glibc
 //! keeps what a thread frees in that thread's arena, where another thread's allocations do not
-//! reuse it, so after a large repository the host's RSS would otherwise stay at its peak and
-//! the next stage (on another thread) would grow it further.
+//! reuse it, so after a large repository a process on glibc's malloc would otherwise stay at
+//! its peak and the next stage (on another thread) would grow it further. The `worker-host`
+//! binary allocates with mimalloc, which hands freed pages back on its own; there the trim
+//! finds nothing to do.
 
 /// Drop `value` on a thread of its own: freeing a repository's facts or rows takes a good
 /// part of what parsing a change takes, and nobody waits for it.
