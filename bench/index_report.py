@@ -89,19 +89,24 @@ def scale_table(rows, peer_name):
     if not sizes:
         return
     print()
-    print(f"scale: run 1 per size; s/1k = wall seconds per 1,000 files (flat = linear); ratio = {peer_name} / worker-host")
+    print(f"scale: run 1 per size; s/1k = wall seconds per 1,000 files, s/100MiB = per 100 MiB of source parsed "
+          f"(the corpora's files grow with their size; flat = linear); ratio = {peer_name} / worker-host")
     table = []
     for store in ["embedded", "neo4j"]:
         for n in sizes:
             ours, peer = first.get((f"scale-{n}", store)), first.get((f"scale-{n}", "peer"))
             if not ours:
                 continue
-            table.append([store, n, f"{ours['wall']:.2f}", f"{ours['wall'] / n * 1000:.3f}", f"{ours['rss_mib']:.0f}",
+            languages = json.loads(Path(ours["detail"]).read_text()).get("languages", {})
+            mib = sum(stats.get("bytes", 0) for stats in languages.values()) / 1048576
+            per_100mib = f"{ours['wall'] / mib * 100:.2f}" if mib else "-"
+            table.append([store, n, f"{mib:.0f}", f"{ours['wall']:.2f}", f"{ours['wall'] / n * 1000:.3f}", per_100mib,
+                          f"{ours['rss_mib']:.0f}",
                           f"{peer['wall']:.2f}" if peer else "-", f"{peer['wall'] / n * 1000:.3f}" if peer else "-",
                           f"{peer['rss_mib']:.0f}" if peer else "-",
                           f"{peer['wall'] / ours['wall']:.2f}x" if peer else "-",
                           "-" if peer is None else ("yes" if ours["wall"] < peer["wall"] else "NO")])
-    print_table(["store", "files", "ours_s", "ours_s/1k", "ours_rss_mib", "peer_s", "peer_s/1k", "peer_rss_mib",
+    print_table(["store", "files", "parsed_mib", "ours_s", "ours_s/1k", "ours_s/100MiB", "ours_rss_mib", "peer_s", "peer_s/1k", "peer_rss_mib",
                  "ratio", "ahead"], table)
 
 
