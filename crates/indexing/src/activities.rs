@@ -15,8 +15,10 @@ use crate::{
         RunKey,
     },
     incremental::{CacheDir, DeltaFile, RowsDigest, delta, tree_blobs, write_facts},
-    last_run::{LastRun, MAX_REMEMBERED_FILES, Pending, PendingFacts, RunMemory},
-    memory::{drop_in_background, release_in_background},
+    last_run::{
+        LastRun, MAX_REMEMBERED_FILES, Pending, PendingFacts, RunMemory, drop_after_full_run,
+    },
+    memory::drop_in_background,
     messages::{
         Checkout, CleanupRepoInput, CleanupStaleInput, CloneInput, CloneResult, Deleted,
         MetadataInput, ParseInput, ParseResult, PersistInput, PersistResult, ProgressCounter,
@@ -443,7 +445,10 @@ impl IndexingActivities {
             let store = match self.store().await {
                 Ok(store) => store,
                 Err(e) => {
-                    release_in_background(held);
+                    if let Some(output) = held {
+                        let files = output.files.len();
+                        drop_after_full_run(output, files);
+                    }
                     return Err(e);
                 }
             };
