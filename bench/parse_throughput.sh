@@ -79,3 +79,15 @@ for name in bare ctags full; do
 done
 echo
 echo "output file: $(du -h "$WORK/output.jsonl" | cut -f1) ($(wc -l < "$WORK/output.jsonl") records)"
+
+# The goal's measure: CPU of the parse alone (getrusage around it, in parse_bench), so full's
+# output write and read-back, which are the write stage's, are left out. Median over the rounds.
+median_cpu() {
+    for round in $(seq "$ROUNDS"); do
+        python3 -c 'import json, sys; print(json.loads(open(sys.argv[1]).readline())["cpu_secs"])' "$WORK/$1.$round.out"
+    done | sort -g | sed -n "$(( (ROUNDS + 1) / 2 ))p"
+}
+bare_cpu=$(median_cpu bare)
+full_cpu=$(median_cpu full)
+awk -v b="$bare_cpu" -v f="$full_cpu" -v n="$ROUNDS" 'BEGIN {
+    printf "parse CPU alone (median of %d): bare %.2f s, full %.2f s: full / bare = %.2fx (goal at most 1.5x)\n", n, b, f, f / b }'

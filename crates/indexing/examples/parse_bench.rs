@@ -96,6 +96,7 @@ fn repository(root: &Path) -> Result<(PathBuf, Option<tempfile::TempDir>), Strin
 fn bare(root: &Path, options: &ParseOptions) -> Result<(), String> {
     let (root, _scratch) = repository(root)?;
     let started = Instant::now();
+    let cpu_before = cpu_secs();
     let repo = git2::Repository::open(&root).map_err(|e| e.to_string())?;
     let tree = repo
         .head()
@@ -128,8 +129,9 @@ fn bare(root: &Path, options: &ParseOptions) -> Result<(), String> {
         );
     });
     let secs = started.elapsed().as_secs_f64();
+    let cpu = cpu_secs() - cpu_before;
     println!(
-        "{{\"mode\":\"bare\",\"threads\":{},\"files\":{},\"bytes\":{},\"walk_secs\":{walked_secs:.3},\"secs\":{secs:.3}}}",
+        "{{\"mode\":\"bare\",\"threads\":{},\"files\":{},\"bytes\":{},\"walk_secs\":{walked_secs:.3},\"secs\":{secs:.3},\"cpu_secs\":{cpu:.3}}}",
         options.threads,
         files.into_inner(),
         bytes.into_inner(),
@@ -194,8 +196,10 @@ fn incremental(root: &Path, options: &ParseOptions, rounds: usize) -> Result<(),
 fn full(root: &Path, options: &ParseOptions, output: Option<PathBuf>) -> Result<(), String> {
     let (root, _scratch) = repository(root)?;
     let started = Instant::now();
+    let cpu_before = cpu_secs();
     let parsed = parse_repository(&root, "HEAD", options, |_, _| {}).map_err(|e| e.to_string())?;
     let secs = started.elapsed().as_secs_f64();
+    let cpu = cpu_secs() - cpu_before;
     let mut output_bytes = 0;
     let mut write_secs = 0.0;
     let mut read_secs = 0.0;
@@ -223,7 +227,7 @@ fn full(root: &Path, options: &ParseOptions, output: Option<PathBuf>) -> Result<
             .count()
     };
     println!(
-        "{{\"mode\":\"full\",\"threads\":{},\"files\":{},\"bytes\":{bytes},\"definitions\":{definitions},\"calls\":{},\"calls_internal\":{},\"imports\":{},\"imports_internal\":{},\"inherits\":{},\"inherits_internal\":{},\"skipped\":{},\"secs\":{secs:.3},\"write_secs\":{write_secs:.3},\"read_secs\":{read_secs:.3},\"output_bytes\":{output_bytes}}}",
+        "{{\"mode\":\"full\",\"threads\":{},\"files\":{},\"bytes\":{bytes},\"definitions\":{definitions},\"calls\":{},\"calls_internal\":{},\"imports\":{},\"imports_internal\":{},\"inherits\":{},\"inherits_internal\":{},\"skipped\":{},\"secs\":{secs:.3},\"cpu_secs\":{cpu:.3},\"write_secs\":{write_secs:.3},\"read_secs\":{read_secs:.3},\"output_bytes\":{output_bytes}}}",
         options.threads,
         parsed.files.len(),
         parsed.calls.len(),
@@ -235,6 +239,19 @@ fn full(root: &Path, options: &ParseOptions, output: Option<PathBuf>) -> Result<
         serde_json::to_string(&parsed.skipped).map_err(|e| e.to_string())?,
     );
     Ok(())
+}
+
+/// CPU seconds (user and system) of the whole process so far, all threads.
+fn cpu_secs() -> f64 {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage fills the struct it is given; RUSAGE_SELF is always valid.
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) } != 0 {
+        return 0.0;
+    }
+    // SAFETY: initialised by the successful call above.
+    let usage = unsafe { usage.assume_init() };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(usage.ru_utime) + secs(usage.ru_stime)
 }
 
 /// A kB figure of `/proc/self/status` (`VmHWM`: peak RSS, `VmRSS`: RSS now).
