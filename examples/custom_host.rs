@@ -36,6 +36,8 @@ pub struct SleepInput {
 pub struct SleepReport {
     /// Activity id.
     pub activity_id: String,
+    /// Workflow the activity ran for.
+    pub workflow_id: Option<String>,
     /// Attempt number (1 when it ran once).
     pub attempt: u32,
     /// Task queue it ran on.
@@ -120,6 +122,7 @@ impl DemoActivities {
         let info = ctx.info();
         Ok(SleepReport {
             activity_id: info.activity_id.clone(),
+            workflow_id: info.workflow_id.clone(),
             attempt: info.attempt,
             task_queue: info.task_queue.clone(),
             started_ms,

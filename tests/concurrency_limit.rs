@@ -24,9 +24,14 @@ async fn activity_slots_bound_concurrency_exactly() {
         3,
         "peak concurrency: {reports:?}"
     );
-    let distinct: HashSet<_> = reports
+    // Each workflow's own execution (two can start and end in the same millisecond).
+    let ran_for: HashSet<_> = reports
         .iter()
-        .map(|r| (r["started_ms"].as_u64(), r["ended_ms"].as_u64()))
+        .filter_map(|r| r["workflow_id"].as_str())
         .collect();
-    assert_eq!(distinct.len(), 20, "twenty separate executions");
+    let started: HashSet<_> = ids.iter().map(String::as_str).collect();
+    assert_eq!(
+        ran_for, started,
+        "twenty separate executions, one per workflow"
+    );
 }
