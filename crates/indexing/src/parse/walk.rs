@@ -250,8 +250,7 @@ impl BlobReader {
     ///
     /// It turns off libgit2's re-hashing of every object read (a process-wide setting), as git
     /// itself does not re-hash on read: objects fetched were hashed when their pack was indexed,
-    /// and a file's text is parsed as untrusted whatever it is. It was 1.5 % of a full index's
-    /// CPU.
+    /// and a file's text is parsed as untrusted whatever it is. It was 1.5 % of the parse's CPU.
     pub fn new(repo: &Repository) -> Self {
         static NO_REHASH: std::sync::Once = std::sync::Once::new();
         NO_REHASH.call_once(|| git2::opts::strict_hash_verification(false));
